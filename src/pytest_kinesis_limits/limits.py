@@ -1,0 +1,188 @@
+"""The limits catalogue: every documented Kinesis and Firehose number the project relies on.
+
+Each entry carries its unit, the AWS page it comes from and the date it was read there. Code and
+tests take numbers from here (``limits.PUT_RECORDS_MAX_RECORDS.value``) and never spell them out, so
+that a changed quota is one edit with its new source.
+
+Where AWS's own texts disagree (the PutRecords request size: 5 MiB in the developer guide and in moto,
+10 MiB in the 2025 service model), both values are kept with their dates; a ``--live`` run reports which
+one the service enforces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KIB = 1024
+MIB = 1024 * KIB
+
+_DOCS = "https://docs.aws.amazon.com"
+SRC_QUOTAS = f"{_DOCS}/streams/latest/dev/service-sizes-and-limits.html"
+SRC_PUT_RECORDS = f"{_DOCS}/kinesis/latest/APIReference/API_PutRecords.html"
+SRC_PUT_RECORD = f"{_DOCS}/kinesis/latest/APIReference/API_PutRecord.html"
+SRC_GET_RECORDS = f"{_DOCS}/kinesis/latest/APIReference/API_GetRecords.html"
+SRC_UPDATE_SHARD_COUNT = f"{_DOCS}/kinesis/latest/APIReference/API_UpdateShardCount.html"
+SRC_CREATE_STREAM = f"{_DOCS}/kinesis/latest/APIReference/API_CreateStream.html"
+SRC_LARGE_RECORDS = f"{_DOCS}/streams/latest/dev/large-records.html"
+SRC_BOTOCORE_MODEL = "botocore data/kinesis/2013-12-02/service-2.json (PutRecords, MaxRecordSizeInKiB)"
+SRC_FH_BUFFERING = f"{_DOCS}/firehose/latest/dev/buffering-hints.html"
+SRC_FH_KINESIS_SOURCE = f"{_DOCS}/firehose/latest/dev/writing-with-kinesis-streams.html"
+SRC_FH_CREATE = f"{_DOCS}/firehose/latest/APIReference/API_CreateDeliveryStream.html"
+SRC_S3_BUCKET_NAMES = f"{_DOCS}/AmazonS3/latest/userguide/bucketnamingrules.html"
+SRC_IAM_QUOTAS = f"{_DOCS}/IAM/latest/UserGuide/reference_iam-quotas.html"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One documented number: what it bounds, its value and unit, where AWS says so and when it was read."""
+
+    key: str
+    value: int
+    unit: str
+    description: str
+    source: str
+    as_of: str
+    note: str = ""
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value} {self.unit}"
+
+
+CATALOGUE: dict[str, Limit] = {}
+
+
+def _limit(key: str, value: int, unit: str, description: str, source: str, as_of: str, note: str = "") -> Limit:
+    if key in CATALOGUE:
+        raise ValueError(f"duplicate limit key {key!r}")
+    entry = Limit(key, value, unit, description, source, as_of, note)
+    CATALOGUE[key] = entry
+    return entry
+
+
+def get(key: str) -> Limit:
+    """The catalogue entry named ``key``; a ``KeyError`` names the keys that exist."""
+    try:
+        return CATALOGUE[key]
+    except KeyError:
+        raise KeyError(f"no limit {key!r} in the catalogue; known: {', '.join(sorted(CATALOGUE))}") from None
+
+
+# --- Kinesis Data Streams: PutRecords / PutRecord -------------------------------------------------
+PUT_RECORDS_MIN_RECORDS = _limit(
+    "put_records.min_records", 1, "records", "fewest records in one PutRecords request",
+    SRC_PUT_RECORDS, "2026-11-25")
+PUT_RECORDS_MAX_RECORDS = _limit(
+    "put_records.max_records", 500, "records", "most records in one PutRecords request; over it the whole "
+    "request fails with ValidationException and nothing is written", SRC_PUT_RECORDS, "2026-11-25")
+RECORD_MAX_BYTES = _limit(
+    "record.max_bytes", 1 * MIB, "bytes", "largest record (data blob + partition key) on a stream with the "
+    "default maximum record size", SRC_QUOTAS, "2026-11-25")
+RECORD_MAX_BYTES_CONFIGURABLE = _limit(
+    "record.max_bytes_configurable", 10 * MIB, "bytes", "largest record a stream can be set to accept "
+    "(MaxRecordSizeInKiB on CreateStream / UpdateMaxRecordSize)", SRC_LARGE_RECORDS, "2025-10-01",
+    note="announced October 2025")
+MAX_RECORD_SIZE_KIB_MIN = _limit(
+    "stream.max_record_size_kib.min", 1 * KIB, "KiB", "smallest MaxRecordSizeInKiB value",
+    SRC_BOTOCORE_MODEL, "2026-11-25")
+MAX_RECORD_SIZE_KIB_MAX = _limit(
+    "stream.max_record_size_kib.max", 10 * KIB, "KiB", "largest MaxRecordSizeInKiB value",
+    SRC_BOTOCORE_MODEL, "2026-11-25")
+PUT_RECORDS_MAX_REQUEST_BYTES_LEGACY = _limit(
+    "put_records.max_request_bytes.legacy", 5 * MIB, "bytes", "largest PutRecords request (data + partition "
+    "keys) as the developer guide stated until 2025 and as moto enforces", SRC_QUOTAS, "2025-06-01",
+    note="InvalidArgumentException 'Records size exceeds 5 MB limit'")
+PUT_RECORDS_MAX_REQUEST_BYTES = _limit(
+    "put_records.max_request_bytes", 10 * MIB, "bytes", "largest PutRecords request (data + partition keys) "
+    "as the 2025 service model states", SRC_BOTOCORE_MODEL, "2026-11-25",
+    note="which of 5 MiB and 10 MiB AWS enforces is measured by --live")
+PARTITION_KEY_MIN_CHARS = _limit(
+    "partition_key.min_chars", 1, "characters", "shortest partition key", SRC_PUT_RECORD, "2026-11-25")
+PARTITION_KEY_MAX_CHARS = _limit(
+    "partition_key.max_chars", 256, "characters", "longest partition key (Unicode characters)",
+    SRC_PUT_RECORD, "2026-11-25")
+HASH_KEY_BITS = _limit(
+    "hash_key.bits", 128, "bits", "width of the hash key space: MD5 of the partition key, or ExplicitHashKey "
+    "from 0 to 2**bits - 1", SRC_PUT_RECORD, "2026-11-25")
+
+# --- Kinesis Data Streams: per-shard throughput ----------------------------------------------------
+SHARD_WRITE_RECORDS_PER_S = _limit(
+    "shard.write.records_per_s", 1000, "records/s", "records a shard accepts per second; the excess is refused "
+    "per record with ProvisionedThroughputExceededException", SRC_QUOTAS, "2026-11-25")
+SHARD_WRITE_BYTES_PER_S = _limit(
+    "shard.write.bytes_per_s", 1 * MIB, "bytes/s", "data + partition key bytes a shard accepts per second",
+    SRC_QUOTAS, "2026-11-25")
+SHARD_READ_CALLS_PER_S = _limit(
+    "shard.read.calls_per_s", 5, "calls/s", "GetRecords calls per shard per second (shared by all consumers)",
+    SRC_QUOTAS, "2026-11-25")
+SHARD_READ_BYTES_PER_S = _limit(
+    "shard.read.bytes_per_s", 2 * MIB, "bytes/s", "bytes read per shard per second", SRC_QUOTAS, "2026-11-25")
+GET_RECORDS_MAX_RECORDS = _limit(
+    "get_records.max_records", 10000, "records", "most records one GetRecords call returns (Limit 1-10000)",
+    SRC_GET_RECORDS, "2026-11-25")
+GET_RECORDS_MAX_BYTES = _limit(
+    "get_records.max_bytes", 10 * MIB, "bytes", "most data one GetRecords call returns", SRC_GET_RECORDS,
+    "2026-11-25")
+GET_RECORDS_PENALTY_S = _limit(
+    "get_records.penalty_s", 5, "s", "after a GetRecords call returning the maximum bytes, calls within the "
+    "next seconds are throttled", SRC_GET_RECORDS, "2026-11-25")
+
+# --- Kinesis Data Streams: resharding ----------------------------------------------------------------
+UPDATE_SHARD_COUNT_MAX_FACTOR_UP = _limit(
+    "update_shard_count.max_factor_up", 2, "x", "UpdateShardCount may at most double the open shards per call",
+    SRC_UPDATE_SHARD_COUNT, "2026-11-25")
+UPDATE_SHARD_COUNT_MAX_DIVISOR_DOWN = _limit(
+    "update_shard_count.max_divisor_down", 2, "x", "UpdateShardCount may at most halve the open shards per call",
+    SRC_UPDATE_SHARD_COUNT, "2026-11-25")
+UPDATE_SHARD_COUNT_CALLS_PER_24H = _limit(
+    "update_shard_count.calls_per_24h", 10, "calls", "UpdateShardCount calls per stream in a rolling 24 hours",
+    SRC_UPDATE_SHARD_COUNT, "2026-11-25")
+UPDATE_SHARD_COUNT_MAX_SHARDS = _limit(
+    "update_shard_count.max_shards", 10000, "shards", "most shards UpdateShardCount can scale a stream to",
+    SRC_UPDATE_SHARD_COUNT, "2026-11-25")
+SPLIT_MERGE_CALLS_PER_S = _limit(
+    "split_merge.calls_per_s", 5, "calls/s", "SplitShard / MergeShards transactions per second per account",
+    SRC_QUOTAS, "2026-11-25")
+RETENTION_HOURS_DEFAULT = _limit(
+    "stream.retention_hours.default", 24, "hours", "default retention; closed parent shards stay readable until "
+    "it ends", SRC_QUOTAS, "2026-11-25")
+
+# --- Kinesis Data Streams: on-demand ----------------------------------------------------------------
+ON_DEMAND_INITIAL_WRITE_BYTES_PER_S = _limit(
+    "on_demand.initial_write_bytes_per_s", 4 * MIB, "bytes/s", "write capacity of a new on-demand stream",
+    SRC_QUOTAS, "2026-11-25", note="the documentation says 4 MB/s")
+ON_DEMAND_INITIAL_READ_BYTES_PER_S = _limit(
+    "on_demand.initial_read_bytes_per_s", 8 * MIB, "bytes/s", "read capacity of a new on-demand stream",
+    SRC_QUOTAS, "2026-11-25", note="the documentation says 8 MB/s")
+
+# --- Names (used to make valid resource names) ----------------------------------------------------
+STREAM_NAME_MAX_CHARS = _limit(
+    "stream.name.max_chars", 128, "characters", "longest stream name ([a-zA-Z0-9_.-])", SRC_CREATE_STREAM,
+    "2026-11-25")
+DELIVERY_STREAM_NAME_MAX_CHARS = _limit(
+    "firehose.name.max_chars", 64, "characters", "longest delivery stream name ([a-zA-Z0-9_.-])", SRC_FH_CREATE,
+    "2026-11-25")
+BUCKET_NAME_MAX_CHARS = _limit(
+    "s3.bucket_name.max_chars", 63, "characters", "longest S3 bucket name (lower case, digits, dots, hyphens)",
+    SRC_S3_BUCKET_NAMES, "2026-11-25")
+IAM_ROLE_NAME_MAX_CHARS = _limit(
+    "iam.role_name.max_chars", 64, "characters", "longest IAM role name", SRC_IAM_QUOTAS, "2026-11-25")
+
+# --- Kinesis Data Firehose ---------------------------------------------------------------------------
+FIREHOSE_BUFFER_MIB_MIN = _limit(
+    "firehose.s3.buffer_mib.min", 1, "MiB", "smallest S3 buffering size hint", SRC_FH_BUFFERING, "2026-11-25")
+FIREHOSE_BUFFER_MIB_MAX = _limit(
+    "firehose.s3.buffer_mib.max", 128, "MiB", "largest S3 buffering size hint", SRC_FH_BUFFERING, "2026-11-25")
+FIREHOSE_BUFFER_SECONDS_MIN = _limit(
+    "firehose.s3.buffer_seconds.min", 0, "s", "shortest S3 buffering interval (0 = zero buffering)",
+    SRC_FH_BUFFERING, "2026-11-25")
+FIREHOSE_BUFFER_SECONDS_MAX = _limit(
+    "firehose.s3.buffer_seconds.max", 900, "s", "longest S3 buffering interval", SRC_FH_BUFFERING, "2026-11-25")
+FIREHOSE_SOURCE_READS_PER_S = _limit(
+    "firehose.source.reads_per_s", 1, "calls/s", "GetRecords calls a delivery stream makes per source shard "
+    "per second (they count toward the shard's read limit)", SRC_FH_KINESIS_SOURCE, "2026-11-25")
+FIREHOSE_FIRST_VERSION = _limit(
+    "firehose.version.first", 1, "version", "DeliveryStreamVersion of a new delivery stream; +1 per "
+    "configuration change", SRC_FH_CREATE, "2026-11-25")
