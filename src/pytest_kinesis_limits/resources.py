@@ -1,0 +1,257 @@
+"""Provisioning: unique names, tags, create-and-wait and delete for streams and buckets, and cleanup.
+
+Every resource gets a name ``<prefix>-<run id>-<worker>-<n>`` and the tags ``created-by`` and ``run-id``,
+so that a sweep only ever touches what this tool made. A :class:`ResourceTracker` remembers what was made
+and deletes it in reverse order; failures to delete are returned, never swallowed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from . import limits
+from .clock import Clock
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+CREATED_BY = "pytest-kinesis-limits"
+TAG_CREATED_BY = "created-by"
+TAG_RUN_ID = "run-id"
+
+
+def new_run_id() -> str:
+    """A short id for one test session: UTC time to the minute plus 4 random hex characters."""
+    return time.strftime("%m%d%H%M", time.gmtime()) + secrets.token_hex(2)
+
+
+class Namer:
+    """Makes names unique per run and worker, valid for Kinesis, Firehose, S3 and IAM alike."""
+
+    def __init__(self, prefix: str, run_id: str, worker: str = "gw0") -> None:
+        self.base = re.sub(r"[^a-z0-9-]", "-", f"{prefix}-{run_id}-{worker}".lower())
+        self._counter = itertools.count(1)
+        self._lock = threading.Lock()
+        shortest = min(limits.BUCKET_NAME_MAX_CHARS.value, limits.DELIVERY_STREAM_NAME_MAX_CHARS.value,
+                       limits.IAM_ROLE_NAME_MAX_CHARS.value, limits.STREAM_NAME_MAX_CHARS.value)
+        if len(self.base) + 8 > shortest:
+            raise ValueError(f"resource name base {self.base!r} is too long for S3/IAM names")
+
+    def name(self, kind: str = "") -> str:
+        """The next name, e.g. ``pkl-11251830ab12-gw0-3`` (``kind`` adds a short tag like ``s`` or ``fh``)."""
+        with self._lock:
+            n = next(self._counter)
+        tag = re.sub(r"[^a-z0-9]", "", kind.lower())[:3]
+        return f"{self.base}-{tag}{n}" if tag else f"{self.base}-{n}"
+
+
+def tags_for(run_id: str) -> dict[str, str]:
+    return {TAG_CREATED_BY: CREATED_BY, TAG_RUN_ID: run_id}
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """A provisioned stream."""
+
+    name: str
+    arn: str
+    shard_count: int
+    on_demand: bool = False
+    max_record_size_kib: int | None = None
+
+    @property
+    def max_record_bytes(self) -> int:
+        if self.max_record_size_kib:
+            return self.max_record_size_kib * limits.KIB
+        return limits.RECORD_MAX_BYTES.value
+
+
+@dataclass(frozen=True)
+class BucketInfo:
+    """A provisioned S3 bucket."""
+
+    name: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    """How to wait for a resource: poll every ``delay`` seconds, at most ``attempts`` times."""
+
+    delay: float = 5.0
+    attempts: int = 120
+
+
+def wait_until(
+    check: Callable[[], bool], *, clock: Clock, policy: WaitPolicy, what: str
+) -> None:
+    """Poll ``check`` on ``clock`` until it is true; raise TimeoutError naming ``what``.
+
+    Used where botocore has no waiter, or where the clock is simulated (botocore's waiters sleep on the
+    wall clock, which does not move a simulated one).
+    """
+    for attempt in range(policy.attempts):
+        if check():
+            return
+        if attempt + 1 < policy.attempts:
+            clock.sleep(policy.delay)
+    raise TimeoutError(f"{what}: not ready after {policy.attempts} checks {policy.delay:g} s apart")
+
+
+def stream_status(client: BaseClient, name: str) -> str:
+    return client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
+
+
+def wait_stream_active(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy) -> None:
+    """Wait until the stream is ACTIVE: botocore's ``stream_exists`` waiter live, polling on a simulated clock."""
+    if clock.simulated:
+        wait_until(lambda: stream_status(client, name) == "ACTIVE", clock=clock, policy=policy,
+                   what=f"stream {name} ACTIVE")
+        return
+    client.get_waiter("stream_exists").wait(
+        StreamName=name, WaiterConfig={"Delay": policy.delay, "MaxAttempts": policy.attempts})
+
+
+def create_stream(
+    client: BaseClient,
+    name: str,
+    *,
+    shard_count: int = 1,
+    on_demand: bool = False,
+    max_record_size_kib: int | None = None,
+    tags: dict[str, str],
+    clock: Clock,
+    policy: WaitPolicy,
+) -> StreamInfo:
+    """Create a tagged stream and wait until it is ACTIVE."""
+    kwargs: dict[str, Any] = {"StreamName": name, "Tags": tags}
+    if on_demand:
+        kwargs["StreamModeDetails"] = {"StreamMode": "ON_DEMAND"}
+    else:
+        kwargs["ShardCount"] = shard_count
+        kwargs["StreamModeDetails"] = {"StreamMode": "PROVISIONED"}
+    if max_record_size_kib is not None:
+        low, high = limits.MAX_RECORD_SIZE_KIB_MIN.value, limits.MAX_RECORD_SIZE_KIB_MAX.value
+        if not low <= max_record_size_kib <= high:
+            raise ValueError(f"max_record_size_kib={max_record_size_kib} is outside {low}..{high} "
+                             f"({limits.MAX_RECORD_SIZE_KIB_MAX.source})")
+        kwargs["MaxRecordSizeInKiB"] = max_record_size_kib
+    client.create_stream(**kwargs)
+    # Some emulators (moto) ignore CreateStream's Tags: tag again so that a sweep can find the stream.
+    client.add_tags_to_stream(StreamName=name, Tags=tags)
+    wait_stream_active(client, name, clock=clock, policy=policy)
+    summary = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    return StreamInfo(
+        name=name,
+        arn=summary["StreamARN"],
+        shard_count=summary.get("OpenShardCount", shard_count),
+        on_demand=on_demand,
+        max_record_size_kib=max_record_size_kib,
+    )
+
+
+def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy) -> None:
+    """Delete a stream (and its consumers) and wait until it is gone; a stream already gone is fine."""
+    try:
+        client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            return
+        raise
+
+    def gone() -> bool:
+        try:
+            client.describe_stream_summary(StreamName=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return True
+            raise
+        return False
+
+    if clock.simulated:
+        wait_until(gone, clock=clock, policy=policy, what=f"stream {name} deleted")
+    else:
+        client.get_waiter("stream_not_exists").wait(
+            StreamName=name, WaiterConfig={"Delay": policy.delay, "MaxAttempts": policy.attempts})
+
+
+def create_bucket(client: BaseClient, name: str, *, region: str, tags: dict[str, str]) -> BucketInfo:
+    """Create a tagged S3 bucket in ``region`` and wait until it exists."""
+    kwargs: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    client.create_bucket(**kwargs)
+    client.get_waiter("bucket_exists").wait(Bucket=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    client.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
+    return BucketInfo(name=name, arn=f"arn:aws:s3:::{name}")
+
+
+def delete_bucket(client: BaseClient, name: str) -> None:
+    """Empty the bucket (every object version) and delete it; a bucket already gone is fine."""
+    try:
+        paginator = client.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=name):
+            doomed = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                      for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            if doomed:
+                client.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
+        client.delete_bucket(Bucket=name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchBucket", "404"):
+            return
+        raise
+
+
+@dataclass
+class _Entry:
+    kind: str
+    name: str
+    delete: Callable[[], None]
+
+
+@dataclass
+class ResourceTracker:
+    """Remembers what was created and deletes it, newest first.
+
+    :meth:`cleanup` attempts every deletion and returns ``(kind, name, error)`` for each that failed,
+    so the caller can report it loudly. With ``keep=True`` it deletes nothing and returns nothing.
+    """
+
+    keep: bool = False
+    _entries: list[_Entry] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, name: str, delete: Callable[[], None]) -> None:
+        with self._lock:
+            self._entries.append(_Entry(kind, name, delete))
+
+    @property
+    def names(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(e.kind, e.name) for e in self._entries]
+
+    def cleanup(self) -> list[tuple[str, str, BaseException]]:
+        if self.keep:
+            with self._lock:
+                self._entries.clear()
+            return []
+        failures: list[tuple[str, str, BaseException]] = []
+        while True:
+            with self._lock:
+                if not self._entries:
+                    break
+                entry = self._entries.pop()
+            try:
+                entry.delete()
+            except Exception as exc:  # reported to the caller, never swallowed
+                failures.append((entry.kind, entry.name, exc))
+        return failures

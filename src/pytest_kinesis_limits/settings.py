@@ -1,0 +1,259 @@
+"""Settings: one stem per setting, read from the command line, the environment and the ini file.
+
+Each setting has a command-line option, an ini key (``kinesis_<name>``) and an environment variable
+(``KINESIS_LIMITS_<NAME>``), one help text, and the precedence command line > environment > ini >
+default. A bad value is reported with the source that held it and how to fix it. Standard AWS
+variables (``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL`` ...) are left to botocore.
+
+This module imports neither pytest nor boto3: the plugin feeds it the raw values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "KINESIS_LIMITS_"
+INI_PREFIX = "kinesis_"
+
+
+class SettingError(ValueError):
+    """A setting holds a value that cannot be used; the message names the source and the fix."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def parse_region(raw: str) -> str:
+    value = raw.strip()
+    if not _REGION.match(value):
+        raise ValueError("expected an AWS region code such as us-east-1 or ap-northeast-2")
+    return value
+
+
+def parse_profile(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ValueError("expected a profile name from ~/.aws/config")
+    return value
+
+
+def parse_url(raw: str) -> str:
+    value = raw.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL such as http://127.0.0.1:5000")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError("the port is not a number from 0 to 65535") from None
+    return value.rstrip("/")
+
+
+def parse_choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
+
+
+def parse_prefix(raw: str) -> str:
+    value = raw.strip()
+    if not _PREFIX.match(value):
+        raise ValueError("expected 1-12 characters: a lower-case letter, then lower-case letters, digits or '-' "
+                         "(it starts every resource name, and S3 bucket names allow no more)")
+    return value
+
+
+def parse_positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number") from None
+    if not value > 0:
+        raise ValueError("expected a number greater than 0")
+    return value
+
+
+def parse_fraction(raw: str) -> float:
+    value = parse_positive_float(raw)
+    if value >= 1:
+        raise ValueError("expected a fraction between 0 and 1, such as 0.1 for 10 %")
+    return value
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One setting: its name (the stem), command-line option, parser, default and help text."""
+
+    name: str
+    option: str
+    help: str
+    parse: Callable[[str], Any]
+    default: Any = None
+    flag: bool = False
+    metavar: str | None = None
+
+    @property
+    def ini(self) -> str:
+        return INI_PREFIX + self.name
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("live", "--live", "run against real AWS (boto3's default credential chain) instead of offline moto",
+         parse_bool, default=False, flag=True),
+    Spec("aws_region", "--aws-region", "AWS region for --live and --aws-endpoint-url runs (default: the "
+         "profile's or AWS_REGION; offline: us-east-1)", parse_region, metavar="REGION"),
+    Spec("aws_profile", "--aws-profile", "AWS profile for --live runs (default: AWS_PROFILE or the default "
+         "profile)", parse_profile, metavar="NAME"),
+    Spec("aws_endpoint_url", "--aws-endpoint-url", "run the live code path against this Kinesis-compatible "
+         "endpoint (moto server, LocalStack, kinesis-mock); dummy credentials are used when none are "
+         "configured", parse_url, metavar="URL"),
+    Spec("fidelity", "--kinesis-fidelity", "offline only: 'on' makes moto behave like Kinesis where the suite "
+         "depends on it (throttling, resharding, Firehose delivery); 'off' runs plain moto, whose known gaps "
+         "become strict expected failures", parse_choice("on", "off"), default="on", metavar="on|off"),
+    Spec("keep_resources", "--kinesis-keep-resources", "keep the streams, buckets and roles a test made, for "
+         "debugging (they stay tagged for a later sweep)", parse_bool, default=False, flag=True),
+    Spec("prefix", "--kinesis-prefix", "first part of every resource name", parse_prefix, default="pkl",
+         metavar="PREFIX"),
+    Spec("timeout", "--kinesis-timeout", "default per-test timeout in seconds for tests that use the Kinesis "
+         "fixtures (default: 120 offline, 1800 live); a timeout marker or --timeout wins",
+         parse_positive_float, metavar="SECONDS"),
+    Spec("report", "--kinesis-report", "also write the measurements as JSON to this file", str.strip,
+         metavar="PATH"),
+    Spec("rate_tolerance", "--kinesis-rate-tolerance", "throughput tests: how far above the documented rate "
+         "the sustained accepted rate may be, as a fraction (default: 0.02 offline, 0.25 live: AWS documents "
+         "'up to' and lets short bursts through)", parse_fraction, metavar="FRACTION"),
+    Spec("rate_window", "--kinesis-rate-window", "throughput tests: seconds of sustained writing measured "
+         "after the first (burst) second (default: 5 offline, 20 live)", parse_positive_float,
+         metavar="SECONDS"),
+)
+
+SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings, with where each value came from."""
+
+    live: bool = False
+    aws_region: str | None = None
+    aws_profile: str | None = None
+    aws_endpoint_url: str | None = None
+    fidelity: str = "on"
+    keep_resources: bool = False
+    prefix: str = "pkl"
+    timeout: float | None = None
+    report: str | None = None
+    rate_tolerance: float | None = None
+    rate_window: float | None = None
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def backend_kind(self) -> str:
+        """``endpoint`` when an endpoint URL is set, else ``live`` with --live, else ``moto``."""
+        if self.aws_endpoint_url:
+            return "endpoint"
+        return "live" if self.live else "moto"
+
+    @property
+    def offline(self) -> bool:
+        return self.backend_kind == "moto"
+
+    @property
+    def backend_label(self) -> str:
+        """What known-gap markers match: ``moto``, ``moto-plain`` (fidelity off), ``live`` or ``endpoint``."""
+        kind = self.backend_kind
+        if kind == "moto" and self.fidelity == "off":
+            return "moto-plain"
+        return kind
+
+    @property
+    def effective_timeout(self) -> float:
+        if self.timeout is not None:
+            return self.timeout
+        return 120.0 if self.offline else 1800.0
+
+    @property
+    def effective_rate_tolerance(self) -> float:
+        if self.rate_tolerance is not None:
+            return self.rate_tolerance
+        return 0.02 if self.offline else 0.25
+
+    @property
+    def effective_rate_window(self) -> float:
+        if self.rate_window is not None:
+            return self.rate_window
+        return 5.0 if self.offline else 20.0
+
+    def source_of(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+
+def _parse(spec: Spec, raw: Any, source: str) -> Any:
+    if not isinstance(raw, str):  # a command-line flag already parsed by argparse
+        return raw
+    try:
+        return spec.parse(raw)
+    except ValueError as exc:
+        raise SettingError(
+            f"invalid value {raw!r} for {spec.option} from {source}: {exc}. "
+            f"Fix it there, or override it with {spec.option} on the command line."
+        ) from None
+
+
+def resolve(
+    cli: Mapping[str, Any],
+    env: Mapping[str, str],
+    ini: Mapping[str, Any],
+    ini_file: str | None = None,
+) -> Settings:
+    """Resolve every setting with the precedence command line > environment > ini > default.
+
+    ``cli`` maps setting names to the parsed option values (``None`` when not given), ``env`` is the
+    process environment, ``ini`` maps setting names to raw ini values (``None`` or ``""`` when unset).
+    Raises :class:`SettingError` naming the source of the first bad value.
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for spec in SPECS:
+        candidates = (
+            (cli.get(spec.name), f"the command line ({spec.option})"),
+            (env.get(spec.env), f"the environment variable {spec.env}"),
+            (ini.get(spec.name), f"the ini option {spec.ini}" + (f" in {ini_file}" if ini_file else "")),
+        )
+        for raw, source in candidates:
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                continue  # unset, or set to an empty string: fall through to the next source
+            values[spec.name] = _parse(spec, raw, source)
+            sources[spec.name] = source
+            break
+        else:
+            values[spec.name] = spec.default
+    return Settings(**values, sources=sources)

@@ -1,0 +1,241 @@
+"""PutRecords / PutRecord caps, each on both sides of its documented value (``-k put_records``).
+
+Every boundary is a triple (just under / at / just over). A refused request must carry the documented
+error and store nothing (checked by reading the stream back); a taken one must store every record, in
+order. The seed's shapes are named cases: 1000 records refused whole, 500 ``{"test": n}`` read back in order.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ParamValidationError
+
+from pytest_kinesis_limits import limits, payloads, probes
+
+MAX_RECORDS = limits.PUT_RECORDS_MAX_RECORDS
+RECORD_BYTES = limits.RECORD_MAX_BYTES
+KEY_CHARS = limits.PARTITION_KEY_MAX_CHARS
+HASH_BITS = limits.HASH_KEY_BITS
+LEGACY_REQUEST = limits.PUT_RECORDS_MAX_REQUEST_BYTES_LEGACY
+MODEL_REQUEST = limits.PUT_RECORDS_MAX_REQUEST_BYTES
+
+# AWS reports a size over the limit either as a model constraint (ValidationException) or as the service's
+# own check (InvalidArgumentException, e.g. "Records size exceeds 5 MB limit"); both mean "too large".
+SIZE_REFUSALS = {"ValidationException", "InvalidArgumentException"}
+SIZE_WORDS = ("size", "length", "exceeds", "limit", "less than or equal")
+
+PLAIN_MOTO_KEY = pytest.mark.kinesis_gap(
+    "moto-plain", reason="moto raises InvalidArgumentException('partition_key') for a long key, after storing "
+    "the records before it")
+
+
+def triple(limit: limits.Limit) -> list:
+    """Parameters (value, expect_taken) for just under, at and just over ``limit``."""
+    return [
+        pytest.param(limit.value - 1, True, id="under"),
+        pytest.param(limit.value, True, id="at"),
+        pytest.param(limit.value + 1, False, id="over"),
+    ]
+
+
+def verdict(ok: bool) -> str:
+    return "pass" if ok else "fail"
+
+
+def assert_refused(outcome: probes.PutOutcome, codes: set[str], words: tuple[str, ...]) -> None:
+    assert not outcome.accepted, f"expected the request to be refused, but: {outcome.describe()}"
+    assert outcome.error_code in codes, f"refused with the wrong error: {outcome.describe()}"
+    message = (outcome.error_message or "").lower()
+    assert any(w in message for w in words), f"the message does not say why: {outcome.describe()}"
+
+
+def assert_all_taken(outcome: probes.PutOutcome) -> None:
+    assert outcome.accepted and outcome.failed_record_count == 0, outcome.describe()
+
+
+@pytest.mark.parametrize(
+    ("count", "taken"),
+    [*triple(MAX_RECORDS), pytest.param(2 * MAX_RECORDS.value, False, id="seed-double")],
+)
+def test_put_records_record_count(count, taken, kinesis_client_no_retry, kinesis_stream, read_records,
+                                  record_measurement):
+    """The seed's shape: {"test": 0..n-1}; up to the cap all are stored in order, over it nothing is."""
+    records = payloads.counter_records(count, key="seed")
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, records)
+    stored = read_records(kinesis_stream)
+    ok = outcome.accepted == taken and len(stored) == (count if taken else 0)
+    record_measurement(MAX_RECORDS, count if outcome.accepted else None, verdict=verdict(ok),
+                       detail=f"{count} records: {outcome.describe()}; {len(stored)} read back")
+    if taken:
+        assert_all_taken(outcome)
+        assert [json.loads(r.data)["test"] for r in stored] == list(range(count))
+    else:
+        assert_refused(outcome, {"ValidationException"}, (f"less than or equal to {MAX_RECORDS.value}",))
+        assert stored == [], f"a refused request stored {len(stored)} records"
+
+
+def test_put_records_empty_request_refused_by_sdk(kinesis_client_no_retry, kinesis_stream):
+    """Fewer than the minimum (1) records never leaves the SDK: botocore validates the model's min."""
+    with pytest.raises(ParamValidationError, match="Records"):
+        kinesis_client_no_retry.put_records(StreamName=kinesis_stream.name, Records=[])
+
+
+KEYS = {"key1": "k", "key256ascii": "p" * KEY_CHARS.value, "key256korean": "관" * KEY_CHARS.value}
+UTF8_KEY_GAP = pytest.mark.kinesis_gap("moto-plain", reason="moto counts the partition key in characters, "
+                                       "not UTF-8 bytes")
+
+
+@pytest.mark.parametrize(("size", "taken", "key"), [
+    pytest.param(*p.values, key, id=f"{p.id}-{key_id}",
+                 marks=[UTF8_KEY_GAP] if (p.id, key_id) == ("over", "key256korean") else [])
+    for p in triple(RECORD_BYTES) for key_id, key in KEYS.items()
+])
+def test_put_records_record_size(size, taken, key, kinesis_client_no_retry, kinesis_stream, read_records,
+                                 record_measurement):
+    """A record's size is data + partition key (UTF-8): the key's bytes count toward the cap."""
+    record = payloads.sized_record(size, partition_key=key)
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, [record])
+    stored = read_records(kinesis_stream)
+    ok = outcome.accepted == taken and len(stored) == int(taken)
+    record_measurement(RECORD_BYTES, size, verdict=verdict(ok),
+                       detail=f"{len(key.encode())}-byte key: {outcome.describe()}")
+    if taken:
+        assert_all_taken(outcome)
+        assert [r.data for r in stored] == [record["Data"]]
+    else:
+        assert_refused(outcome, SIZE_REFUSALS, SIZE_WORDS)
+        assert stored == []
+
+
+def _request_of(total: int, stream, hash_keys: list[str]) -> list[dict]:
+    """Records adding up to exactly ``total`` bytes, one per shard, each within the record cap."""
+    parts = -(-total // RECORD_BYTES.value)
+    if parts > len(hash_keys):
+        raise ValueError(f"{total} bytes need {parts} shards, the stream has {len(hash_keys)}")
+    return [payloads.sized_record(size, partition_key=f"r{i}", explicit_hash_key=hash_keys[i])
+            for i, size in enumerate(payloads.split_evenly(total, parts))]
+
+
+def test_put_records_request_size(kinesis_client_no_retry, make_stream, read_records, record_measurement):
+    """Which request cap does the backend enforce: 5 MiB (guide until 2025) or 10 MiB (2025 model)?
+
+    Both documents agree that 5 MiB is taken and 10 MiB + 1 is refused; the two sizes between tell them
+    apart. The test fails when the backend matches neither document. Records go one per shard so that the
+    per-shard write rate never interferes.
+    """
+    shards = -(-(MODEL_REQUEST.value + 1) // RECORD_BYTES.value)
+    stream = make_stream(shard_count=shards)
+    listed = kinesis_client_no_retry.list_shards(StreamName=stream.name)["Shards"]
+    hash_keys = [s["HashKeyRange"]["StartingHashKey"] for s in listed]
+    taken: dict[str, bool] = {}
+    for label, total in (("legacy-at", LEGACY_REQUEST.value), ("legacy-over", LEGACY_REQUEST.value + 1),
+                         ("model-at", MODEL_REQUEST.value), ("model-over", MODEL_REQUEST.value + 1)):
+        before = len(read_records(stream))
+        records = _request_of(total, stream, hash_keys)
+        outcome = probes.put_records(kinesis_client_no_retry, stream.name, records)
+        stored = len(read_records(stream)) - before
+        taken[label] = outcome.accepted
+        assert stored == (len(records) if outcome.accepted else 0), f"{label}: {outcome.describe()}, {stored} stored"
+        if outcome.accepted:
+            assert_all_taken(outcome)
+        else:
+            assert_refused(outcome, SIZE_REFUSALS, SIZE_WORDS)
+    legacy = taken == {"legacy-at": True, "legacy-over": False, "model-at": False, "model-over": False}
+    model = taken == {"legacy-at": True, "legacy-over": True, "model-at": True, "model-over": False}
+    enforced = LEGACY_REQUEST if legacy else MODEL_REQUEST if model else None
+    record_measurement(enforced or MODEL_REQUEST, enforced.value if enforced else None,
+                       verdict=verdict(enforced is not None), detail=f"taken: {taken}")
+    assert enforced is not None, f"the backend matches neither documented request cap: {taken}"
+
+
+@pytest.mark.parametrize(("length", "taken", "char"), [
+    pytest.param(*p.values, char, id=f"{p.id}-{char_id}", marks=[PLAIN_MOTO_KEY] if p.id == "over" else [])
+    for p in triple(KEY_CHARS) for char_id, char in (("ascii", "k"), ("korean", "관"))
+])
+def test_put_records_partition_key_length(length, taken, char, kinesis_client_no_retry, kinesis_stream,
+                                          read_records, record_measurement):
+    """Partition keys are 1-256 Unicode characters (not bytes): 256 Korean characters are taken."""
+    record = {"Data": b"{}", "PartitionKey": char * length}
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, [record])
+    stored = read_records(kinesis_stream)
+    ok = outcome.accepted == taken and len(stored) == int(taken)
+    record_measurement(KEY_CHARS, length, verdict=verdict(ok), detail=outcome.describe())
+    if taken:
+        assert_all_taken(outcome)
+        assert [r.partition_key for r in stored] == [char * length]
+    else:
+        assert_refused(outcome, {"ValidationException"}, (f"less than or equal to {KEY_CHARS.value}",))
+        assert stored == []
+
+
+@pytest.mark.parametrize(("size", "taken"), [
+    pytest.param(*p.values, id=p.id,
+                 marks=[pytest.mark.kinesis_gap("moto-plain", reason="moto's PutRecord has no size check")]
+                 if p.id == "over" else [])
+    for p in triple(RECORD_BYTES)
+])
+def test_put_records_single_put_record_size(size, taken, kinesis_client_no_retry, kinesis_stream, read_records,
+                                            record_measurement):
+    """PutRecord has the same record cap as PutRecords (data + partition key)."""
+    record = payloads.sized_record(size, partition_key="single")
+    outcome = probes.put_record(kinesis_client_no_retry, kinesis_stream.name, record)
+    stored = read_records(kinesis_stream)
+    ok = outcome.accepted == taken and len(stored) == int(taken)
+    record_measurement(RECORD_BYTES, size, verdict=verdict(ok), detail=f"PutRecord: {outcome.describe()}")
+    if taken:
+        assert outcome.accepted, outcome.describe()
+        assert [r.data for r in stored] == [record["Data"]]
+    else:
+        assert_refused(outcome, SIZE_REFUSALS, SIZE_WORDS)
+        assert stored == []
+
+
+def _bad_key(n: int) -> dict:
+    return {"Data": b"{}", "PartitionKey": "k" * (KEY_CHARS.value + 1)}
+
+
+def _bad_hash_key(n: int) -> dict:
+    return {"Data": b"{}", "PartitionKey": "k", "ExplicitHashKey": str(2 ** HASH_BITS.value)}
+
+
+def _bad_size(n: int) -> dict:
+    return payloads.sized_record(RECORD_BYTES.value + 1, partition_key="k")
+
+
+@pytest.mark.parametrize(("make_bad", "codes"), [
+    pytest.param(_bad_key, {"ValidationException"}, id="partition-key-257", marks=PLAIN_MOTO_KEY),
+    pytest.param(_bad_hash_key, {"InvalidArgumentException", "ValidationException"}, id="hash-key-2**128",
+                 marks=pytest.mark.kinesis_gap("moto-plain", reason="moto stores the records before a bad hash key")),
+    pytest.param(_bad_size, SIZE_REFUSALS, id="record-over-cap"),
+])
+def test_put_records_invalid_record_mid_batch_rejects_whole_request(
+        make_bad, codes, kinesis_client_no_retry, kinesis_stream, read_records, record_measurement):
+    """One invalid record anywhere in a batch refuses the whole request: nothing before it is stored."""
+    records = payloads.counter_records(3) + [make_bad(3)] + payloads.counter_records(2, start=4)
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, records)
+    stored = read_records(kinesis_stream)
+    record_measurement(MAX_RECORDS, None, verdict=verdict(not outcome.accepted and not stored),
+                       detail=f"bad record at position 4 of 6: {outcome.describe()}; {len(stored)} stored")
+    assert not outcome.accepted, outcome.describe()
+    assert outcome.error_code in codes, outcome.describe()
+    assert stored == [], f"a refused request stored {len(stored)} records"
+
+
+def test_put_records_seed_events_round_trip(kinesis_client_no_retry, kinesis_stream, read_records,
+                                           record_measurement):
+    """The seed's mobile-app events (Korean text, nulls, mixed types): 500 in one call, read back as sent."""
+    events = [payloads.seed_event(n) for n in range(MAX_RECORDS.value)]
+    records = [{"Data": payloads.encode_json(e), "PartitionKey": str(e["user_id"])} for e in events]
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, records)
+    stored = read_records(kinesis_stream)
+    record_measurement(MAX_RECORDS, len(stored), verdict=verdict(len(stored) == len(events)),
+                       detail=f"seed events: {outcome.describe()}")
+    assert_all_taken(outcome)
+    by_key: dict[str, list[dict]] = {}
+    for r in stored:
+        by_key.setdefault(r.partition_key, []).append(json.loads(r.data.decode("utf-8")))
+    for key, got in by_key.items():
+        assert got == [e for e in events if str(e["user_id"]) == key]
+    assert sum(map(len, by_key.values())) == len(events)
