@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -120,7 +121,7 @@ def preflight(settings: Settings) -> Backend:
         return offline_backend(settings)
     profile = settings.aws_profile
     try:
-        base = boto3.Session(profile_name=profile) if profile else boto3.Session()
+        base = _base_session(profile, local_only=kind == "endpoint")
     except ProfileNotFound:
         raise PreflightError(
             f"AWS profile {profile!r} (from {settings.source_of('aws_profile')}) does not exist. "
@@ -160,6 +161,19 @@ def preflight(settings: Settings) -> Backend:
         dummy_credentials=dummy,
     )
     return _identify(backend)
+
+
+def _base_session(profile: str | None, *, local_only: bool) -> boto3.Session:
+    """A session on the default credential chain; ``local_only`` drops the instance-metadata and container
+    providers, so that an endpoint run never sends a request off this machine looking for credentials."""
+    core = botocore.session.Session(profile=profile)
+    if profile:
+        core.get_scoped_config()  # raises ProfileNotFound now rather than at the first call
+    if local_only:
+        resolver = core.get_component("credential_provider")
+        for name in ("iam-role", "container-role"):
+            resolver.remove(name)
+    return boto3.Session(botocore_session=core)
 
 
 def _identify(backend: Backend) -> Backend:

@@ -1,0 +1,7 @@
+"""``python -m pytest_kinesis_limits``: the same as the ``pytest-kinesis-limits`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
