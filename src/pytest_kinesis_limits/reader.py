@@ -220,6 +220,7 @@ def read_stream(
     calls_per_s: float | None = None,
     bytes_per_s: float | None = None,
     max_empty_polls: int = 10,
+    require_null_iterator: bool = False,
     max_calls: int = 100_000,
     max_consecutive_throttles: int = 20,
     backoff_base_s: float = 0.2,
@@ -231,7 +232,9 @@ def read_stream(
     ``limit`` is GetRecords' ``Limit`` per call (default: the service's maximum). ``calls_per_s`` and
     ``bytes_per_s`` default to the per-shard read limits of the catalogue; pass lower values to leave room for
     other consumers. Throttled calls are retried after ``backoff_base_s * 2**n`` (capped at ``backoff_cap_s``)
-    with full jitter from ``rng`` (seeded, so offline runs repeat). Raises :class:`ReaderBoundError` when more than
+    with full jitter from ``rng`` (seeded, so offline runs repeat). With ``require_null_iterator`` a closed shard
+    only counts as ended on a null ``NextShardIterator`` (AWS semantics; its reading then stops only after
+    ``max_empty_polls`` empty pages, with ``ended`` false). Raises :class:`ReaderBoundError` when more than
     ``max_calls`` GetRecords calls would be needed, when one call is throttled ``max_consecutive_throttles``
     times in a row, or when the lineage cannot be ordered.
     """
@@ -262,7 +265,8 @@ def read_stream(
         children = _read_shard(
             client, stream_name, info, result, clock=clock, limit=limit, iterator_type=iterator_type,
             pacer=_ShardPacer(clock, calls_per_s, bytes_per_s), max_empty_polls=max_empty_polls,
-            max_calls=max_calls, max_consecutive_throttles=max_consecutive_throttles,
+            require_null_iterator=require_null_iterator, max_calls=max_calls,
+            max_consecutive_throttles=max_consecutive_throttles,
             backoff=(backoff_base_s, backoff_cap_s), rng=rng)
         done.add(info.shard_id)
         for child in children:
@@ -287,6 +291,7 @@ def _read_shard(
     iterator_type: str,
     pacer: _ShardPacer,
     max_empty_polls: int,
+    require_null_iterator: bool,
     max_calls: int,
     max_consecutive_throttles: int,
     backoff: tuple[float, float],
@@ -353,9 +358,9 @@ def _read_shard(
         reason = ""
         if iterator is None:
             info.ended, reason = True, END_NULL_ITERATOR
-        elif caught_up and info.closed:
+        elif caught_up and info.closed and not require_null_iterator:
             info.ended, reason = True, END_CLOSED_CAUGHT_UP
-        elif caught_up:
+        elif caught_up and not info.closed:
             reason = END_CAUGHT_UP
         elif empty_polls >= max_empty_polls:
             reason = END_EMPTY_POLLS

@@ -205,4 +205,5 @@ def test_closed_shard_without_children_and_missing_parent_are_detected() -> None
     shards = [_shard("x", 0, TOP, closed=True), _shard("a", 0, TOP, parent="gone")]
     problems = check_lineage(shards, closed_parents=["nope"])
     assert "closed shard x has no child in the listing" in problems
-    assert "split parent gone of a is not listed" in problems and "expected closed parent nope is not listed" in problems
+    assert "split parent gone of a is not listed" in problems
+    assert "expected closed parent nope is not listed" in problems

@@ -93,9 +93,12 @@ class FakeKinesis:
         return {"ShardIterator": f"{ShardId}|0"}
 
     def _children(self, sid: str) -> list[dict[str, Any]]:
-        return [{"ShardId": c, "ParentShards": [p for p in (s.get("ParentShardId"), s.get("AdjacentParentShardId")) if p],
-                 "HashKeyRange": s["HashKeyRange"]}
-                for c, s in sorted(self.shards.items()) if sid in (s.get("ParentShardId"), s.get("AdjacentParentShardId"))]
+        children = []
+        for child, shard in sorted(self.shards.items()):
+            parents = [p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p]
+            if sid in parents:
+                children.append({"ShardId": child, "ParentShards": parents, "HashKeyRange": shard["HashKeyRange"]})
+        return children
 
     def get_records(self, ShardIterator: str, Limit: int | None = None) -> dict[str, Any]:
         sid, pos_text = ShardIterator.split("|")
@@ -196,6 +199,17 @@ def test_plain_moto_like_backend_does_not_hang(clock: SimulatedClock) -> None:
     assert parent.child_shard_ids == ()
     assert result.shard_order == ["shard-0", "shard-1", "shard-2"]
     assert len(result.records) == 45
+
+
+def test_require_null_iterator_does_not_trust_caught_up_closed_shards(clock: SimulatedClock) -> None:
+    fake = _split_stream(clock, null_at_end=False)
+    result = read_stream(fake, "s", clock=clock, require_null_iterator=True, max_empty_polls=3)
+    parent = result.shards["shard-0"]
+    assert not parent.ended and parent.end_reason == END_EMPTY_POLLS and parent.calls == 4
+    assert not result.closed_shards_ended
+    # Against AWS semantics the same setting ends the parent normally.
+    aws = read_stream(_split_stream(clock), "s", clock=clock, require_null_iterator=True)
+    assert aws.shards["shard-0"].end_reason == END_NULL_ITERATOR and aws.closed_shards_ended
 
 
 def test_reader_paces_calls_on_the_clock(clock: SimulatedClock) -> None:
@@ -302,3 +316,11 @@ def test_split_on_plain_moto_terminates_parent_first(moto_kinesis: Any, clock: S
     parent = result.shards[shard["ShardId"]]
     assert result.shard_order[0] == shard["ShardId"] and parent.ended
     assert parent.end_reason == END_CLOSED_CAUGHT_UP and len(result.shard_order) == 3
+
+
+def test_lineage_cycle_raises_instead_of_hanging(clock: SimulatedClock) -> None:
+    fake = FakeKinesis(clock)
+    fake.add_shard("shard-a", 0, HALF, parent="shard-b")
+    fake.add_shard("shard-b", HALF + 1, TOP, parent="shard-a")
+    with pytest.raises(ReaderBoundError, match="cannot order shards"):
+        read_stream(fake, "s", clock=clock)
