@@ -51,6 +51,7 @@ class FakeKinesis:
         self.records: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
         self.unlisted: set[str] = set()
         self.throttle: dict[str, int] = {}
+        self.expire: dict[str, int] = {}
         self.calls: list[tuple[float, str]] = []
         self.rate_throttles = 0
         self.next_seq = 1000
@@ -88,7 +89,11 @@ class FakeKinesis:
             answer["NextToken"] = str(start + self.list_page)
         return answer
 
-    def get_shard_iterator(self, StreamName: str, ShardId: str, ShardIteratorType: str) -> dict[str, Any]:
+    def get_shard_iterator(self, StreamName: str, ShardId: str, ShardIteratorType: str,
+                           StartingSequenceNumber: str | None = None) -> dict[str, Any]:
+        if ShardIteratorType == "AFTER_SEQUENCE_NUMBER":
+            seqs = [r["SequenceNumber"] for r in self.records[ShardId]]
+            return {"ShardIterator": f"{ShardId}|{seqs.index(StartingSequenceNumber) + 1}"}
         assert ShardIteratorType == "TRIM_HORIZON"
         return {"ShardIterator": f"{ShardId}|0"}
 
@@ -107,6 +112,9 @@ class FakeKinesis:
         if self.throttle.get(sid, 0) > 0:
             self.throttle[sid] -= 1
             raise _error("ProvisionedThroughputExceededException")
+        if self.expire.get(sid, 0) > 0:
+            self.expire[sid] -= 1
+            raise _error("ExpiredIteratorException")
         recent = [t for t, s in self.calls if s == sid and now - t < 1.0]
         if self.enforce_rate and len(recent) > limits.SHARD_READ_CALLS_PER_S.value:
             self.rate_throttles += 1
@@ -324,3 +332,19 @@ def test_lineage_cycle_raises_instead_of_hanging(clock: SimulatedClock) -> None:
     fake.add_shard("shard-b", HALF + 1, TOP, parent="shard-a")
     with pytest.raises(ReaderBoundError, match="cannot order shards"):
         read_stream(fake, "s", clock=clock)
+
+
+def test_expired_iterator_resumes_after_the_last_record(clock: SimulatedClock) -> None:
+    fake = FakeKinesis(clock)
+    fake.add_shard("shard-0", 0, TOP)
+    _fill(fake, "shard-0", "k", range(10))
+    original = fake.get_records
+
+    def expire_after_first_page(**kwargs: Any) -> dict[str, Any]:
+        answer = original(**kwargs)
+        fake.expire["shard-0"] = 1 if len(fake.calls) == 1 else 0
+        return answer
+
+    fake.get_records = expire_after_first_page  # type: ignore[method-assign]
+    result = read_stream(fake, "s", clock=clock, limit=4)
+    assert _ids(result) == list(range(10))
