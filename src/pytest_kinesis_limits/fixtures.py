@@ -8,7 +8,6 @@ when a deletion fails.
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
 
     from .backends import Backend
     from .limits import Limit
+    from .reader import ReadRecord
     from .resources import BucketInfo, Namer, ResourceTracker, StreamInfo, WaitPolicy
 
 
@@ -55,11 +55,11 @@ def kinesis_clock(kinesis_settings: Settings) -> Clock:
 
 
 @pytest.fixture(scope="session")
-def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings, kinesis_clock: Clock) -> Iterator[Backend]:
+def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings) -> Iterator[Backend]:
     """The backend in use (``.kind``: moto, live or endpoint; ``.label`` adds moto-plain), set up for the session.
 
-    Offline it starts ``moto.mock_aws`` (and the fidelity layer unless ``--kinesis-fidelity=off``) and stops
-    them at the end of the session; live it is the backend the preflight checked.
+    Offline it starts ``moto.mock_aws`` for the session (the fidelity layer is applied per test, see
+    ``kinesis_fidelity``); live it is the backend the preflight checked.
     """
     from .plugin import BACKEND_KEY
 
@@ -72,23 +72,34 @@ def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings, kin
 
     from .backends import offline_backend
 
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(moto.mock_aws())
-        if kinesis_settings.fidelity == "on":
-            from . import fidelity
-
-            stack.enter_context(fidelity.activate_all(kinesis_clock))
+    with moto.mock_aws():
         yield offline_backend(kinesis_settings)
 
 
-@pytest.fixture(scope="session")
-def kinesis_fidelity(kinesis_backend: Backend) -> Any:
-    """The offline fidelity layer in force (to reconfigure it in a test), or ``None`` when there is none."""
-    if kinesis_backend.kind != "moto":
-        return None
+@pytest.fixture(autouse=True)
+def _kinesis_fidelity_layer(request: pytest.FixtureRequest, kinesis_settings: Settings) -> Iterator[Any]:
+    """Applies the offline fidelity layer around each test that uses a Kinesis fixture (moto, fidelity on).
+
+    Per test rather than per session, so that other tests in the same process (unit tests with their own
+    ``moto.mock_aws``) still meet plain moto; the patches cost microseconds to apply.
+    """
+    from .plugin import KINESIS_FIXTURES
+
+    wanted = kinesis_settings.offline and kinesis_settings.fidelity == "on"
+    if not wanted or not KINESIS_FIXTURES.intersection(request.fixturenames):
+        yield None
+        return
     from . import fidelity
 
-    return fidelity.current()
+    clock = request.getfixturevalue("kinesis_clock")
+    with fidelity.activate_all(clock) as layer:
+        yield layer
+
+
+@pytest.fixture
+def kinesis_fidelity(_kinesis_fidelity_layer: Any) -> Any:
+    """The offline fidelity layer in force for this test (to reconfigure it), or ``None`` when there is none."""
+    return _kinesis_fidelity_layer
 
 
 @pytest.fixture(scope="session")
@@ -265,29 +276,17 @@ def record_measurement(request: pytest.FixtureRequest, kinesis_settings: Setting
 
 
 @pytest.fixture
-def read_records(kinesis_client: BaseClient, kinesis_clock: Clock) -> Callable[..., list[Any]]:
-    """Factory: ``read_records(stream)`` -> every record of the stream (a StreamInfo or a name), in read order.
+def read_records(kinesis_client: BaseClient, kinesis_clock: Clock, kinesis_settings: Settings
+                 ) -> Callable[..., list[ReadRecord]]:
+    """Factory: ``read_records(stream, **options)`` -> every record of the stream, in read order.
 
-    Reads all shards from TRIM_HORIZON, parents to their end before children, until caught up.
+    Reads all shards from TRIM_HORIZON, parents to their end before children, paced within the read
+    limits, until caught up (see :func:`pytest_kinesis_limits.reader.read_stream`; ``options`` go to it).
     """
+    from .reader import read_stream
 
-    def read(stream: Any) -> list[Any]:
+    def read(stream: Any, **options: Any) -> list[ReadRecord]:
         name = getattr(stream, "name", stream)
-        out = []
-        for shard in kinesis_client.list_shards(StreamName=name)["Shards"]:  # TEMPORARY until reader lands
-            it = kinesis_client.get_shard_iterator(StreamName=name, ShardId=shard["ShardId"],
-                                                   ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            while it:
-                page = kinesis_client.get_records(ShardIterator=it)
-                if not page["Records"]:
-                    break
-                out.extend(_Rec(r["Data"], r["PartitionKey"]) for r in page["Records"])
-                it = page.get("NextShardIterator")
-        return out
+        return read_stream(kinesis_client, name, clock=kinesis_clock, **options).records
 
     return read
-
-
-class _Rec:
-    def __init__(self, data: bytes, partition_key: str) -> None:
-        self.data, self.partition_key = data, partition_key

@@ -1,29 +1,38 @@
-"""Fixtures for the plugin's own tests: a moto server on 127.0.0.1 for the live code path over HTTP."""
+"""Fixtures for the plugin's own tests: a Kinesis-like endpoint on 127.0.0.1 for the live code path over HTTP."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 
+def _serve(fidelity: str) -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_kinesis_limits", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--fidelity", fidelity],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        assert match, f"the server did not start: {line!r}"
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def moto_server_url() -> Iterator[str]:
-    """A moto server on 127.0.0.1 (an OS-chosen port) in this process, with the offline fidelity layer on.
+    """``pytest-kinesis-limits serve`` (moto's server with the fidelity layer) on 127.0.0.1, in its own process."""
+    yield from _serve("on")
 
-    The layer patches moto's backends in this process, and the server serves those backends, so a
-    ``--aws-endpoint-url`` run in a subprocess meets Kinesis-like behaviour over real HTTP.
-    """
-    from moto.server import ThreadedMotoServer
 
-    from pytest_kinesis_limits import fidelity
-    from pytest_kinesis_limits.clock import RealClock
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        with fidelity.activate_all(RealClock()):
-            yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+@pytest.fixture(scope="session")
+def plain_moto_server_url() -> Iterator[str]:
+    """moto's server without the fidelity layer on 127.0.0.1: an emulator with moto's known gaps."""
+    yield from _serve("off")

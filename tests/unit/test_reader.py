@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import json
+import uuid
 from typing import Any
 
 import boto3
@@ -300,12 +301,18 @@ def moto_kinesis(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield boto3.client("kinesis", region_name="us-east-1")
 
 
-def test_one_shard_on_moto(moto_kinesis: Any, clock: SimulatedClock) -> None:
+@pytest.fixture
+def stream_name() -> str:
+    """A unique name: a session-wide moto mock (the plugin's) may be active, and nested mocks do not reset."""
+    return f"reader-{uuid.uuid4().hex[:8]}"
+
+
+def test_one_shard_on_moto(moto_kinesis: Any, clock: SimulatedClock, stream_name: str) -> None:
     client = moto_kinesis
-    client.create_stream(StreamName="s", ShardCount=1)
-    client.put_records(StreamName="s", Records=[{"PartitionKey": f"k{n % 3}", "Data": json.dumps({"id": n}).encode()}
+    client.create_stream(StreamName=stream_name, ShardCount=1)
+    client.put_records(StreamName=stream_name, Records=[{"PartitionKey": f"k{n % 3}", "Data": json.dumps({"id": n}).encode()}
                                                 for n in range(30)])
-    result = read_stream(client, "s", clock=clock, limit=7)
+    result = read_stream(client, stream_name, clock=clock, limit=7)
     assert _ids(result) == list(range(30))
     (shard,) = result.shards.values()
     assert not shard.ended and shard.end_reason == END_CAUGHT_UP and shard.records_read == 30
@@ -313,14 +320,14 @@ def test_one_shard_on_moto(moto_kinesis: Any, clock: SimulatedClock) -> None:
     assert result.records[0].partition_key == "k0" and result.records[0].arrival > 0
 
 
-def test_split_on_plain_moto_terminates_parent_first(moto_kinesis: Any, clock: SimulatedClock) -> None:
+def test_split_on_plain_moto_terminates_parent_first(moto_kinesis: Any, clock: SimulatedClock, stream_name: str) -> None:
     client = moto_kinesis
-    client.create_stream(StreamName="s", ShardCount=1)
-    client.put_records(StreamName="s", Records=[{"PartitionKey": "k", "Data": json.dumps({"id": n}).encode()}
+    client.create_stream(StreamName=stream_name, ShardCount=1)
+    client.put_records(StreamName=stream_name, Records=[{"PartitionKey": "k", "Data": json.dumps({"id": n}).encode()}
                                                 for n in range(10)])
-    (shard,) = client.list_shards(StreamName="s")["Shards"]
-    client.split_shard(StreamName="s", ShardToSplit=shard["ShardId"], NewStartingHashKey=str(HALF + 1))
-    result = read_stream(client, "s", clock=clock)
+    (shard,) = client.list_shards(StreamName=stream_name)["Shards"]
+    client.split_shard(StreamName=stream_name, ShardToSplit=shard["ShardId"], NewStartingHashKey=str(HALF + 1))
+    result = read_stream(client, stream_name, clock=clock)
     parent = result.shards[shard["ShardId"]]
     assert result.shard_order[0] == shard["ShardId"] and parent.ended
     assert parent.end_reason == END_CLOSED_CAUGHT_UP and len(result.shard_order) == 3
