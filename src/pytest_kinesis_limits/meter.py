@@ -292,18 +292,21 @@ class ReadProbe:
 
 
 def probe_read_calls_per_second(client: Any, stream: str, shard_id: str, calls: int, clock: Clock, *,
-                                spread: float = 0.9) -> ReadProbe:
+                                spread: float = 0.9, settle: float = 1.0) -> ReadProbe:
     """Make ``calls`` GetRecords calls on one shard within one second and report which were throttled.
 
-    Call ``i`` starts at ``start + i * spread / calls`` on ``clock`` (so all start within ``spread`` < 1 s),
-    each on the iterator the last successful call returned. Use a client with ``max_attempts=1``, or
-    botocore's retries turn a throttled call into a late success.
+    The probe first waits at least ``settle`` seconds and then to the next whole second on ``clock``, so
+    that earlier reads fall outside the second it measures, whether the service counts calendar seconds
+    or a sliding second. Call ``i`` then starts at ``start + i * spread / calls`` (all within ``spread``
+    < 1 s), each on the iterator the last successful call returned. Use a client with ``max_attempts=1``,
+    or botocore's retries turn a throttled call into a late success.
     """
     if not 0 < spread < 1:
         raise ValueError("spread must be within (0, 1) seconds")
     iterator = client.get_shard_iterator(ShardId=shard_id, ShardIteratorType="TRIM_HORIZON",
                                          **stream_kwargs(stream))["ShardIterator"]
-    start = clock.now()
+    start = float(math.ceil(clock.now() + settle))
+    clock.sleep(max(0.0, start - clock.now()))
     made: list[ReadCall] = []
     for index in range(calls):
         clock.sleep(max(0.0, start + index * spread / calls - clock.now()))
