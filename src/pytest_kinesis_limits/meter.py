@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from . import limits
 from .clock import Clock
@@ -353,6 +353,8 @@ def probe_get_records(client: Any, stream: str, shard_id: str, *, limit: int | N
     except ClientError as exc:
         error = exc.response.get("Error", {})
         return GetRecordsProbe(limit, False, error.get("Code"), error.get("Message"), 0, 0)
+    except ParamValidationError as exc:  # refused client-side (botocore checks the minimum only)
+        return GetRecordsProbe(limit, False, type(exc).__name__, str(exc), 0, 0)
     got = response.get("Records", [])
     return GetRecordsProbe(limit, True, None, None, len(got), sum(len(r["Data"]) for r in got))
 

@@ -15,9 +15,10 @@ only the producer's own retries.
 Threads and processes: ``Producer(workers=n)`` sends one tick's batches on ``n`` threads, for a live
 stream whose round trips make one thread too slow for the target (boto3 clients are thread-safe). The
 single-thread path is the deterministic one offline (with threads, which records a per-second limit
-refuses depends on scheduling; moto also loses records under concurrent writers). When the producer's
-own CPU work exceeds one core (live, many shards, roughly above 5-10k records/s per process on the
-2-core reference machine), use :func:`produce_in_processes`: it needs a real clock and a picklable client
+refuses depends on scheduling; moto also loses records under concurrent writers). Threads help with
+round-trip latency, not CPU: when the client-side work exceeds one core (live, on the order of a hundred
+shards at their limits: boto3 serialises and signs about 130k small or 24k 10-KB records/s per core, see
+docs/throughput.md), use :func:`produce_in_processes`. It needs a real clock and a picklable client
 factory, because clients and simulated clocks cannot cross process boundaries.
 """
 

@@ -176,3 +176,5 @@ def test_moto_read_back_and_measure(moto_kinesis, clock):
     assert all(o.arrival is not None for o in result.outcomes)  # plain moto stamps real time, still matched
     first_shard = shard_ids_of(moto_kinesis, "meter-happy")[0]
     assert probe_get_records(moto_kinesis, "meter-happy", first_shard, limit=10).records == 10
+    below_minimum = probe_get_records(moto_kinesis, "meter-happy", first_shard, limit=0)  # botocore refuses it
+    assert (below_minimum.ok, below_minimum.error_code) == (False, "ParamValidationError")
