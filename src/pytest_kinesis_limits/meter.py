@@ -1,0 +1,364 @@
+"""Measure accepted throughput on the service's clock, and probe the read limits.
+
+Rates are counted from each record's ``ApproximateArrivalTimestamp``: the service's clock, not the
+client's (the seed test's mistake: client and service clocks are not synchronised and a client-side
+burst says nothing about a per-second limit). Per shard and per whole second, :func:`measure` counts
+accepted records and bytes (data + partition key); the *sustained* rate is their mean over a window that
+leaves out the first second (a shard absorbs a burst there, and it is usually partial) and the last second
+with arrivals (partial: the producer stopped somewhere inside it).
+
+:func:`read_stream` reads every shard from TRIM_HORIZON; a caller with its own reader (``reader.py``)
+passes its records instead: anything with the :class:`ReadRecord` fields works.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError, ParamValidationError
+
+from . import limits
+from .clock import Clock
+from .keys import open_shard_ranges, stream_kwargs
+from .producer import ProduceResult, is_retryable
+
+THROTTLED = "ProvisionedThroughputExceededException"
+
+
+class ReadRecordLike(Protocol):
+    """The fields the meter needs of a record read back (``reader.py``'s records have them)."""
+
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival: float
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    """A record read back: its shard, sequence number, keys, data and arrival (service clock, epoch s)."""
+
+    shard_id: str
+    sequence_number: str
+    partition_key: str
+    data: bytes
+    arrival: float
+
+    @property
+    def size(self) -> int:
+        """Bytes counted against the write limit: data plus partition key (UTF-8)."""
+        return len(self.data) + len(self.partition_key.encode("utf-8"))
+
+    @classmethod
+    def from_response(cls, shard_id: str, record: dict[str, Any]) -> ReadRecord:
+        """From one entry of a GetRecords ``Records`` list."""
+        arrival = record["ApproximateArrivalTimestamp"]
+        if isinstance(arrival, datetime):
+            arrival = arrival.timestamp()
+        return cls(shard_id, record["SequenceNumber"], record["PartitionKey"], bytes(record["Data"]),
+                   float(arrival))
+
+
+def _size(record: ReadRecordLike) -> int:
+    return len(record.data) + len(record.partition_key.encode("utf-8"))
+
+
+def read_stream(client: Any, stream: str, *, clock: Clock, shard_ids: Sequence[str] | None = None,
+                limit: int | None = None, max_calls: int = 10_000) -> list[ReadRecord]:
+    """Every record of ``stream``'s shards (default: all shards ListShards reports, open or closed).
+
+    Reads each shard from TRIM_HORIZON until it is drained (no records and ``MillisBehindLatest`` 0, or no
+    next iterator), spacing calls ``1 / shard.read.calls_per_s`` apart on ``clock`` and waiting a second
+    after a throttled call, so that it stays within the read limits it does not measure.
+    """
+    if shard_ids is None:
+        shard_ids = [page_shard["ShardId"]
+                     for page in client.get_paginator("list_shards").paginate(**stream_kwargs(stream))
+                     for page_shard in page["Shards"]]
+    spacing = 1.0 / limits.SHARD_READ_CALLS_PER_S.value
+    out: list[ReadRecord] = []
+    calls = 0
+    for shard_id in shard_ids:
+        iterator = client.get_shard_iterator(ShardId=shard_id, ShardIteratorType="TRIM_HORIZON",
+                                             **stream_kwargs(stream))["ShardIterator"]
+        while iterator is not None:
+            calls += 1
+            if calls > max_calls:
+                raise RuntimeError(f"read_stream gave up after {max_calls} GetRecords calls")
+            kwargs: dict[str, Any] = {"ShardIterator": iterator}
+            if limit is not None:
+                kwargs["Limit"] = limit
+            try:
+                response = client.get_records(**kwargs)
+            except ClientError as exc:
+                if not is_retryable(exc.response.get("Error", {}).get("Code")):
+                    raise
+                clock.sleep(1.0)
+                continue
+            records = response.get("Records", [])
+            out.extend(ReadRecord.from_response(shard_id, r) for r in records)
+            iterator = response.get("NextShardIterator")
+            if not records and response.get("MillisBehindLatest", 0) == 0:
+                break
+            clock.sleep(spacing)
+    return out
+
+
+@dataclass
+class ShardSeries:
+    """One shard's accepted records and bytes per whole second of arrival, and its sustained rates."""
+
+    shard_id: str
+    records: dict[int, int] = field(default_factory=dict)
+    bytes: dict[int, int] = field(default_factory=dict)
+    sustained_records_per_s: float | None = None
+    sustained_bytes_per_s: float | None = None
+
+    @property
+    def peak_records_per_s(self) -> int:
+        """Most records accepted in any one second (the burst second included)."""
+        return max(self.records.values(), default=0)
+
+    @property
+    def peak_bytes_per_s(self) -> int:
+        """Most bytes accepted in any one second (the burst second included)."""
+        return max(self.bytes.values(), default=0)
+
+
+@dataclass
+class Measurement:
+    """Per-shard series, the sustained window and the producer's refusals, with a text summary."""
+
+    shards: dict[str, ShardSeries]
+    window: tuple[int, int] | None
+    exclude_first_s: int
+    records_read: int
+    bytes_read: int
+    produce: ProduceResult | None = None
+
+    @property
+    def window_seconds(self) -> int:
+        """Length of the sustained window in seconds (0 when the run was too short)."""
+        return 0 if self.window is None else self.window[1] - self.window[0]
+
+    def sustained(self, unit: str = "records/s") -> dict[str, float]:
+        """Sustained rate per shard in ``unit`` (``records/s`` or ``bytes/s``); empty without a window."""
+        attribute = "sustained_records_per_s" if unit == "records/s" else "sustained_bytes_per_s"
+        return {sid: getattr(s, attribute) for sid, s in self.shards.items()
+                if getattr(s, attribute) is not None}
+
+    def max_sustained(self, unit: str = "records/s") -> float | None:
+        """The highest shard's sustained rate (what an upper-bound check looks at)."""
+        return max(self.sustained(unit).values(), default=None)
+
+    def min_sustained(self, unit: str = "records/s") -> float | None:
+        """The lowest shard's sustained rate (what a lower-bound check looks at)."""
+        return min(self.sustained(unit).values(), default=None)
+
+    @property
+    def throttled(self) -> int:
+        """Records the producer finally saw refused with ProvisionedThroughputExceededException."""
+        return 0 if self.produce is None else self.produce.refused.get(THROTTLED, 0)
+
+    @property
+    def throttled_fraction(self) -> float | None:
+        """Throttled records over records sent (``None`` without the producer's log)."""
+        if self.produce is None or self.produce.sent == 0:
+            return None
+        return self.throttled / self.produce.sent
+
+    def summary(self) -> str:
+        """A readable multi-line summary for failure messages."""
+        lines = []
+        if self.window is None:
+            lines.append(f"no sustained window: arrivals span too few whole seconds (first "
+                         f"{self.exclude_first_s} s and the last partial second are excluded)")
+        else:
+            lines.append(f"sustained window: {self.window_seconds} s, epoch seconds [{self.window[0]}, "
+                         f"{self.window[1]}) by ApproximateArrivalTimestamp (first {self.exclude_first_s} s "
+                         f"and the last partial second excluded)")
+        lines.append(f"read back {self.records_read} records, {self.bytes_read} B")
+        if self.produce is not None:
+            fraction = self.throttled_fraction
+            lines.append(f"producer: {self.produce.summary()}; throttled fraction "
+                         f"{'n/a' if fraction is None else f'{fraction:.1%}'}")
+        lines.append(f"{'shard':<24}{'sustained rec/s':>16}{'sustained B/s':>16}{'peak rec/s':>12}"
+                     f"{'peak B/s':>12}")
+        for sid, s in sorted(self.shards.items()):
+            rec = "-" if s.sustained_records_per_s is None else f"{s.sustained_records_per_s:.1f}"
+            byt = "-" if s.sustained_bytes_per_s is None else f"{s.sustained_bytes_per_s:.0f}"
+            lines.append(f"{sid:<24}{rec:>16}{byt:>16}{s.peak_records_per_s:>12}{s.peak_bytes_per_s:>12}")
+        for sid, s in sorted(self.shards.items()):
+            if s.records:
+                first = min(s.records)
+                series = " ".join(f"+{sec - first}:{n}" for sec, n in sorted(s.records.items()))
+                lines.append(f"{sid} records per second: {series}")
+        return "\n".join(lines)
+
+
+def measure(records: Iterable[ReadRecordLike], *, produce: ProduceResult | None = None,
+            shard_ids: Sequence[str] | None = None, exclude_first_s: int = 1,
+            window_s: int | None = None) -> Measurement:
+    """Per-shard, per-second accepted records and bytes from arrival times, and the sustained rates.
+
+    The window starts ``exclude_first_s`` whole seconds after the first arrival's second (one origin for
+    all shards) and ends before the last arrival's second; ``window_s`` caps its length. A second without
+    arrivals inside the window counts as zero. ``shard_ids`` lists shards to report even if nothing
+    arrived on them. With ``produce``, each accepted outcome gets its ``arrival`` filled in (matched by
+    shard id and sequence number) and the summary includes the producer's refusals.
+    """
+    records = list(records)
+    shards: dict[str, ShardSeries] = {sid: ShardSeries(sid) for sid in (shard_ids or [])}
+    counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    sizes: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for record in records:
+        second = math.floor(record.arrival)
+        counts[record.shard_id][second] += 1
+        sizes[record.shard_id][second] += _size(record)
+        shards.setdefault(record.shard_id, ShardSeries(record.shard_id))
+    for sid, series in shards.items():
+        series.records, series.bytes = dict(sorted(counts[sid].items())), dict(sorted(sizes[sid].items()))
+    window: tuple[int, int] | None = None
+    if records:
+        start = math.floor(min(r.arrival for r in records)) + exclude_first_s
+        end = math.floor(max(r.arrival for r in records))
+        if window_s is not None:
+            end = min(end, start + window_s)
+        if end > start:
+            window = (start, end)
+    if window is not None:
+        length = window[1] - window[0]
+        for series in shards.values():
+            seconds = range(*window)
+            series.sustained_records_per_s = sum(series.records.get(s, 0) for s in seconds) / length
+            series.sustained_bytes_per_s = sum(series.bytes.get(s, 0) for s in seconds) / length
+    if produce is not None:
+        fill_arrivals(produce, records)
+    return Measurement(shards, window, exclude_first_s, len(records), sum(_size(r) for r in records), produce)
+
+
+def fill_arrivals(produce: ProduceResult, records: Iterable[ReadRecordLike]) -> int:
+    """Set ``arrival`` on the producer's accepted outcomes from the records read; return how many matched."""
+    arrivals = {(r.shard_id, r.sequence_number): r.arrival for r in records}
+    matched = 0
+    for outcome in produce.outcomes:
+        if outcome.accepted:
+            outcome.arrival = arrivals.get((outcome.shard_id, outcome.sequence_number))
+            matched += outcome.arrival is not None
+    return matched
+
+
+def within_tolerance(measured: float, documented: float, *, above: float, below: float) -> bool:
+    """Whether ``measured`` lies in ``[documented * (1 - below), documented * (1 + above)]``."""
+    return documented * (1 - below) <= measured <= documented * (1 + above)
+
+
+# --- read probes -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReadCall:
+    """One GetRecords call of a probe: when (probe clock), whether it was throttled, what it returned."""
+
+    index: int
+    at: float
+    throttled: bool
+    error_code: str | None
+    records: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class ReadProbe:
+    """The calls of :func:`probe_read_calls_per_second`."""
+
+    shard_id: str
+    calls: tuple[ReadCall, ...]
+
+    @property
+    def throttled_indices(self) -> list[int]:
+        """0-based indices of the throttled calls."""
+        return [c.index for c in self.calls if c.throttled]
+
+    @property
+    def within_one_second(self) -> bool:
+        """Whether all calls were made within one second of the first (on the probe's clock)."""
+        return bool(self.calls) and self.calls[-1].at - self.calls[0].at < 1.0
+
+
+def probe_read_calls_per_second(client: Any, stream: str, shard_id: str, calls: int, clock: Clock, *,
+                                spread: float = 0.9, settle: float = 1.0) -> ReadProbe:
+    """Make ``calls`` GetRecords calls on one shard within one second and report which were throttled.
+
+    The probe first waits at least ``settle`` seconds and then to the next whole second on ``clock``, so
+    that earlier reads fall outside the second it measures, whether the service counts calendar seconds
+    or a sliding second. Call ``i`` then starts at ``start + i * spread / calls`` (all within ``spread``
+    < 1 s), each on the iterator the last successful call returned. Use a client with ``max_attempts=1``,
+    or botocore's retries turn a throttled call into a late success.
+    """
+    if not 0 < spread < 1:
+        raise ValueError("spread must be within (0, 1) seconds")
+    iterator = client.get_shard_iterator(ShardId=shard_id, ShardIteratorType="TRIM_HORIZON",
+                                         **stream_kwargs(stream))["ShardIterator"]
+    start = float(math.ceil(clock.now() + settle))
+    clock.sleep(max(0.0, start - clock.now()))
+    made: list[ReadCall] = []
+    for index in range(calls):
+        clock.sleep(max(0.0, start + index * spread / calls - clock.now()))
+        at = clock.now()
+        try:
+            response = client.get_records(ShardIterator=iterator)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            made.append(ReadCall(index, at, code == THROTTLED, code, 0, 0))
+            continue
+        got = response.get("Records", [])
+        made.append(ReadCall(index, at, False, None, len(got),
+                             sum(len(r["Data"]) + len(r["PartitionKey"].encode("utf-8")) for r in got)))
+        iterator = response.get("NextShardIterator") or iterator
+    return ReadProbe(shard_id, tuple(made))
+
+
+@dataclass(frozen=True)
+class GetRecordsProbe:
+    """One GetRecords call's result: accepted or the error, and how many records and data bytes came back."""
+
+    limit: int | None
+    ok: bool
+    error_code: str | None
+    error_message: str | None
+    records: int
+    data_bytes: int
+
+
+def probe_get_records(client: Any, stream: str, shard_id: str, *, limit: int | None = None) -> GetRecordsProbe:
+    """One GetRecords call from TRIM_HORIZON with ``Limit=limit`` (omitted when ``None``).
+
+    For the ``Limit`` cap (``get_records.max_records`` accepted, one more refused: botocore validates only
+    the minimum client-side, so the service answers) and the per-call byte cap (``data_bytes`` never
+    above ``get_records.max_bytes`` on a shard holding more).
+    """
+    iterator = client.get_shard_iterator(ShardId=shard_id, ShardIteratorType="TRIM_HORIZON",
+                                         **stream_kwargs(stream))["ShardIterator"]
+    kwargs: dict[str, Any] = {"ShardIterator": iterator}
+    if limit is not None:
+        kwargs["Limit"] = limit
+    try:
+        response = client.get_records(**kwargs)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        return GetRecordsProbe(limit, False, error.get("Code"), error.get("Message"), 0, 0)
+    except ParamValidationError as exc:  # refused client-side (botocore checks the minimum only)
+        return GetRecordsProbe(limit, False, type(exc).__name__, str(exc), 0, 0)
+    got = response.get("Records", [])
+    return GetRecordsProbe(limit, True, None, None, len(got), sum(len(r["Data"]) for r in got))
+
+
+def shard_ids_of(client: Any, stream: str) -> list[str]:
+    """The open shards' ids, in hash key order (a convenience for ``measure(shard_ids=...)``)."""
+    return [s.shard_id for s in open_shard_ranges(client, stream)]
