@@ -29,9 +29,9 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     with contextlib.ExitStack() as stack:
         if args.fidelity == "on":
-            from . import fidelity
+            from .offline import activate_all
 
-            stack.enter_context(fidelity.activate_all(RealClock()))
+            stack.enter_context(activate_all(RealClock()))
         print(f"listening on http://{host}:{port} (fidelity {args.fidelity})", flush=True)
         stop.wait()
     server.stop()

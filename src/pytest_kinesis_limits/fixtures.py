@@ -89,10 +89,10 @@ def _kinesis_fidelity_layer(request: pytest.FixtureRequest, kinesis_settings: Se
     if not wanted or not KINESIS_FIXTURES.intersection(request.fixturenames):
         yield None
         return
-    from . import fidelity
+    from .offline import activate_all
 
     clock = request.getfixturevalue("kinesis_clock")
-    with fidelity.activate_all(clock) as layer:
+    with activate_all(clock) as layer:
         yield layer
 
 

@@ -1,0 +1,22 @@
+"""The offline backend's layers in one context: the Kinesis fidelity layer (and the Firehose delivery
+simulation once present), on one shared clock. Used by the fixtures, ``serve`` and the plugin's tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from .clock import Clock
+
+if TYPE_CHECKING:
+    from .fidelity import FidelityConfig, FidelityLayer
+
+
+@contextlib.contextmanager
+def activate_all(clock: Clock, config: FidelityConfig | None = None) -> Iterator[FidelityLayer]:
+    """Apply every offline correction to moto on ``clock``; yields the Kinesis layer; restores moto on exit."""
+    from .fidelity import activate
+
+    with activate(clock, config) as layer:
+        yield layer
