@@ -32,6 +32,7 @@ class WriteMeter:
     nbytes: int = 0
     burst_records: float | None = None
     burst_bytes: float | None = None
+    blocked_until: float = float("-inf")
 
     def admit(self, now: float, size: int, config: FidelityConfig) -> bool:
         """Count one record of ``size`` bytes if the shard's budget allows it; False = throttle it."""
@@ -42,6 +43,15 @@ class WriteMeter:
             self.burst_records = config.burst_seconds * config.write_records_per_s
             self.burst_bytes = config.burst_seconds * config.write_bytes_per_s
         rec_limit, byte_limit = config.write_records_per_s, config.write_bytes_per_s
+        if now < self.blocked_until:
+            return False
+        if size > byte_limit and self.records == 0:
+            # A record larger than a second's byte budget (streams with MaxRecordSizeInKiB > 1024,
+            # https://docs.aws.amazon.com/streams/latest/dev/large-records.html) is accepted on an idle
+            # shard and paid for by the following seconds, during which the shard accepts nothing more.
+            self.records, self.nbytes = 1, size
+            self.blocked_until = second + math.ceil(size / byte_limit)
+            return True
         # Only the part of this record beyond the second's budget must come out of the burst allowance.
         over_records = max(0, self.records + 1 - rec_limit) - max(0, self.records - rec_limit)
         over_bytes = max(0, self.nbytes + size - byte_limit) - max(0, self.nbytes - byte_limit)
