@@ -51,3 +51,11 @@ def layered() -> Iterator[Kinesis]:
             yield Kinesis(client, probe, clock, layer)
 
 
+
+
+@pytest.fixture
+def plain_moto() -> Iterator[Kinesis]:
+    """moto in-process without the layer (for regression guards of what moto already does right)."""
+    with moto.mock_aws():
+        client, probe = make_clients()
+        yield Kinesis(client, probe, SimulatedClock(START), None)
