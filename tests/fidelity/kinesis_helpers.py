@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +31,21 @@ class Kinesis:
         return self.layer.config
 
 
+@functools.lru_cache(maxsize=1)
+def _session() -> boto3.session.Session:
+    # One session for all tests: it caches the service model and endpoint rules (client creation
+    # drops from ~150 ms to a few ms). Credentials come from the fake environment set per test.
+    return boto3.session.Session()
+
+
 def make_clients(endpoint_url: str | None = None) -> tuple[Any, Any]:
     """A default-retry client and a client that makes exactly one attempt.
 
     botocore's ``retries={"max_attempts": N}`` counts *retries* (N + 1 attempts in all); one attempt is
     ``total_max_attempts=1``."""
-    client = boto3.client("kinesis", region_name=REGION, endpoint_url=endpoint_url)
-    probe = boto3.client("kinesis", region_name=REGION, endpoint_url=endpoint_url,
+    session = _session()
+    client = session.client("kinesis", region_name=REGION, endpoint_url=endpoint_url)
+    probe = session.client("kinesis", region_name=REGION, endpoint_url=endpoint_url,
                          config=Config(retries={"total_max_attempts": 1}))
     return client, probe
 

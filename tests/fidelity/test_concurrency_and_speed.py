@@ -60,9 +60,8 @@ def test_writes_and_reads_after_a_sequence_number_do_not_walk_the_shard(kinesis:
     assert CountingDict.walks == 0, "GetRecords walked the whole shard"
 
 
-def _write(args: tuple[str, int]) -> list[str]:
-    name, writer = args
-    client, _ = make_clients()
+def _write(args: tuple[Any, str, int]) -> list[str]:
+    client, name, writer = args
     acked = []
     for batch in range(10):
         out = client.put_records(StreamName=name, Records=[
@@ -79,7 +78,7 @@ def test_concurrent_writers_lose_and_duplicate_nothing(mode: str, request: pytes
         kin.config.throttling = False
     name = make_stream(kin)
     with ThreadPoolExecutor(4) as pool:
-        acked = [seq for part in pool.map(_write, [(name, w) for w in range(4)]) for seq in part]
+        acked = [seq for part in pool.map(_write, [(make_clients()[0], name, w) for w in range(4)]) for seq in part]
     stored = [r["SequenceNumber"] for r in read_shard(kin.client, name, shard_id(0))]
     assert len(acked) == 4 * 10 * 250
     assert len(set(acked)) == len(acked), "two acknowledged records share a sequence number"
