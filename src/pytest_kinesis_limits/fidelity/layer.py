@@ -1,0 +1,255 @@
+"""The layer object and :func:`activate`, which patches moto's Kinesis classes for the duration of a block.
+
+Patches are class-level (``unittest.mock.patch.object``), so they reach every backend instance, including
+the ones a ``moto.server.ThreadedMotoServer`` started in the same process serves over HTTP, and they are
+all undone on exit, even after an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+from moto.kinesis.models import KinesisBackend, Shard, Stream, kinesis_backends
+from moto.kinesis.responses import KinesisResponse
+
+from . import resharding, streams
+from .config import FidelityConfig
+from .resharding import child_shards_of, open_shard_count
+from .sequence import stream_state
+from .validation import validate_max_record_size_kib
+
+if TYPE_CHECKING:
+    from ..clock import Clock
+
+
+class FidelityAlreadyActive(RuntimeError):
+    """Raised by :func:`activate` while another layer is active (patches are process-wide)."""
+
+
+class FidelityLayer:
+    """An active fidelity layer: its clock, its (mutable) config and helpers for other modules."""
+
+    def __init__(self, clock: Clock, config: FidelityConfig) -> None:
+        self.clock = clock
+        self.config = config
+
+    def find_stream(self, stream_name_or_arn: str) -> Stream:
+        """The moto stream named by ARN, or by name in whichever account/region holds it (must be unique)."""
+        if stream_name_or_arn.startswith("arn:"):
+            _, _, _, region, account, _ = stream_name_or_arn.split(":", 5)
+            stream: Stream = kinesis_backends[account][region].describe_stream(
+                stream_arn=stream_name_or_arn, stream_name=None)
+            return stream
+        found = [backend.streams[stream_name_or_arn]
+                 for regions in list(kinesis_backends.values()) for backend in list(regions.values())
+                 if stream_name_or_arn in backend.streams]
+        if len(found) != 1:
+            raise LookupError(f"{len(found)} streams named {stream_name_or_arn!r}; pass the stream ARN")
+        return found[0]
+
+    def child_shards(self, stream_name_or_arn: str, shard_id: str) -> list[dict[str, Any]]:
+        """The AWS ``ChildShards`` list of ``shard_id`` (ShardId, ParentShards, HashKeyRange); [] if none."""
+        return child_shards_of(self.find_stream(stream_name_or_arn), shard_id)
+
+    def stream_status(self, stream: Stream) -> str:
+        """``UPDATING`` inside a reshard window on the layer clock, else moto's status."""
+        return "UPDATING" if resharding.is_updating(self, stream) else stream.status
+
+    def __repr__(self) -> str:
+        return f"FidelityLayer(clock={self.clock!r}, config={self.config!r})"
+
+
+_active_lock = threading.Lock()
+_active: FidelityLayer | None = None
+
+
+def active_layer() -> FidelityLayer | None:
+    """The layer currently active in this process, if any."""
+    return _active
+
+
+def _shard_to_json(layer: FidelityLayer, shard: Shard) -> dict[str, Any]:
+    # Shard JSON with a fixed StartingSequenceNumber and, once closed, the EndingSequenceNumber
+    # (API_SequenceNumberRange.html); moto derives both from the records it holds, with a scan.
+    sst = shard.__dict__.get("_kinesis_fidelity")
+    if sst is None or sst.owner is not layer:
+        return _ORIGINALS["Shard.to_json"](shard)
+    out: dict[str, Any] = {
+        "HashKeyRange": {"EndingHashKey": str(shard.ending_hash), "StartingHashKey": str(shard.starting_hash)},
+        "SequenceNumberRange": {"StartingSequenceNumber": str(sst.starting_sequence)},
+        "ShardId": shard.shard_id,
+    }
+    if shard.parent:
+        out["ParentShardId"] = shard.parent
+    if shard.adjacent_parent:
+        out["AdjacentParentShardId"] = shard.adjacent_parent
+    if not shard.is_open and sst.ending_sequence is not None:
+        out["SequenceNumberRange"]["EndingSequenceNumber"] = str(sst.ending_sequence)
+    return out
+
+
+def _stream_to_json(layer: FidelityLayer, original: Callable[..., dict[str, Any]], stream: Stream,
+                    *args: Any, **kwargs: Any) -> dict[str, Any]:
+    stream_state(layer, stream)
+    out = original(stream, *args, **kwargs)
+    out["StreamDescription"]["StreamStatus"] = layer.stream_status(stream)
+    return out
+
+
+def _stream_to_json_summary(layer: FidelityLayer, original: Callable[..., dict[str, Any]],
+                            stream: Stream) -> dict[str, Any]:
+    out = original(stream)
+    summary = out["StreamDescriptionSummary"]
+    summary["StreamStatus"] = layer.stream_status(stream)
+    # OpenShardCount counts shards still open (API_StreamDescriptionSummary.html); moto reports the
+    # last UpdateShardCount target, or the creation count.
+    summary["OpenShardCount"] = open_shard_count(stream)
+    return out
+
+
+def _response_get_records(layer: FidelityLayer, response: KinesisResponse) -> Any:
+    from moto.core.responses import ActionResult
+    from moto.kinesis.utils import decompose_shard_iterator
+
+    stream_arn = response._get_param("StreamARN")
+    shard_iterator = response._get_param("ShardIterator")
+    limit = response._get_param("Limit")
+    next_iterator, records, behind = response.kinesis_backend.get_records(stream_arn, shard_iterator, limit)
+    body: dict[str, Any] = {"Records": [r.to_json() for r in records], "MillisBehindLatest": behind}
+    if next_iterator is None:
+        # API_GetRecords.html: at a closed shard's end NextShardIterator is null and ChildShards is set.
+        stream_name, shard_id, _ = decompose_shard_iterator(shard_iterator)
+        stream = response.kinesis_backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+        body["ChildShards"] = child_shards_of(stream, shard_id)
+    else:
+        body["NextShardIterator"] = next_iterator
+    return ActionResult(body)
+
+
+def _response_create_stream(layer: FidelityLayer, original: Callable[..., Any], response: KinesisResponse) -> Any:
+    # MaxRecordSizeInKiB (API_CreateStream.html, 1024-10240) is dropped by moto; keep it for the size check.
+    max_bytes = validate_max_record_size_kib(response._get_param("MaxRecordSizeInKiB"))
+    result = original(response)
+    if max_bytes is not None:
+        stream = response.kinesis_backend.describe_stream(stream_arn=None,
+                                                          stream_name=response._get_param("StreamName"))
+        stream_state(layer, stream).max_record_bytes = max_bytes
+    return result
+
+
+def _shard_put_record(shard: Shard, partition_key: str, data: str, explicit_hash_key: str) -> str:
+    # moto's version lists every key to find the last one: O(n) per insert. Reading the OrderedDict's
+    # last key is O(1). Only reached by code that bypasses the stream (the layer itself never does).
+    from moto.kinesis.models import Record
+
+    last = next(reversed(shard.records)) if shard.records else 0
+    seq = last + 1
+    shard.records[seq] = Record(partition_key, data, seq, explicit_hash_key)
+    return str(seq)
+
+
+def _shard_get_records(layer: FidelityLayer, shard: Shard, last_sequence_id: str,
+                       limit: int | None) -> tuple[list[Any], int, int]:
+    # Bisect into the sorted numbers instead of moto's scan of the whole shard.
+    owner_state = shard.__dict__.get("_kinesis_fidelity")
+    last = int(last_sequence_id)
+    if owner_state is None or owner_state.owner is not layer:
+        keys = sorted(shard.records)
+        import bisect
+
+        start = bisect.bisect_right(keys, last)
+        chosen = keys[start:start + limit] if limit else keys[start:]
+        records = [shard.records[k] for k in chosen]
+    else:
+        owner_state.sync(shard)
+        start = owner_state.index_after(last)
+        stop = start + limit if limit else len(owner_state.seqs)
+        records = [shard.records[k] for k in owner_state.seqs[start:stop]]
+    new_last = records[-1].sequence_number if records else last
+    return records, new_last, 0
+
+
+def _shard_sequence_at(layer: FidelityLayer, shard: Shard, at_timestamp: float) -> int:
+    owner_state = shard.__dict__.get("_kinesis_fidelity")
+    if owner_state is None or owner_state.owner is not layer:
+        return _ORIGINALS["Shard.get_sequence_number_at"](shard, at_timestamp)
+    owner_state.sync(shard)
+    return owner_state.sequence_before(float(at_timestamp))
+
+
+_ORIGINALS: dict[str, Callable[..., Any]] = {}
+
+
+def _patches(layer: FidelityLayer) -> list[tuple[type, str, Callable[..., Any]]]:
+    b, s, sh, r = KinesisBackend, Stream, Shard, KinesisResponse
+    o_split, o_merge, o_usc = b.split_shard, b.merge_shards, b.update_shard_count
+    o_describe, o_to_json, o_summary, o_create = b.describe_stream, s.to_json, s.to_json_summary, r.create_stream
+
+    def describe_stream(backend: KinesisBackend, stream_arn: str | None = None,
+                        stream_name: str | None = None) -> Stream:
+        stream = o_describe(backend, stream_arn=stream_arn, stream_name=stream_name)
+        stream_state(layer, stream)
+        return stream
+
+    p = functools.partial
+    return [
+        (b, "describe_stream", describe_stream),
+        (b, "put_records", p(streams.put_records, layer)),
+        (b, "put_record", p(streams.put_record, layer)),
+        (b, "get_records", p(streams.get_records, layer)),
+        (b, "split_shard", p(resharding.backend_split_shard, layer, o_split)),
+        (b, "merge_shards", p(resharding.backend_merge_shards, layer, o_merge)),
+        (b, "update_shard_count", p(resharding.backend_update_shard_count, layer, o_usc)),
+        (s, "put_record", p(streams.stream_put_record, layer)),
+        (s, "split_shard", p(resharding.split_shard, layer)),
+        (s, "merge_shards", p(resharding.merge_shards, layer)),
+        (s, "to_json", p(_stream_to_json, layer, o_to_json)),
+        (s, "to_json_summary", p(_stream_to_json_summary, layer, o_summary)),
+        (sh, "put_record", _shard_put_record),
+        (sh, "get_records", p(_shard_get_records, layer)),
+        (sh, "get_max_sequence_number", lambda shard: next(reversed(shard.records)) if shard.records else 0),
+        (sh, "get_min_sequence_number", lambda shard: next(iter(shard.records)) if shard.records else 0),
+        (sh, "get_sequence_number_at", p(_shard_sequence_at, layer)),
+        (sh, "to_json", p(_shard_to_json, layer)),
+        (r, "get_records", p(_response_get_records, layer)),
+        (r, "create_stream", p(_response_create_stream, layer, o_create)),
+    ]
+
+
+def _as_method(func: Callable[..., Any]) -> Callable[..., Any]:
+    # functools.partial objects are not descriptors: wrap them so ``instance.method(...)`` binds ``self``.
+    @functools.wraps(func)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return func(self, *args, **kwargs)
+
+    return method
+
+
+@contextlib.contextmanager
+def activate(clock: Clock, config: FidelityConfig | None = None) -> Iterator[FidelityLayer]:
+    """Patch moto's Kinesis backend (class-level, ``unittest.mock.patch.object``), yield the layer, restore
+    everything on exit. One layer at a time: a nested or concurrent call raises :class:`FidelityAlreadyActive`."""
+    global _active
+    layer = FidelityLayer(clock, config if config is not None else FidelityConfig())
+    with _active_lock:
+        if _active is not None:
+            raise FidelityAlreadyActive(f"a fidelity layer is already active ({_active!r}); exit it first")
+        _active = layer
+    try:
+        _ORIGINALS["Shard.to_json"] = Shard.to_json
+        _ORIGINALS["Shard.get_sequence_number_at"] = Shard.get_sequence_number_at
+        with contextlib.ExitStack() as stack:
+            for owner, name, func in _patches(layer):
+                stack.enter_context(mock.patch.object(owner, name, _as_method(func)))
+            yield layer
+    finally:
+        with _active_lock:
+            _active = None
+
+
+__all__ = ["FidelityAlreadyActive", "FidelityLayer", "activate", "active_layer"]

@@ -1,0 +1,183 @@
+"""The write and read paths: routing, throttling, sequence numbers, arrival times and bounded reads.
+
+Each function takes the active layer (for its clock, config and state) and moto's objects; the patches in
+:mod:`.layer` bind them to moto's methods.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any
+
+from moto.kinesis.models import Record
+
+from .. import limits
+from . import errors
+from .sequence import shard_state, stream_state
+from .validation import PreparedRecord, b64_length, prepare_record, prepare_records, validate_limit
+
+if TYPE_CHECKING:
+    from moto.kinesis.models import KinesisBackend, Shard, Stream
+
+    from .layer import FidelityLayer
+
+
+def max_record_bytes(layer: FidelityLayer, stream: Stream) -> int:
+    """The stream's record size cap: its MaxRecordSizeInKiB if set at creation, else the config's."""
+    return stream_state(layer, stream).max_record_bytes or layer.config.max_record_bytes
+
+
+def _arrival(now: float) -> datetime.datetime:
+    # ApproximateArrivalTimestamp from the layer's clock (API_Record.html: set when the stream accepts
+    # the record), so offline meters measure simulated seconds; moto stamps the wall clock.
+    return datetime.datetime.fromtimestamp(now, datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedRecord, now: float,
+           arrived: datetime.datetime) -> int:
+    """Append one record to ``shard`` with the stream's next number (stream lock held). O(1), no scan."""
+    st = stream_state(layer, stream)
+    sst = shard_state(layer, st, shard)
+    sst.sync(shard)
+    seq = st.next_sequence()
+    record = Record.__new__(Record)
+    record.partition_key = rec.partition_key
+    record.data = rec.data
+    record.sequence_number = seq
+    record.explicit_hash_key = rec.explicit_hash_key
+    record.created_at_datetime = arrived
+    record.created_at = now
+    # Dict first, index second: a lock-free reader that finds the number in the index finds the record.
+    shard.records[seq] = record
+    sst.seqs.append(seq)
+    sst.times.append(now)
+    return seq
+
+
+def _route(layer: FidelityLayer, stream: Stream, rec: PreparedRecord) -> Shard:
+    shard = stream_state(layer, stream).route(stream, rec.hash_key)
+    if shard is None:  # cannot happen while open shards cover 0..2**128-1; never crash like moto does
+        raise errors.invalid_argument(f"No open shard of stream {stream.stream_name} covers hash key {rec.hash_key}")
+    return shard
+
+
+def _notify_lambda(stream: Stream, shard_id: str, rec: PreparedRecord, seq: str) -> None:
+    # Keep moto's Lambda event-source-mapping delivery (Stream.put_record does it after storing).
+    if not stream.lambda_event_source_mappings:
+        return
+    from moto.awslambda.utils import get_backend
+
+    for arn, esm in stream.lambda_event_source_mappings.items():
+        get_backend(stream.account_id, arn.split(":")[3]).send_kinesis_message(
+            function_name=esm.function_arn, kinesis_stream=stream.arn, kinesis_data=rec.data,
+            kinesis_shard_id=shard_id, kinesis_partition_key=rec.partition_key, kinesis_sequence_number=seq)
+
+
+def put_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str | None, stream_name: str | None,
+                entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """PutRecords: validate all, then store or refuse each record by its shard's budget."""
+    stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    config = layer.config
+    prepared = prepare_records(entries, max_record_bytes(layer, stream), config.max_request_bytes)
+    st = stream_state(layer, stream)
+    out: list[dict[str, str]] = []
+    failed = 0
+    stored: list[tuple[str, PreparedRecord, str]] = []
+    with st.lock:
+        now = layer.clock.now()
+        arrived = _arrival(now)
+        for rec in prepared:
+            shard = _route(layer, stream, rec)
+            if config.throttling and not shard_state(layer, st, shard).write.admit(now, rec.size, config):
+                # API_PutRecords.html: throttled records get ErrorCode/ErrorMessage and are not written.
+                failed += 1
+                out.append({"ErrorCode": "ProvisionedThroughputExceededException",
+                            "ErrorMessage": errors.write_throttled_message(
+                                shard.shard_id, stream.stream_name, stream.account_id)})
+                continue
+            seq = str(_store(layer, stream, shard, rec, now, arrived))
+            out.append({"SequenceNumber": seq, "ShardId": shard.shard_id})
+            stored.append((shard.shard_id, rec, seq))
+    for shard_id, rec, seq in stored:
+        _notify_lambda(stream, shard_id, rec, seq)
+    return {"FailedRecordCount": failed, "Records": out}
+
+
+def put_record(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str | None, stream_name: str | None,
+               partition_key: str, explicit_hash_key: str | None, data: str) -> tuple[str, str]:
+    """PutRecord: validate (size included), then store or raise ProvisionedThroughputExceededException."""
+    stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    rec = prepare_record(partition_key, explicit_hash_key, data, max_record_bytes(layer, stream))
+    return store_one(layer, stream, rec, throttle=True)
+
+
+def store_one(layer: FidelityLayer, stream: Stream, rec: PreparedRecord, throttle: bool) -> tuple[str, str]:
+    """Route and store one prepared record; with ``throttle``, refuse it over the shard's budget."""
+    config = layer.config
+    st = stream_state(layer, stream)
+    with st.lock:
+        now = layer.clock.now()
+        shard = _route(layer, stream, rec)
+        if throttle and config.throttling and not shard_state(layer, st, shard).write.admit(now, rec.size, config):
+            raise errors.write_throttled(shard.shard_id, stream.stream_name, stream.account_id)
+        seq = str(_store(layer, stream, shard, rec, now, _arrival(now)))
+    _notify_lambda(stream, shard.shard_id, rec, seq)
+    return seq, shard.shard_id
+
+
+def stream_put_record(layer: FidelityLayer, stream: Stream, partition_key: str, explicit_hash_key: str | None,
+                      data: str) -> tuple[str, str]:
+    """moto's internal ``Stream.put_record`` (CloudWatch Logs subscriptions...): routed and numbered, not throttled."""
+    ehk = explicit_hash_key or None
+    rec = prepare_record(partition_key, ehk, data, limits.RECORD_MAX_BYTES_CONFIGURABLE.value)
+    return store_one(layer, stream, rec, throttle=False)
+
+
+def record_size(record: Record) -> int:
+    """Data + partition key bytes of a stored record."""
+    return b64_length(record.data) + len(record.partition_key.encode("utf-8"))
+
+
+def get_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str | None, shard_iterator: str,
+                limit: int | None) -> tuple[str | None, list[Record], int]:
+    """GetRecords: read budget, capped batch, bisect start; None as next iterator at a closed shard's end."""
+    from moto.kinesis.utils import compose_shard_iterator, decompose_shard_iterator
+
+    config = layer.config
+    # API_GetRecords.html: Limit is 1..10,000 (request model); moto accepts anything.
+    wanted = min(validate_limit(limit, limits.GET_RECORDS_MAX_RECORDS.value), config.get_records_max_records)
+    stream_name, shard_id, last = decompose_shard_iterator(shard_iterator)
+    stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    shard = stream.get_shard(shard_id)
+    st = stream_state(layer, stream)
+    sst = shard_state(layer, st, shard)
+    meter = sst.read
+    with meter.lock:
+        now = layer.clock.now()
+        if config.throttling and not meter.admit_call(now, config):
+            raise errors.read_throttled(shard.shard_id, stream.stream_name, stream.account_id)
+        sst.sync(shard)
+        seqs = sst.seqs
+        count = len(seqs)
+        i = sst.index_after(int(last))
+        batch: list[Record] = []
+        total = 0
+        # API_GetRecords.html: at most 10,000 records and 10 MiB per call.
+        while i < count and len(batch) < wanted:
+            record = shard.records[seqs[i]]
+            size = record_size(record)
+            if batch and total + size > config.get_records_max_bytes:
+                break
+            batch.append(record)
+            total += size
+            i += 1
+        if config.throttling:
+            meter.account(total, config)
+    last_seq = batch[-1].sequence_number if batch else int(last)
+    behind = 0
+    if batch and i < count:
+        behind = int((sst.times[count - 1] - batch[-1].created_at) * 1000)
+    # API_GetRecords.html: "If the shard has been closed, ... GetRecords returns null in NextShardIterator".
+    if not shard.is_open and i >= count:
+        return None, batch, behind
+    return compose_shard_iterator(stream_name, shard, last_seq), batch, behind

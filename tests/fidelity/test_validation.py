@@ -1,0 +1,75 @@
+"""Whole-request validation (API_PutRecords.html, API_PutRecord.html, API_CreateStream.html)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_kinesis_limits import limits
+
+from .kinesis_helpers import Kinesis, make_stream, read_shard, shard_id
+
+MIB = limits.MIB
+BAD_KEY = "k" * (limits.PARTITION_KEY_MAX_CHARS.value + 1)
+
+
+def _records_with(bad: dict[str, object]) -> list[dict[str, object]]:
+    good = [{"Data": b"ok", "PartitionKey": f"g{i}"} for i in range(4)]
+    return good[:2] + [bad] + good[2:]
+
+
+@pytest.mark.parametrize("bad, code, message", [
+    ({"Data": b"x", "PartitionKey": BAD_KEY}, "ValidationException",
+     "1 validation error detected: Value at 'records.3.member.partitionKey' failed to satisfy constraint: "
+     "Member must have length less than or equal to 256"),
+    ({"Data": b"x", "PartitionKey": "k", "ExplicitHashKey": str(2 ** 128)}, "InvalidArgumentException",
+     f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {2 ** 128}"),
+], ids=["partition-key-257", "explicit-hash-key-2**128"])
+def test_an_invalid_record_mid_batch_rejects_the_whole_request(kinesis: Kinesis, bad: dict[str, object],
+                                                               code: str, message: str) -> None:
+    name = make_stream(kinesis)
+    with pytest.raises(kinesis.probe.exceptions.ClientError) as err:
+        kinesis.probe.put_records(StreamName=name, Records=_records_with(bad))
+    assert (err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]) == (code, message)
+    assert read_shard(kinesis.client, name, shard_id(0)) == []  # nothing stored
+
+
+@pytest.mark.parametrize("mode", ["fidelity", "plain"])
+def test_an_oversize_record_mid_batch_rejects_the_whole_request(mode: str, request: pytest.FixtureRequest) -> None:
+    # moto already does this one right: run it on both as a regression guard (no xfail).
+    kin: Kinesis = request.getfixturevalue("layered" if mode == "fidelity" else "plain_moto")
+    name = make_stream(kin)
+    with pytest.raises(kin.probe.exceptions.ClientError) as err:
+        kin.probe.put_records(StreamName=name, Records=_records_with({"Data": b"x" * MIB, "PartitionKey": "k"}))
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert "'records.3.member.data'" in err.value.response["Error"]["Message"]
+    assert read_shard(kin.client, name, shard_id(0)) == []
+
+
+def test_single_put_record_size_is_checked(kinesis: Kinesis) -> None:
+    name = make_stream(kinesis)
+    with pytest.raises(kinesis.probe.exceptions.ClientError) as err:
+        kinesis.probe.put_record(StreamName=name, Data=b"x" * MIB, PartitionKey="k")
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert err.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value at 'data' failed to satisfy constraint: "
+        f"Member must have length less than or equal to {MIB}")
+
+
+def test_max_record_size_in_kib_on_create_stream_is_honoured(kinesis: Kinesis) -> None:
+    name = make_stream(kinesis, MaxRecordSizeInKiB=2 * limits.KIB)
+    big = b"x" * (3 * MIB // 2)
+    out = kinesis.probe.put_records(StreamName=name, Records=[{"Data": big, "PartitionKey": "k"}])
+    assert out["FailedRecordCount"] == 0
+    with pytest.raises(kinesis.probe.exceptions.ClientError):
+        kinesis.probe.put_record(StreamName=name, Data=b"x" * (2 * MIB), PartitionKey="k")
+
+
+def test_request_size_cap_is_configurable(layered: Kinesis) -> None:
+    layered.config.throttling = False
+    name = make_stream(layered)
+    six = [{"Data": b"x" * (MIB - 16), "PartitionKey": f"k{i}"} for i in range(6)]
+    with pytest.raises(layered.probe.exceptions.InvalidArgumentException) as err:
+        layered.probe.put_records(StreamName=name, Records=six)
+    assert err.value.response["Error"]["Message"] == "Records size exceeds 5 MB limit"
+    layered.config.max_request_bytes = limits.PUT_RECORDS_MAX_REQUEST_BYTES.value
+    assert layered.probe.put_records(StreamName=name, Records=six)["FailedRecordCount"] == 0
