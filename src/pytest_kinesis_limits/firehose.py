@@ -328,19 +328,22 @@ def _load_object(s3_client: Any, bucket: str, key: str, last_modified: datetime 
 
 def list_delivered(s3_client: Any, bucket: str, prefix: str = "", *, stream_name: str | None = None,
                    key_prefix: str | None = None, decode: str = "json", delimiter: bytes | None = None,
+                   page_size: int | None = None,
                    _cache: dict[str, DeliveredObject] | None = None) -> list[DeliveredObject]:
     """Every object under ``prefix`` in ``bucket`` (all pages), keys parsed and bodies split.
 
     ``stream_name``/``key_prefix`` are passed to :func:`parse_key` (``key_prefix`` is the delivery stream's
     configured Prefix; ``prefix`` only narrows the listing). ``decode="json"`` splits bodies into JSON records;
     ``decode="raw"`` keeps the bytes only (use :func:`split_raw_records`). Objects come sorted by the time in
-    their key, then last-modified time, then key.
+    their key, then last-modified time, then key. ``page_size`` bounds the keys per ListObjectsV2 page.
     """
     if decode not in ("json", "raw"):
         raise ValueError(f"decode must be 'json' or 'raw', not {decode!r}")
     out = []
     paginator = s3_client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+    pages = paginator.paginate(Bucket=bucket, Prefix=prefix,
+                               PaginationConfig={"PageSize": page_size} if page_size else {})
+    for page in pages:
         for item in page.get("Contents", []):
             key = item["Key"]
             if _cache is not None and key in _cache:

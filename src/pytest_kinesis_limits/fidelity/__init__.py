@@ -1,0 +1,1 @@
+"""Offline fidelity layer: makes the moto backend behave like Kinesis and Firehose where the suite depends on it."""
