@@ -186,3 +186,12 @@ FIREHOSE_SOURCE_READS_PER_S = _limit(
 FIREHOSE_FIRST_VERSION = _limit(
     "firehose.version.first", 1, "version", "DeliveryStreamVersion of a new delivery stream; +1 per "
     "configuration change", SRC_FH_CREATE, "2026-11-25")
+
+# --- added by firehose ---
+SRC_FH_S3_OBJECT_NAME = f"{_DOCS}/firehose/latest/dev/s3-object-name.html"
+FIREHOSE_BUFFER_MIB_DEFAULT = _limit(
+    "firehose.s3.buffer_mib.default", 5, "MiB", "S3 buffering size hint used when BufferingHints is omitted",
+    SRC_FH_BUFFERING, "2026-11-25")
+FIREHOSE_BUFFER_SECONDS_DEFAULT = _limit(
+    "firehose.s3.buffer_seconds.default", 300, "s", "S3 buffering interval used when BufferingHints is omitted",
+    SRC_FH_BUFFERING, "2026-11-25")
