@@ -1,5 +1,5 @@
-"""The offline backend's layers in one context: the Kinesis fidelity layer (and the Firehose delivery
-simulation once present), on one shared clock. Used by the fixtures, ``serve`` and the plugin's tests."""
+"""The offline backend's layers in one context: the Kinesis fidelity layer and the Firehose delivery
+simulation, on one shared clock. Used by the fixtures, ``serve`` and the plugin's tests."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 def activate_all(clock: Clock, config: FidelityConfig | None = None) -> Iterator[FidelityLayer]:
     """Apply every offline correction to moto on ``clock``; yields the Kinesis layer; restores moto on exit."""
     from .fidelity import activate
+    from .fidelity.firehose import activate_firehose
 
-    with activate(clock, config) as layer:
+    # The Kinesis layer first: the Firehose simulation reads the source through its patched methods.
+    with activate(clock, config) as layer, activate_firehose(clock) as firehose:
+        layer.firehose = firehose
         yield layer
