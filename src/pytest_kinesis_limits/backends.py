@@ -34,9 +34,9 @@ OFFLINE_ACCOUNT = "123456789012"  # moto's default account
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 # Retrying clients use botocore's standard retry mode (throttling and transient errors, with backoff).
-_RETRYING = {"mode": "standard", "max_attempts": 8}
+_RETRYING = {"mode": "standard", "total_max_attempts": 8}
 # Limit probes must see every refusal: botocore would otherwise retry ProvisionedThroughputExceeded.
-_NO_RETRY = {"mode": "standard", "max_attempts": 1}
+_NO_RETRY = {"mode": "standard", "total_max_attempts": 1}
 
 
 class PreflightError(RuntimeError):

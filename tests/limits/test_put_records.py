@@ -109,35 +109,46 @@ def test_put_records_record_size(size, taken, key, kinesis_client_no_retry, kine
         assert stored == []
 
 
-def _request_of(total: int, stream, hash_keys: list[str]) -> list[dict]:
-    """Records adding up to exactly ``total`` bytes, one per shard, each within the record cap."""
+def _request_of(total: int, label: str, hash_keys: list[str]) -> list[dict]:
+    """Records adding up to exactly ``total`` bytes, one per shard, each within the record cap; their
+    partition keys start with ``label`` so that a single read-back can tell the requests apart."""
     parts = -(-total // RECORD_BYTES.value)
     if parts > len(hash_keys):
         raise ValueError(f"{total} bytes need {parts} shards, the stream has {len(hash_keys)}")
-    return [payloads.sized_record(size, partition_key=f"r{i}", explicit_hash_key=hash_keys[i])
+    return [payloads.sized_record(size, partition_key=f"{label}/{i}", explicit_hash_key=hash_keys[i])
             for i, size in enumerate(payloads.split_evenly(total, parts))]
 
 
-def test_put_records_request_size(kinesis_client_no_retry, make_stream, read_records, record_measurement):
+REQUEST_PROBES = (("legacy-at", LEGACY_REQUEST.value), ("legacy-over", LEGACY_REQUEST.value + 1),
+                  ("model-at", MODEL_REQUEST.value), ("model-over", MODEL_REQUEST.value + 1))
+
+
+def test_put_records_request_size(kinesis_client_no_retry, make_stream, read_records, record_measurement,
+                                  kinesis_clock):
     """Which request cap does the backend enforce: 5 MiB (guide until 2025) or 10 MiB (2025 model)?
 
     Both documents agree that 5 MiB is taken and 10 MiB + 1 is refused; the two sizes between tell them
-    apart. The test fails when the backend matches neither document. Records go one per shard so that the
-    per-shard write rate never interferes.
+    apart. The test fails when the backend matches neither document. Records go one per shard (and the
+    probes a second apart) so that the per-shard write rate never interferes.
     """
     shards = -(-(MODEL_REQUEST.value + 1) // RECORD_BYTES.value)
     stream = make_stream(shard_count=shards)
     listed = kinesis_client_no_retry.list_shards(StreamName=stream.name)["Shards"]
     hash_keys = [s["HashKeyRange"]["StartingHashKey"] for s in listed]
-    taken: dict[str, bool] = {}
-    for label, total in (("legacy-at", LEGACY_REQUEST.value), ("legacy-over", LEGACY_REQUEST.value + 1),
-                         ("model-at", MODEL_REQUEST.value), ("model-over", MODEL_REQUEST.value + 1)):
-        before = len(read_records(stream))
-        records = _request_of(total, stream, hash_keys)
-        outcome = probes.put_records(kinesis_client_no_retry, stream.name, records)
-        stored = len(read_records(stream)) - before
-        taken[label] = outcome.accepted
-        assert stored == (len(records) if outcome.accepted else 0), f"{label}: {outcome.describe()}, {stored} stored"
+    outcomes: dict[str, probes.PutOutcome] = {}
+    sent: dict[str, int] = {}
+    for label, total in REQUEST_PROBES:
+        records = _request_of(total, label, hash_keys)
+        sent[label] = len(records)
+        outcomes[label] = probes.put_records(kinesis_client_no_retry, stream.name, records)
+        kinesis_clock.sleep(1.0)  # a new second: each shard's 1 MiB/s budget is whole again
+    stored = {label: 0 for label, _ in REQUEST_PROBES}
+    for record in read_records(stream):
+        stored[record.partition_key.split("/")[0]] += 1
+    taken = {label: outcome.accepted for label, outcome in outcomes.items()}
+    for label, outcome in outcomes.items():
+        assert stored[label] == (sent[label] if outcome.accepted else 0), f"{label}: {outcome.describe()}, " \
+            f"{stored[label]} stored"
         if outcome.accepted:
             assert_all_taken(outcome)
         else:
