@@ -29,7 +29,7 @@ def test_put_records_family_over_http(pytester: pytest.Pytester, moto_server_url
     result.stdout.fnmatch_lines([f"kinesis-limits: backend=endpoint region=us-east-1 account=123456789012 "
                                  f"endpoint={moto_server_url}"])
     outcomes = result.parseoutcomes()
-    assert outcomes.get("passed", 0) >= 30 and "failed" not in outcomes and "error" not in outcomes, outcomes
+    assert set(outcomes) == {"passed"}, outcomes  # every case passes over HTTP: none fails, errors or skips
     result.stdout.fnmatch_lines(["*kinesis limits: what was measured*", "*put_records.max_records*endpoint*"])
 
 

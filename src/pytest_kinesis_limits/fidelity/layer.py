@@ -37,6 +37,8 @@ class FidelityLayer:
     def __init__(self, clock: Clock, config: FidelityConfig) -> None:
         self.clock = clock
         self.config = config
+        # The Firehose delivery simulation running beside this layer (set by offline.activate_all), if any.
+        self.firehose: Any = None
 
     def find_stream(self, stream_name_or_arn: str) -> Stream:
         """The moto stream named by ARN, or by name in whichever account/region holds it (must be unique)."""
