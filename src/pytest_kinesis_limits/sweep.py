@@ -41,9 +41,20 @@ def _buckets(client: BaseClient, run_id: str | None) -> Iterator[str]:
             yield bucket["Name"]
 
 
+def _delivery_stream_names(client: BaseClient) -> Iterator[str]:
+    """Every delivery stream name (ListDeliveryStreams has no botocore paginator)."""
+    kwargs: dict[str, str] = {}
+    while True:
+        page = client.list_delivery_streams(**kwargs)
+        names = page.get("DeliveryStreamNames", [])
+        yield from names
+        if not page.get("HasMoreDeliveryStreams") or not names:
+            return
+        kwargs["ExclusiveStartDeliveryStreamName"] = names[-1]
+
+
 def _delivery_streams(client: BaseClient, run_id: str | None) -> Iterator[str]:
-    names = client.list_delivery_streams(Limit=10000 // 100).get("DeliveryStreamNames", [])
-    for name in names:
+    for name in _delivery_stream_names(client):
         tags = client.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags", [])
         if _ours({t["Key"]: t["Value"] for t in tags}, run_id):
             yield name

@@ -1,0 +1,48 @@
+"""The command line: serve (tested through the endpoint fixtures), sweep and limits."""
+
+from __future__ import annotations
+
+import uuid
+
+import boto3
+import pytest
+
+from pytest_kinesis_limits import cli
+from pytest_kinesis_limits.resources import tags_for
+
+
+@pytest.fixture
+def endpoint_kinesis(moto_server_url: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    return boto3.client("kinesis", region_name="us-east-1", endpoint_url=moto_server_url)
+
+
+def test_sweep_lists_then_deletes_only_tagged_streams(endpoint_kinesis, moto_server_url: str, capsys) -> None:
+    run = uuid.uuid4().hex[:8]
+    ours, theirs = f"pkl-sweep-{run}", f"someone-else-{run}"
+    for name in (ours, theirs):
+        endpoint_kinesis.create_stream(StreamName=name, ShardCount=1)
+    endpoint_kinesis.add_tags_to_stream(StreamName=ours, Tags=tags_for(run))
+    args = ["sweep", "--endpoint-url", moto_server_url, "--region", "us-east-1", "--run-id", run]
+
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert f"found stream {ours}" in out and theirs not in out and "dry run" in out
+    assert ours in endpoint_kinesis.list_streams()["StreamNames"]  # a dry run deletes nothing
+
+    assert cli.main(args + ["--yes"]) == 0
+    assert f"deleting stream {ours}" in capsys.readouterr().out
+    names = endpoint_kinesis.list_streams()["StreamNames"]
+    assert ours not in names and theirs in names
+    endpoint_kinesis.delete_stream(StreamName=theirs)
+
+
+def test_sweep_against_nothing_reachable_is_a_clear_error(capsys) -> None:
+    assert cli.main(["sweep", "--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1"]) == 2
+    assert "cannot connect to the endpoint http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_limits_prints_the_catalogue(capsys) -> None:
+    assert cli.main(["limits"]) == 0
+    assert "| `put_records.max_records` | 500 |" in capsys.readouterr().out
