@@ -109,6 +109,39 @@ def test_put_records_record_size(size, taken, key, kinesis_client_no_retry, kine
         assert stored == []
 
 
+CONFIGURED_KIB = 2 * limits.KIB  # a stream set to 2 MiB records (MaxRecordSizeInKiB, Oct 2025)
+CONFIGURED = limits.Limit("record.max_bytes.configured", CONFIGURED_KIB * limits.KIB, "bytes",
+                          "largest record on a stream created with MaxRecordSizeInKiB=2048",
+                          limits.RECORD_MAX_BYTES_CONFIGURABLE.source, limits.RECORD_MAX_BYTES_CONFIGURABLE.as_of)
+PLAIN_MOTO_MAX_SIZE = pytest.mark.kinesis_gap("moto-plain", reason="moto ignores MaxRecordSizeInKiB and keeps "
+                                              "the 1 MiB default")
+
+
+@pytest.mark.parametrize(("size", "taken"), [
+    pytest.param(*p.values, id=p.id, marks=[PLAIN_MOTO_MAX_SIZE] if p.id != "over" else [])
+    for p in triple(CONFIGURED)
+])
+def test_put_records_record_size_configured_max(size, taken, kinesis_client_no_retry, make_stream, read_records,
+                                                record_measurement):
+    """A stream created with a larger maximum record size takes records up to it, and refuses one byte more.
+
+    A record above 1 MiB bursts past the shard's 1 MiB/s and is paid for in the next seconds (large-records
+    page), so one such record on an idle shard is taken.
+    """
+    stream = make_stream(max_record_size_kib=CONFIGURED_KIB)
+    record = payloads.sized_record(size, partition_key="big")
+    outcome = probes.put_records(kinesis_client_no_retry, stream.name, [record])
+    stored = read_records(stream)
+    ok = outcome.accepted == taken and len(stored) == int(taken)
+    record_measurement(CONFIGURED, size, verdict=verdict(ok), detail=outcome.describe())
+    if taken:
+        assert_all_taken(outcome)
+        assert [r.data for r in stored] == [record["Data"]]
+    else:
+        assert_refused(outcome, SIZE_REFUSALS, SIZE_WORDS)
+        assert stored == []
+
+
 def _request_of(total: int, label: str, hash_keys: list[str]) -> list[dict]:
     """Records adding up to exactly ``total`` bytes, one per shard, each within the record cap; their
     partition keys start with ``label`` so that a single read-back can tell the requests apart."""
