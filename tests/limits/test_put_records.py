@@ -55,6 +55,24 @@ def assert_all_taken(outcome: probes.PutOutcome) -> None:
     assert outcome.accepted and outcome.failed_record_count == 0, outcome.describe()
 
 
+def judge_boundary(record_measurement, limit: limits.Limit, value: int, taken: bool, outcome: probes.PutOutcome,
+                   stored: list, sent: list[dict], *, codes: set[str] = SIZE_REFUSALS,
+                   words: tuple[str, ...] = SIZE_WORDS, detail: str = "") -> None:
+    """Record the measurement (with its verdict) first, then assert the boundary: a taken request stored every
+    record as sent and in order; a refused one carries the documented error and stored nothing."""
+    sent_pairs = [(r["PartitionKey"], r["Data"]) for r in sent]
+    stored_pairs = [(r.partition_key, r.data) for r in stored]
+    ok = outcome.accepted == taken and stored_pairs == (sent_pairs if taken else [])
+    record_measurement(limit, value if outcome.accepted else None, verdict=verdict(ok),
+                       detail=f"{detail}{outcome.describe()}; {len(stored)} read back")
+    if taken:
+        assert outcome.accepted and outcome.failed_record_count == 0, outcome.describe()
+        assert stored_pairs == sent_pairs, f"{len(stored)} of {len(sent)} records read back as sent"
+    else:
+        assert_refused(outcome, codes, words)
+        assert stored == [], f"a refused request stored {len(stored)} records"
+
+
 @pytest.mark.parametrize(
     ("count", "taken"),
     [*triple(MAX_RECORDS), pytest.param(2 * MAX_RECORDS.value, False, id="seed-double")],
@@ -65,15 +83,9 @@ def test_put_records_record_count(count, taken, kinesis_client_no_retry, kinesis
     records = payloads.counter_records(count, key="seed")
     outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, records)
     stored = read_records(kinesis_stream)
-    ok = outcome.accepted == taken and len(stored) == (count if taken else 0)
-    record_measurement(MAX_RECORDS, count if outcome.accepted else None, verdict=verdict(ok),
-                       detail=f"{count} records: {outcome.describe()}; {len(stored)} read back")
-    if taken:
-        assert_all_taken(outcome)
-        assert [json.loads(r.data)["test"] for r in stored] == list(range(count))
-    else:
-        assert_refused(outcome, {"ValidationException"}, (f"less than or equal to {MAX_RECORDS.value}",))
-        assert stored == [], f"a refused request stored {len(stored)} records"
+    judge_boundary(record_measurement, MAX_RECORDS, count, taken, outcome, stored, records,
+                   codes={"ValidationException"}, words=(f"less than or equal to {MAX_RECORDS.value}",),
+                   detail=f"{count} records: ")
 
 
 def test_put_records_empty_request_refused_by_sdk(kinesis_client_no_retry, kinesis_stream):
@@ -98,15 +110,8 @@ def test_put_records_record_size(size, taken, key, kinesis_client_no_retry, kine
     record = payloads.sized_record(size, partition_key=key)
     outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, [record])
     stored = read_records(kinesis_stream)
-    ok = outcome.accepted == taken and len(stored) == int(taken)
-    record_measurement(RECORD_BYTES, size, verdict=verdict(ok),
-                       detail=f"{len(key.encode())}-byte key: {outcome.describe()}")
-    if taken:
-        assert_all_taken(outcome)
-        assert [r.data for r in stored] == [record["Data"]]
-    else:
-        assert_refused(outcome, SIZE_REFUSALS, SIZE_WORDS)
-        assert stored == []
+    judge_boundary(record_measurement, RECORD_BYTES, size, taken, outcome, stored, [record],
+                   detail=f"{len(key.encode())}-byte key: ")
 
 
 CONFIGURED_KIB = 2 * limits.KIB  # a stream set to 2 MiB records (MaxRecordSizeInKiB, Oct 2025)
@@ -132,14 +137,7 @@ def test_put_records_record_size_configured_max(size, taken, kinesis_client_no_r
     record = payloads.sized_record(size, partition_key="big")
     outcome = probes.put_records(kinesis_client_no_retry, stream.name, [record])
     stored = read_records(stream)
-    ok = outcome.accepted == taken and len(stored) == int(taken)
-    record_measurement(CONFIGURED, size, verdict=verdict(ok), detail=outcome.describe())
-    if taken:
-        assert_all_taken(outcome)
-        assert [r.data for r in stored] == [record["Data"]]
-    else:
-        assert_refused(outcome, SIZE_REFUSALS, SIZE_WORDS)
-        assert stored == []
+    judge_boundary(record_measurement, CONFIGURED, size, taken, outcome, stored, [record])
 
 
 def _request_of(total: int, label: str, hash_keys: list[str]) -> list[dict]:
@@ -204,14 +202,8 @@ def test_put_records_partition_key_length(length, taken, char, kinesis_client_no
     record = {"Data": b"{}", "PartitionKey": char * length}
     outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, [record])
     stored = read_records(kinesis_stream)
-    ok = outcome.accepted == taken and len(stored) == int(taken)
-    record_measurement(KEY_CHARS, length, verdict=verdict(ok), detail=outcome.describe())
-    if taken:
-        assert_all_taken(outcome)
-        assert [r.partition_key for r in stored] == [char * length]
-    else:
-        assert_refused(outcome, {"ValidationException"}, (f"less than or equal to {KEY_CHARS.value}",))
-        assert stored == []
+    judge_boundary(record_measurement, KEY_CHARS, length, taken, outcome, stored, [record],
+                   codes={"ValidationException"}, words=(f"less than or equal to {KEY_CHARS.value}",))
 
 
 @pytest.mark.parametrize(("size", "taken"), [
@@ -226,14 +218,7 @@ def test_put_records_single_put_record_size(size, taken, kinesis_client_no_retry
     record = payloads.sized_record(size, partition_key="single")
     outcome = probes.put_record(kinesis_client_no_retry, kinesis_stream.name, record)
     stored = read_records(kinesis_stream)
-    ok = outcome.accepted == taken and len(stored) == int(taken)
-    record_measurement(RECORD_BYTES, size, verdict=verdict(ok), detail=f"PutRecord: {outcome.describe()}")
-    if taken:
-        assert outcome.accepted, outcome.describe()
-        assert [r.data for r in stored] == [record["Data"]]
-    else:
-        assert_refused(outcome, SIZE_REFUSALS, SIZE_WORDS)
-        assert stored == []
+    judge_boundary(record_measurement, RECORD_BYTES, size, taken, outcome, stored, [record], detail="PutRecord: ")
 
 
 def _bad_key(n: int) -> dict:
