@@ -26,8 +26,9 @@ from moto import mock_aws
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.keys import KeySpread, Record, generate_records
-from pytest_kinesis_limits.meter import ReadRecord, measure
+from pytest_kinesis_limits.meter import measure
 from pytest_kinesis_limits.producer import Producer, batch_records
+from pytest_kinesis_limits.reader import ReadRecord
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 

@@ -7,8 +7,9 @@ accepted records and bytes (data + partition key); the *sustained* rate is their
 leaves out the first second (a shard absorbs a burst there, and it is usually partial) and the last second
 with arrivals (partial: the producer stopped somewhere inside it).
 
-:func:`read_stream` reads every shard from TRIM_HORIZON; a caller with its own reader (``reader.py``)
-passes its records instead: anything with the :class:`ReadRecord` fields works.
+Records are read back with the project's one reader, :func:`pytest_kinesis_limits.reader.read_stream`
+(lineage-aware and paced within the read limits); :func:`measure_stream` reads and measures in one call.
+:func:`measure` takes anything with the :class:`ReadRecordLike` fields.
 """
 
 from __future__ import annotations
@@ -17,97 +18,29 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError, ParamValidationError
 
-from . import limits
 from .clock import Clock
 from .keys import open_shard_ranges, stream_kwargs
-from .producer import ProduceResult, is_retryable
-
-THROTTLED = "ProvisionedThroughputExceededException"
+from .producer import ProduceResult
+from .reader import THROTTLED, read_stream
 
 
 class ReadRecordLike(Protocol):
-    """The fields the meter needs of a record read back (``reader.py``'s records have them)."""
+    """The fields the meter needs of a record read back (:class:`pytest_kinesis_limits.reader.ReadRecord`)."""
 
     shard_id: str
     sequence_number: str
     partition_key: str
     data: bytes
     arrival: float
-
-
-@dataclass(frozen=True)
-class ReadRecord:
-    """A record read back: its shard, sequence number, keys, data and arrival (service clock, epoch s)."""
-
-    shard_id: str
-    sequence_number: str
-    partition_key: str
-    data: bytes
-    arrival: float
-
-    @property
-    def size(self) -> int:
-        """Bytes counted against the write limit: data plus partition key (UTF-8)."""
-        return len(self.data) + len(self.partition_key.encode("utf-8"))
-
-    @classmethod
-    def from_response(cls, shard_id: str, record: dict[str, Any]) -> ReadRecord:
-        """From one entry of a GetRecords ``Records`` list."""
-        arrival = record["ApproximateArrivalTimestamp"]
-        if isinstance(arrival, datetime):
-            arrival = arrival.timestamp()
-        return cls(shard_id, record["SequenceNumber"], record["PartitionKey"], bytes(record["Data"]),
-                   float(arrival))
 
 
 def _size(record: ReadRecordLike) -> int:
+    """Bytes counted against the write limit: data plus partition key (UTF-8)."""
     return len(record.data) + len(record.partition_key.encode("utf-8"))
-
-
-def read_stream(client: Any, stream: str, *, clock: Clock, shard_ids: Sequence[str] | None = None,
-                limit: int | None = None, max_calls: int = 10_000) -> list[ReadRecord]:
-    """Every record of ``stream``'s shards (default: all shards ListShards reports, open or closed).
-
-    Reads each shard from TRIM_HORIZON until it is drained (no records and ``MillisBehindLatest`` 0, or no
-    next iterator), spacing calls ``1 / shard.read.calls_per_s`` apart on ``clock`` and waiting a second
-    after a throttled call, so that it stays within the read limits it does not measure.
-    """
-    if shard_ids is None:
-        shard_ids = [page_shard["ShardId"]
-                     for page in client.get_paginator("list_shards").paginate(**stream_kwargs(stream))
-                     for page_shard in page["Shards"]]
-    spacing = 1.0 / limits.SHARD_READ_CALLS_PER_S.value
-    out: list[ReadRecord] = []
-    calls = 0
-    for shard_id in shard_ids:
-        iterator = client.get_shard_iterator(ShardId=shard_id, ShardIteratorType="TRIM_HORIZON",
-                                             **stream_kwargs(stream))["ShardIterator"]
-        while iterator is not None:
-            calls += 1
-            if calls > max_calls:
-                raise RuntimeError(f"read_stream gave up after {max_calls} GetRecords calls")
-            kwargs: dict[str, Any] = {"ShardIterator": iterator}
-            if limit is not None:
-                kwargs["Limit"] = limit
-            try:
-                response = client.get_records(**kwargs)
-            except ClientError as exc:
-                if not is_retryable(exc.response.get("Error", {}).get("Code")):
-                    raise
-                clock.sleep(1.0)
-                continue
-            records = response.get("Records", [])
-            out.extend(ReadRecord.from_response(shard_id, r) for r in records)
-            iterator = response.get("NextShardIterator")
-            if not records and response.get("MillisBehindLatest", 0) == 0:
-                break
-            clock.sleep(spacing)
-    return out
 
 
 @dataclass
@@ -241,6 +174,18 @@ def measure(records: Iterable[ReadRecordLike], *, produce: ProduceResult | None 
     if produce is not None:
         fill_arrivals(produce, records)
     return Measurement(shards, window, exclude_first_s, len(records), sum(_size(r) for r in records), produce)
+
+
+def measure_stream(client: Any, stream: str, *, clock: Clock, produce: ProduceResult | None = None,
+                   exclude_first_s: int = 1, window_s: int | None = None, **read_options: Any) -> Measurement:
+    """Read every record of ``stream`` back (:func:`pytest_kinesis_limits.reader.read_stream`) and measure it.
+
+    Every shard the reader visited is reported, even one where nothing arrived. ``read_options`` go to the
+    reader (e.g. ``limit``, ``calls_per_s``); the other arguments are :func:`measure`'s.
+    """
+    result = read_stream(client, stream, clock=clock, **read_options)
+    return measure(result.records, produce=produce, shard_ids=result.shard_order,
+                   exclude_first_s=exclude_first_s, window_s=window_s)
 
 
 def fill_arrivals(produce: ProduceResult, records: Iterable[ReadRecordLike]) -> int:

@@ -12,15 +12,15 @@ from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.keys import KeySpread, generate_records
 from pytest_kinesis_limits.meter import (
-    ReadRecord,
     measure,
+    measure_stream,
     probe_get_records,
     probe_read_calls_per_second,
-    read_stream,
     shard_ids_of,
     within_tolerance,
 )
 from pytest_kinesis_limits.producer import Producer, Rate
+from pytest_kinesis_limits.reader import ReadRecord, read_stream
 
 RECORDS_LIMIT = limits.SHARD_WRITE_RECORDS_PER_S.value
 BYTES_LIMIT = limits.SHARD_WRITE_BYTES_PER_S.value
@@ -49,8 +49,7 @@ def overload(clock, fake, *, rate: Rate, record_size: int = 50, duration: int = 
     total = Rate(rate.value * shards, rate.unit)
     result = Producer(fake, "s", clock=clock).run(
         generate_records(record_size, KeySpread.from_stream(fake, "s")), rate=total, duration=duration)
-    records = read_stream(fake, "s", clock=clock)
-    return measure(records, produce=result, shard_ids=shard_ids_of(fake, "s")), result
+    return measure_stream(fake, "s", clock=clock, produce=result), result
 
 
 @pytest.mark.parametrize("shards", [1, 2])
@@ -169,8 +168,9 @@ def test_moto_read_back_and_measure(moto_kinesis, clock):
     moto_kinesis.create_stream(StreamName="meter-happy", ShardCount=2)
     keys = KeySpread.from_stream(moto_kinesis, "meter-happy")
     result = Producer(moto_kinesis, "meter-happy", clock=clock).run(generate_records(64, keys), count=1000)
-    records = read_stream(moto_kinesis, "meter-happy", clock=clock, limit=300)
-    m = measure(records, produce=result, shard_ids=shard_ids_of(moto_kinesis, "meter-happy"))
+    read = read_stream(moto_kinesis, "meter-happy", clock=clock, limit=300)
+    assert read.calls > len(read.shard_order)  # several pages per shard: Limit is honoured
+    m = measure(read.records, produce=result, shard_ids=shard_ids_of(moto_kinesis, "meter-happy"))
     assert m.records_read == result.accepted == 1000 and m.bytes_read == 64_000
     assert sum(sum(s.records.values()) for s in m.shards.values()) == 1000
     assert all(o.arrival is not None for o in result.outcomes)  # plain moto stamps real time, still matched
