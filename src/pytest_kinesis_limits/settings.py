@@ -104,6 +104,25 @@ def parse_fraction(raw: str) -> float:
     return value
 
 
+def parse_whole_seconds(raw: str) -> int:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a whole number of seconds, such as 5") from None
+    if not value.is_integer() or value < 1:
+        raise ValueError("expected a whole number of seconds, at least 1 (rates are counted per whole second "
+                         "of arrival)")
+    return int(value)
+
+
+def parse_tick(raw: str) -> float:
+    value = parse_positive_float(raw)
+    if value > 1:
+        raise ValueError("expected a number of seconds greater than 0 and at most 1, such as 0.1 (a longer tick "
+                         "sends more than a second's budget at once)")
+    return value
+
+
 @dataclass(frozen=True)
 class Spec:
     """One setting: its name (the stem), command-line option, parser, default and help text."""
@@ -150,9 +169,16 @@ SPECS: tuple[Spec, ...] = (
     Spec("rate_tolerance", "--kinesis-rate-tolerance", "throughput tests: how far above the documented rate "
          "the sustained accepted rate may be, as a fraction (default: 0.02 offline, 0.25 live: AWS documents "
          "'up to' and lets short bursts through)", parse_fraction, metavar="FRACTION"),
-    Spec("rate_window", "--kinesis-rate-window", "throughput tests: seconds of sustained writing measured "
-         "after the first (burst) second (default: 5 offline, 20 live)", parse_positive_float,
+    Spec("rate_tolerance_below", "--kinesis-rate-tolerance-below", "throughput tests: how far below the "
+         "documented rate the sustained accepted rate of an overloaded shard may be, as a fraction (default: "
+         "0.02 offline, 0.25 live: AWS does not document how a shard enforces its quota within a second)",
+         parse_fraction, metavar="FRACTION"),
+    Spec("rate_window", "--kinesis-rate-window", "throughput tests: whole seconds of sustained writing measured "
+         "after the first (burst) second (default: 3 offline, 20 live)", parse_whole_seconds,
          metavar="SECONDS"),
+    Spec("rate_tick", "--kinesis-rate-tick", "throughput tests: the producer's pacing period in seconds, at "
+         "most 1; each tick sends its share of the offered rate at once (default: 1 offline, 0.1 live)",
+         parse_tick, metavar="SECONDS"),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -172,7 +198,9 @@ class Settings:
     timeout: float | None = None
     report: str | None = None
     rate_tolerance: float | None = None
-    rate_window: float | None = None
+    rate_tolerance_below: float | None = None
+    rate_window: int | None = None
+    rate_tick: float | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -207,10 +235,22 @@ class Settings:
         return 0.02 if self.offline else 0.25
 
     @property
-    def effective_rate_window(self) -> float:
+    def effective_rate_tolerance_below(self) -> float:
+        if self.rate_tolerance_below is not None:
+            return self.rate_tolerance_below
+        return 0.02 if self.offline else 0.25
+
+    @property
+    def effective_rate_window(self) -> int:
         if self.rate_window is not None:
             return self.rate_window
-        return 5.0 if self.offline else 20.0
+        return 3 if self.offline else 20
+
+    @property
+    def effective_rate_tick(self) -> float:
+        if self.rate_tick is not None:
+            return self.rate_tick
+        return 1.0 if self.offline else 0.1
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
