@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3  # noqa: F401 - see IMPORTED_FIRST
+import moto  # noqa: F401
 import pytest
 
 from pytest_kinesis_limits.settings import resolve
 
 FAMILY = Path(__file__).parents[1] / "limits" / "test_throughput.py"
+# IMPORTED_FIRST: an in-process pytester run drops the modules it imported first; if boto3 and moto were
+# among them, a later Kinesis test in this process would get a fresh, unmocked boto3 and call real AWS.
+# Importing them here keeps one copy for the whole process. The copy of the family gets its own module
+# name (test_throughput_family) so that it does not clash with tests/limits/test_throughput.py.
 
 
 @pytest.mark.parametrize(("value", "says"), [
@@ -62,7 +68,7 @@ def test_throughput_defaults_offline_and_live() -> None:
 
 def test_the_family_uses_the_window_and_tick_settings(pytester: pytest.Pytester) -> None:
     """A 2 s window with a 0.5 s tick: the family measures 2 s, and the half-second ticks still pass."""
-    pytester.makepyfile(test_throughput=FAMILY.read_text(encoding="utf-8"))
+    pytester.makepyfile(test_throughput_family=FAMILY.read_text(encoding="utf-8"))
     result = pytester.runpytest("-p", "no:cacheprovider", "-k", "records-per-s-1-shard",
                                 "--kinesis-rate-window=2", "--kinesis-rate-tick=0.5",
                                 "--kinesis-report=report.json")

@@ -1,0 +1,138 @@
+"""Each throughput test fails against a backend whose limit is not the documented one.
+
+The family file (tests/limits/test_throughput.py) runs unchanged under pytester, with a conftest that
+reconfigures the offline fidelity layer per test (``kinesis_fidelity.config``) or patches it, as named in
+``KINESIS_BREAK``. Each run asserts exactly which tests fail, why, and that their measurements were recorded
+with the verdict ``fail`` before the assertion. The same file passes unchanged under ``-n 2`` (last test).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3  # noqa: F401 - see IMPORTED_FIRST
+import moto  # noqa: F401
+import pytest
+
+FAMILY = Path(__file__).parents[1] / "limits" / "test_throughput.py"
+# IMPORTED_FIRST: an in-process pytester run drops the modules it imported first; if boto3 and moto were
+# among them, a later Kinesis test in this process would get a fresh, unmocked boto3 and call real AWS.
+# Importing them here keeps one copy for the whole process. The copy of the family gets its own module
+# name (test_throughput_family) so that it does not clash with tests/limits/test_throughput.py.
+
+BREAK_CONFTEST = """
+import os
+
+import pytest
+
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.fidelity import streams
+
+
+def _accept_any_limit(limit, maximum):
+    return maximum if limit is None else int(limit)  # like plain moto: no upper bound on Limit
+
+
+@pytest.fixture(autouse=True)
+def _break_the_backend(kinesis_fidelity, monkeypatch):
+    assert kinesis_fidelity is not None, "these runs need the offline fidelity layer"
+    config = kinesis_fidelity.config
+    for name in filter(None, os.environ.get("KINESIS_BREAK", "").split(",")):
+        if name == "double-writes":
+            config.write_records_per_s = 2 * limits.SHARD_WRITE_RECORDS_PER_S.value
+            config.write_bytes_per_s = 2 * limits.SHARD_WRITE_BYTES_PER_S.value
+        elif name == "half-writes":
+            config.write_records_per_s = limits.SHARD_WRITE_RECORDS_PER_S.value // 2
+            config.write_bytes_per_s = limits.SHARD_WRITE_BYTES_PER_S.value // 2
+        elif name == "no-throttling":
+            config.throttling = False
+        elif name == "double-reads":
+            config.read_calls_per_s = 2 * limits.SHARD_READ_CALLS_PER_S.value
+        elif name == "double-get-bytes":
+            config.get_records_max_bytes = 2 * limits.GET_RECORDS_MAX_BYTES.value
+        elif name == "any-limit":
+            monkeypatch.setattr(streams, "validate_limit", _accept_any_limit)
+        else:
+            raise ValueError(f"unknown break {name!r}")
+"""
+
+ABOVE = "test_throughput_above_the_limit_accepts_the_limit_and_refuses_the_excess"
+BELOW = "test_throughput_below_the_limit_nothing_is_refused"
+WRITE_IDS = ("records-per-s-1-shard", "records-per-s-2-shards", "bytes-per-s-1-shard", "bytes-per-s-2-shards")
+
+
+def run_broken(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, breaks: str, *args: str
+               ) -> tuple[dict[str, str], set[str], dict[str, str]]:
+    """Run the family with ``breaks``; return {failed test: its message}, passed tests, {test: recorded verdict}."""
+    pytester.makeconftest(BREAK_CONFTEST)
+    pytester.makepyfile(test_throughput_family=FAMILY.read_text(encoding="utf-8"))
+    monkeypatch.setenv("KINESIS_BREAK", breaks)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--kinesis-report=report.json", *args)
+    passed, skipped, failed = result.reprec.listoutcomes()
+    assert not skipped
+    name = lambda report: report.nodeid.split("::")[-1]  # noqa: E731
+    rows = json.loads((pytester.path / "report.json").read_text())["measurements"]
+    return ({name(r): str(r.longrepr) for r in failed}, {name(r) for r in passed},
+            {r["test"].split("::")[-1]: r["verdict"] for r in rows})
+
+
+def test_doubled_limits_fail_the_over_limit_and_read_tests(pytester: pytest.Pytester,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """2x write limits, 2x read calls, 2x the GetRecords byte cap and no Limit cap: every test on the
+    over-the-limit side fails, every test below or at a limit still passes (one shard: the two-shard
+    variants run the same checks, shown failing in the other runs)."""
+    failed, passed, verdicts = run_broken(pytester, monkeypatch,
+                                          "double-writes,double-reads,double-get-bytes,any-limit",
+                                          "-k", "not 2-shards")
+    one_shard = [i for i in WRITE_IDS if i.endswith("1-shard")]
+    expected_failed = {f"{ABOVE}[{i}]" for i in one_shard} | {
+        "test_throughput_read_calls_per_second[over]", "test_throughput_get_records_limit[over]",
+        "test_throughput_get_records_returns_at_most_10_mib_per_call"}
+    assert set(failed) == expected_failed
+    assert passed == {f"{BELOW}[{i}]" for i in one_shard} | {
+        "test_throughput_read_calls_per_second[at]", "test_throughput_get_records_limit[at]"}
+    for i in one_shard:
+        assert "sustained accepted rate not within" in failed[f"{ABOVE}[{i}]"]
+    assert "expected throttled call indices [5]" in failed["test_throughput_read_calls_per_second[over]"]
+    assert "over the documented maximum was accepted" in failed["test_throughput_get_records_limit[over]"]
+    assert "one call returned more than" in failed["test_throughput_get_records_returns_at_most_10_mib_per_call"]
+    assert {test: verdicts[test] for test in failed} == {test: "fail" for test in failed}
+    assert {verdicts[test] for test in passed} == {"pass"}
+
+
+def test_halved_write_limits_fail_the_below_limit_tests(pytester: pytest.Pytester,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shard taking half the documented rate refuses records at 80 % of the documented rate."""
+    failed, passed, verdicts = run_broken(pytester, monkeypatch, "half-writes", "-k", "below and 2-shards")
+    assert set(failed) == {f"{BELOW}[records-per-s-2-shards]", f"{BELOW}[bytes-per-s-2-shards]"} and not passed
+    assert all("records refused below the limit: {'ProvisionedThroughputExceededException'" in message
+               for message in failed.values())
+    assert set(verdicts.values()) == {"fail"}
+
+
+def test_no_throttling_fails_the_over_limit_tests(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend that never throttles (plain moto's behaviour, on the layer's clock) fails writes and reads."""
+    failed, passed, _ = run_broken(pytester, monkeypatch, "no-throttling", "-k", "bytes-per-s-2-shards or read_calls")
+    assert set(failed) == {f"{ABOVE}[bytes-per-s-2-shards]", "test_throughput_read_calls_per_second[over]"}
+    assert passed == {f"{BELOW}[bytes-per-s-2-shards]", "test_throughput_read_calls_per_second[at]"}
+    message = failed[f"{ABOVE}[bytes-per-s-2-shards]"]
+    assert "sustained accepted rate not within" in message and "refused 0 (none)" in message
+
+
+def test_the_unchanged_family_passes_under_xdist_and_the_report_holds_every_worker(pytester: pytest.Pytester
+                                                                                   ) -> None:
+    """The control run: same file, no conftest, two workers; the controller's JSON report and table hold
+    one measurement per test from both workers (the costlier two-shard cases are left out)."""
+    pytester.makepyfile(test_throughput_family=FAMILY.read_text(encoding="utf-8"))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--kinesis-report=report.json",
+                                           "-v", "-k", "not 2-shards")
+    outcomes = result.parseoutcomes()
+    assert outcomes == {"passed": 9} or outcomes == {"passed": 9, "deselected": 4}, outcomes
+    ran = [line.split() for line in result.stdout.lines if " PASSED " in line]
+    assert {words[0] for words in ran} == {"[gw0]", "[gw1]"}, "both workers ran tests"
+    rows = json.loads((pytester.path / "report.json").read_text())["measurements"]
+    assert sorted(r["test"] for r in rows) == sorted(words[-1] for words in ran) and len(rows) == 9
+    assert {r["verdict"] for r in rows} == {"pass"}
+    table = result.stdout.str().split("kinesis limits: what was measured")[1]
+    assert all(r["test"] in table for r in rows)
