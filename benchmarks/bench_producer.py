@@ -3,10 +3,12 @@
 Same records (pre-generated, same size and key), one shard, no throttling, no pacing (the producer runs
 unpaced on a SimulatedClock, so only its batching/logging work is measured), a fresh stream per run
 (moto slows down as a shard fills, so each run starts empty). Prints records/s for each and the ratio,
-plus the offline meter's error against a configured limit (the throttling fake of the unit tests is not
-importable here, so the meter is checked on synthetic arrivals at the limit with a burst second).
+plus the offline meter's error against the limit configured in the fidelity layer: 200 % of it offered by
+the producer (no retries) on a SimulatedClock, read back with the reader, ``max_sustained()`` and
+``min_sustained()`` compared with the configured limit (the catalogue's, twice it, and with a one-second
+burst allowance that the meter must leave out), and on synthetic arrivals at the limit after a burst second.
 
-    PYTHONPATH=src python3 benchmarks/bench_producer.py [--records 5000] [--size 100] [--repeat 3]
+    .venv/bin/python benchmarks/bench_producer.py [--records 5000] [--size 100] [--repeat 6]
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from moto import mock_aws
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
+from pytest_kinesis_limits.fidelity import FidelityConfig, activate
 from pytest_kinesis_limits.keys import KeySpread, Record, generate_records
-from pytest_kinesis_limits.meter import measure
-from pytest_kinesis_limits.producer import Producer, batch_records
+from pytest_kinesis_limits.meter import measure, measure_stream
+from pytest_kinesis_limits.producer import Producer, Rate, RetryPolicy, batch_records
 from pytest_kinesis_limits.reader import ReadRecord
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
@@ -109,6 +112,34 @@ def meter_error(limit: int, seconds: int = 20) -> float:
     return (measured - limit) / limit
 
 
+# (unit, record size) per limit: small records for records/s, 1/20 of the byte rate for bytes/s.
+FIDELITY_CASES = {"records/s": 100, "bytes/s": limits.SHARD_WRITE_BYTES_PER_S.value // 20}
+
+
+def meter_error_on_fidelity(client, unit: str, shards: int, *, factor: float = 1.0, burst_seconds: float = 0.0,
+                            window: int = 5, name: str = "") -> tuple[float, float, float, float]:
+    """Offer 200 % of the fidelity layer's configured limit; return (configured, max error, min error, and the
+    error of a naive mean over every second with arrivals, burst second included, on the first shard)."""
+    config = FidelityConfig(burst_seconds=burst_seconds)
+    config.write_records_per_s = int(factor * config.write_records_per_s)
+    config.write_bytes_per_s = int(factor * config.write_bytes_per_s)
+    configured = config.write_records_per_s if unit == "records/s" else config.write_bytes_per_s
+    clock = SimulatedClock()
+    with activate(clock, config):
+        client.create_stream(StreamName=name, ShardCount=shards)
+        keys = KeySpread.from_stream(client, name)
+        result = Producer(client, name, clock=clock, retry=RetryPolicy.none()).run(
+            generate_records(FIDELITY_CASES[unit], keys), rate=Rate(2 * configured * shards, unit),
+            duration=window + 2)
+        m = measure_stream(client, name, clock=clock, produce=result, window_s=window)
+        client.delete_stream(StreamName=name)
+    first = m.shards[min(m.shards)]
+    series = first.records if unit == "records/s" else first.bytes
+    naive = sum(series.values()) / len(series)
+    return (configured, (m.max_sustained(unit) - configured) / configured,
+            (m.min_sustained(unit) - configured) / configured, (naive - configured) / configured)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=5000)
@@ -139,6 +170,18 @@ def main() -> None:
         limit = getattr(limits, key).value
         print(f"meter error vs {limit}/s configured (synthetic arrivals, burst second excluded): "
               f"{meter_error(limit):+.4%}")
+    print("# meter vs the fidelity layer's configured limit: 200 % offered, 5 s window, SimulatedClock")
+    print(f"{'case':<44}{'configured':>12}{'max err':>10}{'min err':>10}{'naive':>10}")
+    with mock_aws():
+        client = boto3.client("kinesis", config=Config(retries={"total_max_attempts": 1}), **CREDENTIALS)
+        n = 0
+        for unit in FIDELITY_CASES:
+            for shards, factor, burst in ((1, 1.0, 0.0), (2, 1.0, 0.0), (1, 2.0, 0.0), (1, 1.0, 1.0)):
+                n += 1
+                configured, high, low, naive = meter_error_on_fidelity(client, unit, shards, factor=factor,
+                                                                burst_seconds=burst, name=f"meter-{n}")
+                case = f"{unit}, {shards} shard(s), {factor:g}x limit, burst {burst:g} s"
+                print(f"{case:<44}{configured:>12,}{high:>+10.4%}{low:>+10.4%}{naive:>+10.2%}")
 
 
 if __name__ == "__main__":
