@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+# In-process pytester runs drop the modules they imported first: with boto3 and moto among them, a later
+# Kinesis test in this process would get an unmocked boto3 and call real AWS. Import them here first.
+import boto3  # noqa: F401
+import moto  # noqa: F401
 import pytest
+
+THROUGHPUT_FAMILY = Path(__file__).parents[1] / "limits" / "test_throughput.py"
 
 # A conftest that records every stream deletion in a file, so the outer test can see what was cleaned up.
 RECORD_DELETES = """
@@ -117,6 +124,9 @@ def test_a_separate_project_gets_the_fixtures_from_the_installed_plugin(pytester
 
 
 def test_xdist_workers_each_have_resources_and_the_controller_prints_all(pytester: pytest.Pytester) -> None:
+    """Two workers, each with its own resources; the controller's table and JSON report hold every worker's
+    measurements. The throughput family runs here too, unchanged (its one-shard cases): the control run of
+    tests/plugin/test_throughput_can_fail.py, whose broken backends make the same tests fail."""
     pytester.makepyfile("""
         import pytest
         from pytest_kinesis_limits import limits
@@ -125,9 +135,20 @@ def test_xdist_workers_each_have_resources_and_the_controller_prints_all(pyteste
         def test_worker(n, kinesis_stream, record_measurement):
             record_measurement(limits.PUT_RECORDS_MAX_RECORDS, n, verdict="info", detail=kinesis_stream.name)
     """)
-    result = pytester.runpytest_subprocess("-n", "2", "--kinesis-report=report.json")
-    result.assert_outcomes(passed=4)
+    pytester.makepyfile(test_throughput_family=THROUGHPUT_FAMILY.read_text(encoding="utf-8"))
+    # The same one-second window as the broken runs of test_throughput_can_fail.py.
+    result = pytester.runpytest_subprocess("-n", "2", "--kinesis-report=report.json", "-v", "-k", "not 2-shards",
+                                           "--kinesis-rate-window=1")
+    result.assert_outcomes(passed=4 + 9)
     rows = json.loads((pytester.path / "report.json").read_text())["measurements"]
-    assert sorted(r["measured"] for r in rows) == [0, 1, 2, 3]
-    workers = {r["detail"].split("-")[2] for r in rows}
-    assert workers == {"gw0", "gw1"}
+    ran_on = {words[-1]: words[0].strip("[]") for words in (line.split() for line in result.stdout.lines
+                                                              if " PASSED " in line)}
+    assert set(ran_on.values()) == {"gw0", "gw1"}, "both workers ran tests"
+    assert sorted(r["test"] for r in rows) == sorted(ran_on), "one measurement per test, from every worker"
+    worker_rows = [r for r in rows if "test_worker" in r["test"]]
+    assert sorted(r["measured"] for r in worker_rows) == [0, 1, 2, 3]
+    assert all(r["detail"].split("-")[2] == ran_on[r["test"]] for r in worker_rows), "names carry the worker id"
+    family = [r for r in rows if r["test"].startswith("test_throughput_family.py")]
+    assert len(family) == 9 and {r["verdict"] for r in family} == {"pass"}
+    table = result.stdout.str().split("kinesis limits: what was measured")[1]
+    assert all(test in table for test in ran_on)
