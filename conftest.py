@@ -7,6 +7,12 @@ an instance-metadata address: only 127.0.0.1 is ever contacted.
 
 import os
 
+# Imported here, before any test runs: pytester's in-process runs drop the modules first imported inside
+# them when they end, and a boto3 imported afresh after that would not be moto's patched one (a Kinesis
+# test could then reach real AWS). Modules loaded before a pytester run are kept.
+import boto3  # noqa: F401
+import moto  # noqa: F401
+
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 pytest_plugins = ["pytester"]

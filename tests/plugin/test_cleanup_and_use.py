@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-# In-process pytester runs drop the modules they imported first: with boto3 and moto among them, a later
-# Kinesis test in this process would get an unmocked boto3 and call real AWS. Import them here first.
-import boto3  # noqa: F401
-import moto  # noqa: F401
 import pytest
 
 THROUGHPUT_FAMILY = Path(__file__).parents[1] / "limits" / "test_throughput.py"

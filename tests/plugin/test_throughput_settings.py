@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import boto3  # noqa: F401 - see IMPORTED_FIRST
-import moto  # noqa: F401
 import pytest
 
 from pytest_kinesis_limits.settings import resolve
 
 FAMILY = Path(__file__).parents[1] / "limits" / "test_throughput.py"
-# IMPORTED_FIRST: an in-process pytester run drops the modules it imported first; if boto3 and moto were
-# among them, a later Kinesis test in this process would get a fresh, unmocked boto3 and call real AWS.
-# Importing them here keeps one copy for the whole process. The copy of the family gets its own module
-# name (test_throughput_family) so that it does not clash with tests/limits/test_throughput.py.
+# The copy of the family gets its own module name (test_throughput_family) so that it does not clash with
+# tests/limits/test_throughput.py. (boto3 and moto are imported by the root conftest: see there why.)
 
 
 @pytest.mark.parametrize(("value", "says"), [
