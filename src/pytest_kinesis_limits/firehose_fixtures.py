@@ -124,12 +124,14 @@ def delivery_bound_s(buffer_seconds: int, policy: WaitPolicy) -> float:
     return buffer_seconds + policy.delay * policy.attempts
 
 
-def delivery_poll_s(policy: WaitPolicy) -> float:
-    """Polls for delivered objects: the wait policy's delay, at least one read period of the delivery stream.
+def delivery_poll_s(policy: WaitPolicy, buffer_seconds: int = 0) -> float:
+    """How often to look for delivered objects: the wait policy's delay, but at least one read period of the
+    delivery stream and a tenth of its interval hint.
 
-    Firehose reads each source shard once a second (catalogue), so polling faster learns nothing.
+    Firehose reads each source shard once a second (catalogue) and writes at most once per interval, so
+    polling faster learns nothing; latencies come from the objects' LastModified, not from the polls.
     """
-    return max(policy.delay, 1.0 / limits.FIREHOSE_SOURCE_READS_PER_S.value)
+    return max(policy.delay, 1.0 / limits.FIREHOSE_SOURCE_READS_PER_S.value, buffer_seconds / 10)
 
 
 def _delete_delivery_stream(client: BaseClient, name: str, clock: Clock, policy: WaitPolicy) -> None:
@@ -218,7 +220,7 @@ def make_delivery_stream(
         canaries = write_canaries(kinesis_client, source_stream, name)
         keys = wait_for_canaries(s3_client, bucket.name, canaries, kinesis_clock,
                                  delivery_bound_s(buffer_seconds, kinesis_wait_policy),
-                                 delivery_poll_s(kinesis_wait_policy))
+                                 delivery_poll_s(kinesis_wait_policy, buffer_seconds))
         return DeliveryStreamInfo(
             name=name, arn=description["DeliveryStreamARN"], version=int(description["VersionId"]),
             source=source_stream, bucket=bucket, role_name=role_name, role_arn=role_arn, buffer_mib=buffer_mib,
@@ -258,8 +260,8 @@ def wait_for_delivery(s3_client: BaseClient, kinesis_clock: Clock, kinesis_wait_
         result = wait_for_records(
             s3_client, delivery.bucket.name, wanted,
             lambda r: CANARY if delivery.is_canary(r) else identify(r), kinesis_clock, bound,
-            delivery_poll_s(kinesis_wait_policy), stream_name=delivery.name, key_prefix=delivery.prefix,
-            delimiter=delivery.delimiter, send_times=send_times)
+            delivery_poll_s(kinesis_wait_policy, delivery.buffer_seconds), stream_name=delivery.name,
+            key_prefix=delivery.prefix, delimiter=delivery.delimiter, send_times=send_times)
         return without_canaries(result, delivery, identify, wanted, send_times)
 
     return wait

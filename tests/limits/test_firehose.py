@@ -253,37 +253,58 @@ def test_firehose_delivery_continues_across_a_reshard(firehose_delivery_stream, 
     assert len(result.objects) >= 2, f"{len(acked)} records in {len(result.objects)} object(s)"
 
 
+def _key_versions(s3_client, delivery) -> list[int]:
+    """DeliveryStreamVersion of every parsable key in the bucket, leaving out the hand-over objects."""
+    versions = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=delivery.bucket.name):
+        for item in page.get("Contents", []):
+            if item["Key"] not in delivery.canary_keys:
+                try:
+                    versions.append(fh.parse_key(item["Key"], delivery.name, delivery.prefix).version)
+                except ValueError:
+                    pass  # reported by the key-format verdict of the seed test, not here
+    return versions
+
+
 def test_firehose_version_in_keys_increases_after_a_destination_update(
-        firehose_delivery_stream, firehose_client, kinesis_client, kinesis_clock, kinesis_wait_policy,
+        firehose_delivery_stream, firehose_client, kinesis_client, s3_client, kinesis_clock, kinesis_wait_policy,
         wait_for_delivery, record_measurement):
     """Objects written after UpdateDestination carry DeliveryStreamVersion + 1 in their keys; those before
     it, the version the stream started with."""
     delivery = firehose_delivery_stream
     stream = delivery.source.name
 
-    def send(i: int) -> fh.DeliveryResult:
+    def put(i: int) -> None:
         kinesis_client.put_record(StreamName=stream, Data=payloads.encode_json({"id": i}), PartitionKey="v")
-        return wait_for_delivery(delivery, [i], seed_id)
 
-    def version_of(result: fh.DeliveryResult) -> int | None:
-        return max((o.parsed.version for o in result.objects if o.parsed), default=None)
+    def version_of(result: fh.DeliveryResult, i: int) -> int | None:
+        return next((o.parsed.version for o in result.objects if o.parsed
+                     for r in o.records if seed_id(r) == i), None)
 
-    before = send(0)
+    put(0)
+    before = wait_for_delivery(delivery, [0], seed_id)
+    old = version_of(before, 0)
     described = fh.update_destination(firehose_client, delivery.name,
                                       buffer_mib=limits.FIREHOSE_BUFFER_MIB_MIN.value + 1)
-    # Live, the new configuration takes effect shortly after the call: write until an object shows it.
+    # Live, the new configuration takes effect shortly after the call: write a record, look at the keys, and
+    # again with doubling pauses, until a key shows another version (bounded); then check the last record.
     deadline = kinesis_clock.now() + delivery_bound_s(delivery.buffer_seconds, kinesis_wait_policy)
-    i, after = 1, send(1)
-    while version_of(after) == version_of(before) and kinesis_clock.now() < deadline:
-        kinesis_clock.sleep(delivery_poll_s(kinesis_wait_policy))
+    pause = delivery_poll_s(kinesis_wait_policy, delivery.buffer_seconds)
+    i = 0
+    while True:
         i += 1
-        after = send(i)
-    old, new = version_of(before), version_of(after)
+        put(i)
+        kinesis_clock.sleep(max(0.0, min(pause, deadline - kinesis_clock.now())))
+        pause *= 2
+        if any(v != old for v in _key_versions(s3_client, delivery)) or kinesis_clock.now() >= deadline:
+            break
+    after = wait_for_delivery(delivery, range(1, i + 1), seed_id)
+    new = version_of(after, i)
     step = None if old is None or new is None else new - old
     ok = old == delivery.version and step == limits.FIREHOSE_VERSION_STEP.value and new == described
     record_measurement(limits.FIREHOSE_VERSION_STEP, step, verdict=verdict(ok),
                        detail=f"keys: version {old} before, {new} after UpdateDestination (described: "
-                              f"{delivery.version} → {described}); {i} record(s) after the update")
+                              f"{delivery.version} → {described}); {i} record(s) written after the update")
     assert not before.missing and not after.missing, f"{before.summary()} / {after.summary()}"
     assert old == delivery.version, f"keys before the update carry version {old}, not {delivery.version}"
     assert step == limits.FIREHOSE_VERSION_STEP.value and new == described, \
