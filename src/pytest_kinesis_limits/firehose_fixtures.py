@@ -249,7 +249,6 @@ def wait_for_delivery(s3_client: BaseClient, kinesis_clock: Clock, kinesis_wait_
     and bodies against the configured delimiter. The canary objects and records are left out. Never raises
     on a timeout: the result says what is missing, duplicated (at-least-once) or malformed.
     """
-
     from .firehose import wait_for_records
 
     def wait(delivery: DeliveryStreamInfo, expected_ids: Iterable[Hashable], identify: Callable[[Any], Hashable],
