@@ -65,7 +65,7 @@ def _break_delivery(request, kinesis_fidelity, monkeypatch):
 def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, breaks: str, *args: str):
     monkeypatch.setenv("BREAKS", breaks)
     pytester.makeconftest(BREAKING_CONFTEST)
-    pytester.makepyfile(test_firehose=FAMILY.read_text(encoding="utf-8"))
+    pytester.makepyfile(test_firehose_copy=FAMILY.read_text(encoding="utf-8"))  # not the family's module name
     report = pytester.path / "report.json"
     result = pytester.runpytest("-p", "no:cacheprovider", "--kinesis-report", str(report), "--durations=8", *args)
     verdicts = {(m["test"].split("::")[-1], m["limit"]): m["verdict"]
