@@ -70,16 +70,18 @@ def firehose_role_policy(stream_arn: str, bucket_arn: str) -> dict[str, Any]:
 
 
 def create_firehose_role(iam_client: Any, role_name: str, stream_arn: str, bucket_arn: str,
-                         tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None) -> str:
+                         tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None, *,
+                         path: str = "/") -> str:
     """Create the role Firehose assumes, with an inline policy scoped to the stream and bucket; return its ARN.
 
+    ``path`` is the role's IAM path (the fixtures use ``sweep.ROLE_PATH`` so that a sweep finds leftovers).
     If putting the policy fails the role is deleted again, so nothing is left half made.
     """
     if len(role_name) > limits.IAM_ROLE_NAME_MAX_CHARS.value:
         raise ValueError(f"role name {role_name!r} is longer than {limits.IAM_ROLE_NAME_MAX_CHARS}")
     policy = firehose_role_policy(stream_arn, bucket_arn)
     kwargs: dict[str, Any] = {"RoleName": role_name, "AssumeRolePolicyDocument": json.dumps(firehose_trust_policy()),
-                              "Description": "Firehose delivery role made by pytest-kinesis-limits"}
+                              "Description": "Firehose delivery role made by pytest-kinesis-limits", "Path": path}
     if tags:
         kwargs["Tags"] = _tag_list(tags)
     arn = iam_client.create_role(**kwargs)["Role"]["Arn"]

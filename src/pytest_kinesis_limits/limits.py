@@ -195,3 +195,26 @@ FIREHOSE_BUFFER_MIB_DEFAULT = _limit(
 FIREHOSE_BUFFER_SECONDS_DEFAULT = _limit(
     "firehose.s3.buffer_seconds.default", 300, "s", "S3 buffering interval used when BufferingHints is omitted",
     SRC_FH_BUFFERING, "2026-11-25")
+
+# --- added by firehose-family ---
+# Documented behaviours counted as numbers, so that the family's verdicts sit in the measurement table beside
+# a source: each is a count the documents fix (0 bytes between records, 0 records lost, +1 version per change).
+SRC_FH_PUT_RECORD = f"{_DOCS}/firehose/latest/APIReference/API_PutRecord.html"
+SRC_FH_DATA_DELIVERY = f"{_DOCS}/firehose/latest/dev/basic-deliver.html"
+FIREHOSE_RECORD_DELIMITER_BYTES = _limit(
+    "firehose.s3.record_delimiter_bytes", 0, "bytes", "bytes Firehose puts between records in an S3 object "
+    "without the AppendDelimiterToRecord processor ('to disambiguate the data blobs at the destination, use "
+    "delimiters in the data')", SRC_FH_PUT_RECORD, "2026-11-25")
+FIREHOSE_MISSING_RECORDS = _limit(
+    "firehose.delivery.missing_records", 0, "records", "records read from the source and never delivered to S3 "
+    "(Firehose delivers at least once: duplicates are possible, losses are not)", SRC_FH_DATA_DELIVERY,
+    "2026-11-25")
+FIREHOSE_KEY_FORMAT_ERRORS = _limit(
+    "firehose.s3.key_format_errors", 0, "objects", "delivered objects whose key is not <prefix or YYYY/MM/DD/HH/>"
+    "<name>-<version>-YYYY-MM-DD-HH-MM-SS-<random>", SRC_FH_S3_OBJECT_NAME, "2026-11-25")
+FIREHOSE_DIRECT_PUTS_ACCEPTED = _limit(
+    "firehose.kinesis_source.direct_puts_accepted", 0, "calls", "PutRecord/PutRecordBatch calls a delivery stream "
+    "with a Kinesis data stream source accepts (they are disabled)", SRC_FH_KINESIS_SOURCE, "2026-11-25")
+FIREHOSE_VERSION_STEP = _limit(
+    "firehose.version.step", 1, "versions", "DeliveryStreamVersion increase per configuration change "
+    "(UpdateDestination), visible in the S3 keys", SRC_FH_S3_OBJECT_NAME, "2026-11-25")

@@ -19,7 +19,7 @@ from .settings import SPECS, Settings, SettingError, resolve
 if TYPE_CHECKING:
     from .backends import Backend
 
-pytest_plugins = ["pytest_kinesis_limits.fixtures"]
+pytest_plugins = ["pytest_kinesis_limits.fixtures", "pytest_kinesis_limits.firehose_fixtures"]
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 BACKEND_KEY = pytest.StashKey["Backend | None"]()
@@ -30,7 +30,7 @@ RUN_ID_KEY = pytest.StashKey[str]()
 KINESIS_FIXTURES = frozenset({
     "kinesis_backend", "kinesis_client", "kinesis_client_no_retry", "firehose_client", "s3_client",
     "iam_client", "make_stream", "kinesis_stream", "make_bucket", "s3_bucket", "make_delivery_stream",
-    "firehose_delivery_stream", "kinesis_fidelity", "read_records",
+    "firehose_delivery_stream", "wait_for_delivery", "kinesis_fidelity", "read_records",
 })
 
 MARKERS = (

@@ -1,0 +1,60 @@
+"""The Firehose fixtures: what they make, that they always delete it, and what plain moto does to them."""
+
+from __future__ import annotations
+
+import pytest
+
+INNER = '''
+import json
+
+from pytest_kinesis_limits import sweep
+from pytest_kinesis_limits.firehose_fixtures import CANARY_FIELD
+
+
+def test_role_is_scoped_tagged_and_on_the_sweep_path(firehose_delivery_stream, iam_client, firehose_client,
+                                                      kinesis_tags, kinesis_resources):
+    d = firehose_delivery_stream
+    role = iam_client.get_role(RoleName=d.role_name)["Role"]
+    assert role["Path"] == sweep.ROLE_PATH
+    tags = {t["Key"]: t["Value"] for t in iam_client.list_role_tags(RoleName=d.role_name)["Tags"]}
+    assert tags == kinesis_tags
+    (policy_name,) = iam_client.list_role_policies(RoleName=d.role_name)["PolicyNames"]
+    document = iam_client.get_role_policy(RoleName=d.role_name, PolicyName=policy_name)["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    resources = sorted(r for statement in document["Statement"] for r in statement["Resource"])
+    assert resources == sorted([d.source.arn, d.bucket.arn, d.bucket.arn + "/*"])
+    description = firehose_client.describe_delivery_stream(DeliveryStreamName=d.name)["DeliveryStreamDescription"]
+    assert description["DeliveryStreamStatus"] == "ACTIVE" and description["Source"]
+    # deleted newest first: the delivery stream before its role
+    assert [kind for kind, _ in kinesis_resources.names][-2:] == ["role", "delivery-stream"]
+
+
+def test_the_canary_proves_every_shard_is_read(make_delivery_stream, make_stream, s3_bucket, s3_client):
+    d = make_delivery_stream(make_stream(shard_count=3), s3_bucket)
+    bodies = b"".join(s3_client.get_object(Bucket=s3_bucket.name, Key=k)["Body"].read() for k in d.canary_keys)
+    assert bodies.count(CANARY_FIELD.encode()) == 3
+
+
+def test_fails_after_making_one(firehose_delivery_stream):
+    assert False, "the test fails; the delivery stream and its role must still be deleted"
+
+
+def test_everything_was_deleted(firehose_client, iam_client):
+    assert firehose_client.list_delivery_streams()["DeliveryStreamNames"] == []
+    assert iam_client.list_roles(PathPrefix=sweep.ROLE_PATH)["Roles"] == []
+'''
+
+
+def test_fixtures_make_scoped_resources_and_always_delete_them(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(INNER)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*the delivery stream and its role must still be deleted*"])
+
+
+def test_plain_moto_never_delivers_the_canary(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_uses(firehose_delivery_stream):\n    pass\n")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--kinesis-fidelity=off")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*DeliveryStreamError*1 of 1 canary record(s) not delivered*"
+                                 "use --kinesis-fidelity=on*"])
