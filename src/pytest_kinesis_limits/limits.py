@@ -195,3 +195,22 @@ FIREHOSE_BUFFER_MIB_DEFAULT = _limit(
 FIREHOSE_BUFFER_SECONDS_DEFAULT = _limit(
     "firehose.s3.buffer_seconds.default", 300, "s", "S3 buffering interval used when BufferingHints is omitted",
     SRC_FH_BUFFERING, "2026-11-25")
+
+# --- added by resharding-family ---
+SRC_AFTER_RESHARDING = f"{_DOCS}/streams/latest/dev/kinesis-using-sdk-java-after-resharding.html"
+SRC_STREAM_STATUS = f"{_DOCS}/kinesis/latest/APIReference/API_StreamDescriptionSummary.html"
+RESHARD_LOST_RECORDS = _limit(
+    "reshard.lost_records", 0, "records", "acknowledged records a split, merge or UpdateShardCount may lose: "
+    "none (records in a parent remain in it until retention ends; new writes go to the children)",
+    SRC_AFTER_RESHARDING, "2026-11-25")
+RESHARD_REORDERED_RECORDS = _limit(
+    "reshard.reordered_records", 0, "records", "records of one partition key read out of write order when parents "
+    "are read to their end before their children (as the KCL does): none", SRC_AFTER_RESHARDING, "2026-11-25")
+RESHARD_WRITE_ERRORS = _limit(
+    "reshard.write_errors", 0, "records", "writes refused because the stream is UPDATING: none (\"Read and write "
+    "operations continue to work while the stream is in the UPDATING state\"); throttling still applies",
+    SRC_STREAM_STATUS, "2026-11-25")
+RESHARD_UPDATING_S = _limit(
+    "reshard.updating_s", 0, "s", "how long a stream stays UPDATING after a reshard: AWS gives no number "
+    "(UpdateShardCount: \"could take a few minutes to complete\"); measurements are informational",
+    SRC_UPDATE_SHARD_COUNT, "2026-11-25", note="no documented value; 0 is a placeholder")
