@@ -161,9 +161,8 @@ class AttemptLog:
     Other methods pass through. ``phase`` (set by the runner) labels the attempts it sees.
     """
 
-    def __init__(self, client: Any, clock: Clock, identify: Callable[[bytes], Hashable] = default_identify) -> None:
+    def __init__(self, client: Any, identify: Callable[[bytes], Hashable] = default_identify) -> None:
         self._client = client
-        self._clock = clock
         self._identify = identify
         self.phase = PHASES[0]
         self.acked: list[Acked] = []  # acknowledged entries and maybe-stored ones, in send order
@@ -331,7 +330,7 @@ def run_scenario(
     fidelity layer) only counts a closed shard as read to its end on a null ``NextShardIterator``.
     """
     result = ReshardResult(scenario, stream)
-    log = AttemptLog(write_client, clock)
+    log = AttemptLog(write_client)
     result.log = log
     producer = Producer(log, stream, clock=clock, retry=retry or RetryPolicy.backoff())
     before = list_all_shards(control_client, stream)
