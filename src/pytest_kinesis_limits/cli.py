@@ -79,7 +79,8 @@ def catalogue_markdown() -> str:
         "|---|---:|---|---|---|---|---|",
     ]
     for limit in CATALOGUE.values():
-        lines.append(f"| `{limit.key}` | {limit.value:,} | {limit.unit} | {limit.description} | {limit.source} "
+        value = "-" if limit.value is None else f"{limit.value:,}"
+        lines.append(f"| `{limit.key}` | {value} | {limit.unit} | {limit.description} | {limit.source} "
                      f"| {limit.as_of} | {limit.note} |")
     return "\n".join(lines) + "\n"
 

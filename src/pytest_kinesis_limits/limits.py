@@ -37,7 +37,7 @@ class Limit:
     """One documented number: what it bounds, its value and unit, where AWS says so and when it was read."""
 
     key: str
-    value: int
+    value: int | None  # None: AWS documents the quantity but gives no number (measured and reported only)
     unit: str
     description: str
     source: str
@@ -45,6 +45,8 @@ class Limit:
     note: str = ""
 
     def __int__(self) -> int:
+        if self.value is None:
+            raise ValueError(f"{self.key} has no documented value")
         return self.value
 
     def __str__(self) -> str:
@@ -54,7 +56,7 @@ class Limit:
 CATALOGUE: dict[str, Limit] = {}
 
 
-def _limit(key: str, value: int, unit: str, description: str, source: str, as_of: str, note: str = "") -> Limit:
+def _limit(key: str, value: int | None, unit: str, description: str, source: str, as_of: str, note: str = "") -> Limit:
     if key in CATALOGUE:
         raise ValueError(f"duplicate limit key {key!r}")
     entry = Limit(key, value, unit, description, source, as_of, note)
@@ -218,3 +220,22 @@ FIREHOSE_DIRECT_PUTS_ACCEPTED = _limit(
 FIREHOSE_VERSION_STEP = _limit(
     "firehose.version.step", 1, "versions", "DeliveryStreamVersion increase per configuration change "
     "(UpdateDestination), visible in the S3 keys", SRC_FH_S3_OBJECT_NAME, "2026-11-25")
+
+# --- added by resharding-family ---
+SRC_AFTER_RESHARDING = f"{_DOCS}/streams/latest/dev/kinesis-using-sdk-java-after-resharding.html"
+SRC_STREAM_STATUS = f"{_DOCS}/kinesis/latest/APIReference/API_StreamDescriptionSummary.html"
+RESHARD_LOST_RECORDS = _limit(
+    "reshard.lost_records", 0, "records", "acknowledged records a split, merge or UpdateShardCount may lose: "
+    "none (records in a parent remain in it until retention ends; new writes go to the children)",
+    SRC_AFTER_RESHARDING, "2026-11-25")
+RESHARD_REORDERED_RECORDS = _limit(
+    "reshard.reordered_records", 0, "records", "records of one partition key read out of write order when parents "
+    "are read to their end before their children (as the KCL does): none", SRC_AFTER_RESHARDING, "2026-11-25")
+RESHARD_WRITE_ERRORS = _limit(
+    "reshard.write_errors", 0, "records", "writes refused because the stream is UPDATING: none (\"Read and write "
+    "operations continue to work while the stream is in the UPDATING state\"); throttling still applies",
+    SRC_STREAM_STATUS, "2026-11-25")
+RESHARD_UPDATING_S = _limit(
+    "reshard.updating_s", None, "s", "how long a stream stays UPDATING after a reshard: AWS gives no number "
+    "(UpdateShardCount: \"could take a few minutes to complete\"); measurements are informational",
+    SRC_UPDATE_SHARD_COUNT, "2026-11-25", note="no documented value")

@@ -1,0 +1,182 @@
+"""Resharding continuity: split, merge and uniform scaling while writers keep writing (``-k resharding``).
+
+Each scenario writes a steady rate over 64 partition keys (so every child shard gets data), reshards the
+stream from the test, timestamps UPDATING -> ACTIVE, keeps writing after ACTIVE, then reads every shard
+(parents to their end before children) and checks record by record: nothing lost, nothing reordered per
+key, duplicates and phantoms only where a retried or errored request explains them, parents closed with an
+ending sequence number, children covering the parent's hash range exactly, every child fed.
+The seed's scenario (500 records every 0.5 s, 100 times = 50,000 records) is a named case; offline it runs
+on the simulated clock in seconds, live at the real pace (about a minute).
+
+Live cost: every scenario makes its own 1-4 shard stream for one to a few minutes (a reshard on AWS takes
+seconds to minutes) and spends one of the stream's UpdateShardCount calls; the whole family is a few
+shard-hours at most, well under 1 USD. The UpdateShardCount rule tests make two more streams and two
+reshards; the 24-hour call budget test runs offline only.
+"""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.reader import list_all_shards
+from pytest_kinesis_limits.resharding import Reshard, ReshardResult, Scenario, open_shards, run_scenario
+
+PER_TICK = limits.PUT_RECORDS_MAX_RECORDS.value  # the seed: one full PutRecords every half second
+TICK_S = 0.5
+# The family's steady rate: 40 % of one shard's record capacity, below the capacity of every stream used.
+STEADY = int(limits.SHARD_WRITE_RECORDS_PER_S.value * TICK_S * 0.4)
+
+PLAIN_MOTO = pytest.mark.kinesis_gap(
+    "moto-plain", reason="moto keeps writing to a closed parent, re-puts a split parent's records and copies "
+    "merge parents into the child, and never nulls a closed shard's iterator")
+
+
+def small(name: str, shards: int, reshard: Reshard) -> Scenario:
+    """A scenario at the steady rate: 16 ticks of 0.5 s, reshard at tick 4, at least 6 ticks after ACTIVE."""
+    return Scenario(name, shards, reshard, records_per_tick=STEADY, tick_s=TICK_S, ticks=16, reshard_tick=4,
+                    after_active_ticks=6)
+
+
+def seed(name: str, shards: int, reshard: Reshard) -> Scenario:
+    """The seed's scenario: 500 records every 0.5 s, 100 times (50,000 records), reshard at tick 40."""
+    return Scenario(name, shards, reshard, records_per_tick=PER_TICK, tick_s=TICK_S, ticks=100, reshard_tick=40,
+                    after_active_ticks=10)
+
+
+SCENARIOS = [
+    small("split-1-2", 1, Reshard.split()),
+    small("merge-2-1", 2, Reshard.merge()),
+    small("uniform-1-2", 1, Reshard.uniform(2)),
+    small("uniform-2-1", 2, Reshard.uniform(1)),
+    small("uniform-2-4", 2, Reshard.uniform(4)),
+    small("uniform-4-2", 4, Reshard.uniform(2)),
+    seed("seed-50k-split-1-2", 1, Reshard.split()),
+    seed("seed-50k-merge-2-1", 2, Reshard.merge()),
+]
+
+
+def record_result(record_measurement, result: ReshardResult) -> None:
+    """The family's measurements, recorded before any assertion."""
+    c = result.continuity
+    assert c is not None
+    counts = result.counts()
+    detail = (f"{result.scenario.name}: {counts['written']} written, {counts['acknowledged']} acknowledged, "
+              f"{counts['read']} read, duplicated {counts['duplicated']} ({counts['duplicated_unexplained']} "
+              f"unexplained), phantom {counts['phantom']} ({counts['phantom_unexplained']} unexplained), "
+              f"shards {result.shards_before}->{result.shards_after}")
+    record_measurement(limits.RESHARD_LOST_RECORDS, len(c.lost), verdict="pass" if not c.lost else "fail",
+                       detail=detail, **counts)
+    record_measurement(limits.RESHARD_REORDERED_RECORDS, len(c.reordered),
+                       verdict="pass" if not c.reordered else "fail", detail=detail)
+    during = result.write_errors("during")
+    record_measurement(limits.RESHARD_WRITE_ERRORS, sum(during.values()), verdict="info",
+                       detail=f"{result.scenario.name}: during UPDATING {during or 'none'}; before "
+                              f"{result.write_errors('before') or 'none'}; after {result.write_errors('after') or 'none'}")
+    record_measurement(limits.RESHARD_UPDATING_S, result.reshard_duration, verdict="info",
+                       detail=f"{result.scenario.name}: {result.scenario.reshard}, UPDATING "
+                              f"{'seen' if result.updating_seen else 'not seen'}, polled every "
+                              f"{result.scenario.tick_s:g} s")
+
+
+def require(condition: bool, what: str, result: ReshardResult) -> None:
+    """Fail with ``what`` and the scenario's full report (no assertion rewriting of the result object)."""
+    if not condition:
+        pytest.fail(f"{what}\n{result}", pytrace=False)
+
+
+@PLAIN_MOTO
+@pytest.mark.parametrize("scenario", [pytest.param(s, id=s.name) for s in SCENARIOS])
+def test_resharding_continuity(scenario: Scenario, make_stream, kinesis_client, kinesis_client_no_retry,
+                               kinesis_clock, record_measurement):
+    """Write, reshard, keep writing, read back: zero lost, zero reordered, lineage exact, children fed."""
+    stream = make_stream(shard_count=scenario.shards)
+    result = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
+                          stream=stream.name, clock=kinesis_clock, require_null_iterator=True)
+    record_result(record_measurement, result)
+    c = result.continuity
+    assert c is not None
+    require(not c.lost, "acknowledged records lost across the reshard", result)
+    require(not c.reordered, "records of a key read out of write order", result)
+    require(not c.unexplained_duplicates and not c.unexplained_phantoms,
+            "duplicates or phantoms that no retried or errored request explains", result)
+    require(not result.lineage_problems, f"the shard lineage is wrong: {'; '.join(result.lineage_problems)}", result)
+    require(not result.problems, "; ".join(result.problems), result)
+    require(result.ok, "the scenario failed", result)
+
+
+def _update_shard_count(client, stream: str, target: int) -> str | None:
+    """UpdateShardCount once; the error code, or None when accepted."""
+    try:
+        client.update_shard_count(StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING")
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+    return None
+
+
+def _wait_active(client, stream: str, clock, *, timeout_s: float = 900.0) -> None:
+    deadline = clock.now() + timeout_s
+    while client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
+        assert clock.now() < deadline, f"{stream} not ACTIVE {timeout_s:g} s after UpdateShardCount"
+        clock.sleep(1.0)
+
+
+# AWS documents "LimitExceededException" for UpdateShardCount's default limits; a model constraint would be a
+# ValidationException. Either means "refused as beyond the limit"; the code is recorded.
+SCALING_REFUSALS = {"LimitExceededException", "ValidationException"}
+UP = limits.UPDATE_SHARD_COUNT_MAX_FACTOR_UP
+DOWN = limits.UPDATE_SHARD_COUNT_MAX_DIVISOR_DOWN
+
+
+@pytest.mark.kinesis_gap("moto-plain", reason="moto's UpdateShardCount has no 2x / half rule")
+@pytest.mark.parametrize(("limit", "start", "over", "at"), [
+    pytest.param(UP, 2, 2 * UP.value + 1, 2 * UP.value, id="up-2x"),
+    pytest.param(DOWN, 2 * DOWN.value, 1, 2, id="down-half"),
+])
+def test_resharding_update_shard_count_factor(limit, start, over, at, make_stream, kinesis_client,
+                                              kinesis_client_no_retry, kinesis_clock, record_measurement):
+    """UpdateShardCount takes at most double / at least half the open shards: the boundary is taken, one
+    shard beyond it is refused and changes nothing. One reshard per case."""
+    stream = make_stream(shard_count=start)
+    refused = _update_shard_count(kinesis_client_no_retry, stream.name, over)
+    still_open = len(open_shards(list_all_shards(kinesis_client, stream.name)))
+    taken = _update_shard_count(kinesis_client_no_retry, stream.name, at)
+    if taken is None:
+        _wait_active(kinesis_client, stream.name, kinesis_clock)
+    now_open = len(open_shards(list_all_shards(kinesis_client, stream.name)))
+    ok = refused in SCALING_REFUSALS and still_open == start and taken is None and now_open == at
+    factor = max(at, start) / min(at, start)
+    record_measurement(limit, factor, verdict="pass" if ok else "fail",
+                       detail=f"{start} -> {over}: {refused or 'accepted'} ({still_open} open after); {start} -> "
+                              f"{at}: {taken or 'accepted'} ({now_open} open after)")
+    assert refused in SCALING_REFUSALS, f"UpdateShardCount {start} -> {over} was {refused or 'accepted'}"
+    assert still_open == start, f"a refused UpdateShardCount changed the stream: {still_open} open shards"
+    assert taken is None, f"UpdateShardCount {start} -> {at} (the limit itself) was refused: {taken}"
+    assert now_open == at, f"{now_open} open shards after UpdateShardCount to {at}"
+
+
+@pytest.mark.kinesis_gap("moto-plain", reason="moto's UpdateShardCount has no daily call budget")
+def test_resharding_update_shard_count_calls_per_24h(make_stream, kinesis_client, kinesis_client_no_retry,
+                                                     kinesis_clock, record_measurement):
+    """Ten UpdateShardCount calls per stream in a rolling 24 hours; the next is refused until the window rolls.
+
+    Offline only: on AWS it costs ten reshards (minutes each) and the stream's daily budget.
+    """
+    if not kinesis_clock.simulated:
+        pytest.skip("ten live reshards take many minutes; the rolling 24 h window needs the simulated clock")
+    calls = limits.UPDATE_SHARD_COUNT_CALLS_PER_24H.value
+    stream = make_stream(shard_count=1)
+    codes = []
+    for n in range(calls + 1):
+        codes.append(_update_shard_count(kinesis_client_no_retry, stream.name, 2 if n % 2 == 0 else 1))
+        _wait_active(kinesis_client, stream.name, kinesis_clock)
+    kinesis_clock.sleep(24 * 60 * 60)
+    after_window = _update_shard_count(kinesis_client_no_retry, stream.name, 2 if calls % 2 == 0 else 1)
+    accepted = sum(code is None for code in codes)
+    ok = codes[:calls] == [None] * calls and codes[calls] in SCALING_REFUSALS and after_window is None
+    record_measurement(limits.UPDATE_SHARD_COUNT_CALLS_PER_24H, accepted, verdict="pass" if ok else "fail",
+                       detail=f"answers {codes}; after 24 h: {after_window or 'accepted'}")
+    assert codes[:calls] == [None] * calls, f"a call within the daily budget was refused: {codes}"
+    assert codes[calls] in SCALING_REFUSALS, f"call {calls + 1} in 24 h was {codes[calls] or 'accepted'}"
+    assert after_window is None, f"a call after the 24 h window rolled was refused: {after_window}"

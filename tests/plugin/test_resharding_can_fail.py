@@ -1,0 +1,190 @@
+"""The resharding family fails against backends that break continuity, and passes where errors are explained.
+
+Each test runs a few cases of tests/limits/test_resharding.py (copied with pytester) against the offline
+fidelity layer with one behaviour broken by a conftest (an autouse fixture that requests ``kinesis_fidelity``
+and patches the layer), or against plain moto with the family's gap markers taken off.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+FAMILY = Path(__file__).parents[1] / "limits" / "test_resharding.py"
+SMALL_SPLIT_AND_MERGE = "continuity and not seed and (split or merge)"
+
+LOSE_ONE_RECORD = """
+import pytest
+from pytest_kinesis_limits.fidelity import sequence, streams
+
+@pytest.fixture(autouse=True)
+def _lose_one_acknowledged_record(kinesis_fidelity, monkeypatch):
+    assert kinesis_fidelity is not None, "this proof needs the fidelity layer"
+    real = streams._store
+    dropped = []
+
+    def lossy(layer, stream, shard, rec, now, arrived):
+        # After the reshard has started (a shard is closed), acknowledge one record without storing it.
+        if not dropped and any(not s.is_open for s in stream.shards.values()):
+            dropped.append(rec.partition_key)
+            return sequence.stream_state(layer, stream).next_sequence()
+        return real(layer, stream, shard, rec, now, arrived)
+
+    monkeypatch.setattr(streams, "_store", lossy)
+"""
+
+WRITE_TO_CLOSED_PARENT = """
+import pytest
+from pytest_kinesis_limits.fidelity import sequence
+
+@pytest.fixture(autouse=True)
+def _keep_writing_to_the_closed_parent(kinesis_fidelity, monkeypatch):
+    assert kinesis_fidelity is not None, "this proof needs the fidelity layer"
+    real = sequence.StreamState.route
+
+    def to_parent(self, stream, hash_key):
+        shard = real(self, stream, hash_key)
+        parent = stream.shards.get(shard.parent) if shard is not None and shard.parent else None
+        return parent if parent is not None else shard
+
+    monkeypatch.setattr(sequence.StreamState, "route", to_parent)
+"""
+
+STORE_ONE_TWICE = """
+import pytest
+from pytest_kinesis_limits.fidelity import streams
+
+@pytest.fixture(autouse=True)
+def _store_one_record_twice(kinesis_fidelity, monkeypatch):
+    assert kinesis_fidelity is not None, "this proof needs the fidelity layer"
+    real = streams._store
+    doubled = []
+
+    def twice(layer, stream, shard, rec, now, arrived):
+        seq = real(layer, stream, shard, rec, now, arrived)
+        if not doubled and any(not s.is_open for s in stream.shards.values()):
+            doubled.append(seq)
+            real(layer, stream, shard, rec, now, arrived)
+        return seq
+
+    monkeypatch.setattr(streams, "_store", twice)
+"""
+
+NO_SHARD_COUNT_RULES = """
+import pytest
+
+@pytest.fixture(autouse=True)
+def _no_update_shard_count_rules(kinesis_fidelity):
+    assert kinesis_fidelity is not None, "this proof needs the fidelity layer"
+    kinesis_fidelity.config.shard_count_rules = False
+"""
+
+# During the reshard, one PutRecords request is stored and then answered HTTP 500 (the answer is "lost"):
+# the producer retries it, so its records are read twice. The log explains the duplicates: the family passes
+# and reports the write errors.
+STORED_THEN_500 = """
+import pytest
+from moto.kinesis.models import KinesisBackend
+from pytest_kinesis_limits.fidelity import errors
+
+class InternalFailure(errors.KinesisError):
+    code = 500
+
+@pytest.fixture(autouse=True)
+def _store_then_fail_once(kinesis_fidelity, monkeypatch):
+    assert kinesis_fidelity is not None, "this proof needs the fidelity layer"
+    layered = KinesisBackend.put_records  # the layer's patched method
+    failed = []
+
+    def flaky(self, stream_arn, stream_name, records):
+        answer = layered(self, stream_arn, stream_name, records)
+        stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+        if not failed and any(not s.is_open for s in stream.shards.values()):
+            failed.append(len(records))
+            raise InternalFailure("InternalFailure", "stored, but the answer was lost")
+        return answer
+
+    monkeypatch.setattr(KinesisBackend, "put_records", flaky)
+"""
+
+
+def _family(pytester: pytest.Pytester, *, conftest: str | None = None, keep_gaps: bool = True) -> None:
+    text = FAMILY.read_text(encoding="utf-8")
+    if not keep_gaps:
+        # Aim the gap markers at a backend label that does not exist: plain moto must now pass or fail for real.
+        text = text.replace('kinesis_gap(\n    "moto-plain"', 'kinesis_gap(\n    "no-such-backend"')
+        text = text.replace('kinesis_gap("moto-plain"', 'kinesis_gap("no-such-backend"')
+        assert "moto-plain" not in text
+    pytester.makepyfile(test_resharding_copy=text)  # a basename the outer session has not imported
+    if conftest:
+        pytester.makeconftest(conftest)
+
+
+def _measurements(pytester: pytest.Pytester) -> list[dict]:
+    return json.loads((pytester.path / "report.json").read_text())["measurements"]
+
+
+def test_clean_layer_passes_the_selection(pytester: pytest.Pytester) -> None:
+    """The control: without an injected fault the same selection passes (so the failures below are the faults')."""
+    _family(pytester)
+    pytester.runpytest("-p", "no:cacheprovider", "-k", SMALL_SPLIT_AND_MERGE).assert_outcomes(passed=2)
+
+
+def test_fails_when_one_acknowledged_record_is_lost_during_the_reshard(pytester: pytest.Pytester) -> None:
+    _family(pytester, conftest=LOSE_ONE_RECORD)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", SMALL_SPLIT_AND_MERGE,
+                                "--kinesis-report=report.json")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*acknowledged records lost across the reshard*",
+                                 "*lost 1, reordered 0*", "*never read*"])
+    lost = [m for m in _measurements(pytester) if m["limit"] == "reshard.lost_records"]
+    assert [(m["measured"], m["verdict"]) for m in lost] == [(1, "fail"), (1, "fail")]
+
+
+def test_fails_when_the_backend_keeps_writing_to_the_closed_parent(pytester: pytest.Pytester) -> None:
+    _family(pytester, conftest=WRITE_TO_CLOSED_PARENT)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", SMALL_SPLIT_AND_MERGE)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*records acknowledged by a closed shard beyond its EndingSequenceNumber*"])
+    result.stdout.fnmatch_lines(["*new shard shardId-* received no records*"])
+
+
+def test_fails_on_plain_moto_once_the_gap_markers_are_off(pytester: pytest.Pytester) -> None:
+    """Plain moto keeps writing to the closed parent (split) and copies both parents into the child (merge)."""
+    _family(pytester, keep_gaps=False)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--kinesis-fidelity=off", "-k", SMALL_SPLIT_AND_MERGE)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*new shard shardId-000000000001 received no records*"])
+    result.stdout.fnmatch_lines(["*duplicates or phantoms that no retried or errored request explains*",
+                                 "*UNEXPLAINED (stored more often than the producer sent it)*"])
+
+
+def test_fails_when_a_record_is_stored_twice(pytester: pytest.Pytester) -> None:
+    _family(pytester, conftest=STORE_ONE_TWICE)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "continuity and not seed and split-1-2")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*duplicated 1 (1 unexplained)*"])
+
+
+def test_update_shard_count_rules_fail_without_them(pytester: pytest.Pytester) -> None:
+    _family(pytester, conftest=NO_SHARD_COUNT_RULES)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "update_shard_count")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*UpdateShardCount 2 -> 5 was accepted*"])
+    result.stdout.fnmatch_lines(["*UpdateShardCount 4 -> 1 was accepted*"])
+    result.stdout.fnmatch_lines(["*call 11 in 24 h was accepted*"])
+
+
+def test_errored_request_during_the_reshard_is_reported_and_explained(pytester: pytest.Pytester) -> None:
+    """A request stored but answered 500 while UPDATING: counted as write errors, its duplicates explained."""
+    _family(pytester, conftest=STORED_THEN_500)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "continuity and not seed and split-1-2",
+                                "--kinesis-report=report.json")
+    result.assert_outcomes(passed=1)
+    rows = {m["limit"]: m for m in _measurements(pytester)}
+    errors = rows["reshard.write_errors"]
+    assert errors["measured"] > 0 and "InternalFailure" in errors["detail"], errors
+    assert rows["reshard.lost_records"]["extra"]["duplicated"] == errors["measured"]
+    assert rows["reshard.lost_records"]["extra"]["duplicated_unexplained"] == 0
