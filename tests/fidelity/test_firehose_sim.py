@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import moto
+from moto.core.base_backend import BackendDict
 import pytest
 from botocore.exceptions import ClientError
 from moto.core.exceptions import JsonRESTError
@@ -267,6 +268,7 @@ def test_runs_are_deterministic(monkeypatch: pytest.MonkeyPatch) -> None:
     keys = []
     for _ in range(2):
         with moto.mock_aws():
+            BackendDict.reset()  # a nested mock (the plugin's may be active) does not start empty by itself
             clock = SimulatedClock(START)
             with activate_firehose(clock) as sim:
                 env = make_env(clock, sim)

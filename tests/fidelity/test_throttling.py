@@ -93,9 +93,11 @@ def test_single_put_record_raises_a_throttle_the_sdk_retries(kinesis: Kinesis,
 
 def _run_once() -> list[int]:
     import moto
+    from moto.core.base_backend import BackendDict
 
     clock = SimulatedClock(1_700_000_000.5)
     with moto.mock_aws(), activate(clock, FidelityConfig(burst_seconds=0.25)):
+        BackendDict.reset()  # a nested mock (the plugin's may be active) does not start empty by itself
         client, probe = make_clients()
         client.create_stream(StreamName="d", ShardCount=1)
         failures = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -114,15 +115,50 @@ def _stream_to_json_summary(layer: FidelityLayer, original: Callable[..., dict[s
     return out
 
 
-def _response_get_records(layer: FidelityLayer, response: KinesisResponse) -> Any:
+_JSON_1_1 = "application/x-amz-json-1.1"
+
+
+def _speaks_json(response: KinesisResponse) -> bool:
+    return str(response.headers.get("Content-Type", "")).startswith(_JSON_1_1)
+
+
+def _json_result(response: KinesisResponse, body: dict[str, Any], fallback: Callable[[], dict[str, Any]]) -> Any:
+    """The response as JSON 1.1 text when the client speaks it, else through moto's serializer.
+
+    moto's generic serializer walks the service model for every field of every record: for 500-record
+    PutRecords and 10,000-record GetRecords answers it was half the time of an offline 50,000-record
+    scenario. These two answers are flat (strings, numbers, base64 blobs, epoch timestamps), so they are
+    written directly; any other protocol gets moto's own path (``fallback`` builds its body).
+    """
     from moto.core.responses import ActionResult
+
+    if _speaks_json(response):
+        return json.dumps(body, separators=(",", ":"))
+    return ActionResult(fallback())
+
+
+def _record_json(record: Any) -> dict[str, Any]:
+    # moto keeps Data as the request's base64 text, which is what JSON 1.1 sends back for a blob.
+    return {"Data": record.data, "PartitionKey": record.partition_key, "SequenceNumber": str(record.sequence_number),
+            "ApproximateArrivalTimestamp": record.created_at}
+
+
+def _response_put_records(layer: FidelityLayer, response: KinesisResponse) -> Any:
+    out = response.kinesis_backend.put_records(response._get_param("StreamARN"), response._get_param("StreamName"),
+                                               response._get_param("Records"))
+    return _json_result(response, out, lambda: out)
+
+
+def _response_get_records(layer: FidelityLayer, response: KinesisResponse) -> Any:
     from moto.kinesis.utils import decompose_shard_iterator
 
     stream_arn = response._get_param("StreamARN")
     shard_iterator = response._get_param("ShardIterator")
     limit = response._get_param("Limit")
     next_iterator, records, behind = response.kinesis_backend.get_records(stream_arn, shard_iterator, limit)
-    body: dict[str, Any] = {"Records": [r.to_json() for r in records], "MillisBehindLatest": behind}
+    fast = _speaks_json(response)
+    body: dict[str, Any] = {"Records": [_record_json(r) if fast else r.to_json() for r in records],
+                            "MillisBehindLatest": behind}
     if next_iterator is None:
         # API_GetRecords.html: at a closed shard's end NextShardIterator is null and ChildShards is set.
         stream_name, shard_id, _ = decompose_shard_iterator(shard_iterator)
@@ -130,7 +166,7 @@ def _response_get_records(layer: FidelityLayer, response: KinesisResponse) -> An
         body["ChildShards"] = child_shards_of(stream, shard_id)
     else:
         body["NextShardIterator"] = next_iterator
-    return ActionResult(body)
+    return _json_result(response, body, lambda: body)
 
 
 def _response_create_stream(layer: FidelityLayer, original: Callable[..., Any], response: KinesisResponse) -> Any:
@@ -219,6 +255,7 @@ def _patches(layer: FidelityLayer) -> list[tuple[type, str, Callable[..., Any]]]
         (sh, "get_sequence_number_at", p(_shard_sequence_at, layer)),
         (sh, "to_json", p(_shard_to_json, layer)),
         (r, "get_records", p(_response_get_records, layer)),
+        (r, "put_records", p(_response_put_records, layer)),
         (r, "create_stream", p(_response_create_stream, layer, o_create)),
     ]
 
