@@ -6,6 +6,7 @@ an instance-metadata address: only 127.0.0.1 is ever contacted.
 """
 
 import os
+from collections.abc import Iterator
 
 # Imported here, before any test runs: pytester's in-process runs drop the modules first imported inside
 # them when they end, and a boto3 imported afresh after that would not be moto's patched one (a Kinesis
@@ -33,3 +34,14 @@ def _empty_moto_for_tests_with_their_own_mock(request: pytest.FixtureRequest) ->
 
     if not KINESIS_FIXTURES.intersection(request.fixturenames):
         BackendDict.reset()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto for the test, with fake credentials and us-east-1 (never real AWS)."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with moto.mock_aws():
+        yield

@@ -59,7 +59,7 @@ def is_retryable(code: str | None, *, status: int | None = None, exception: Base
     context = RetryContext(attempt_number=1, parsed_response=parsed, caught_exception=exception)
     if _THROTTLED.is_retryable(context) or _TRANSIENT.is_retryable(context):
         return True
-    return status is not None and status >= 500
+    return status is not None and status // 100 == 5  # any HTTP 5xx
 
 
 @dataclass(frozen=True)

@@ -74,17 +74,6 @@ class Env:
         return fh.wait_for_records(self.s3, "dest", expected, seq, self.clock, timeout_s=1_000, poll_s=5, **kwargs)
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto for the test, with fake credentials and us-east-1 (never real AWS)."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with moto.mock_aws():
-        yield
-
-
 def make_env(clock: SimulatedClock, sim: FirehoseSimulator) -> Env:
     kinesis, s3, iam = (boto3.client(s, region_name="us-east-1") for s in ("kinesis", "s3", "iam"))
     kinesis.create_stream(StreamName="src", ShardCount=1)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 import boto3
-import moto
 import pytest
 from botocore.exceptions import ClientError
 
@@ -22,17 +20,6 @@ SEED_EVENT = {"user_id": 3322, "app_version": "v1.5.16(90)", "device_id": "a1b2-
               "device_os": "Android", "event": "interest_service_click", "interest_id": 1201,
               "interest_name": "관심사", "interest_service_id": None, "timestamp": "2019-04-30T07:30:00Z",
               "ratio": 0.5, "flags": [True, False]}
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto for the test, with fake credentials and us-east-1 (never real AWS)."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with moto.mock_aws():
-        yield
 
 
 def events(n: int) -> list[dict[str, Any]]:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.config import Config
-from moto import mock_aws
 from throughput_fake import FakeKinesis
 
 from pytest_kinesis_limits import limits
@@ -29,13 +26,6 @@ T0 = 1_700_000_000
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 # What the throughput family will use offline: exact service clock, so a tight tolerance (DESIGN §7).
 TOLERANCE = 0.01
-
-
-@pytest.fixture(scope="module")
-def moto_kinesis():
-    """A moto-mocked Kinesis client (no retries) for this module."""
-    with mock_aws():
-        yield boto3.client("kinesis", config=Config(retries={"total_max_attempts": 1}), **CREDENTIALS)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
-from moto import mock_aws
 from throughput_fake import FakeKinesis, client_error
 
 from pytest_kinesis_limits import limits
@@ -31,13 +30,6 @@ RECORDS_LIMIT = limits.SHARD_WRITE_RECORDS_PER_S.value
 BYTES_LIMIT = limits.SHARD_WRITE_BYTES_PER_S.value
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
-
-
-@pytest.fixture(scope="module")
-def moto_kinesis():
-    """A moto-mocked Kinesis client (no retries, as limit probes use) for this module."""
-    with mock_aws():
-        yield boto3.client("kinesis", config=Config(retries={"total_max_attempts": 1}), **CREDENTIALS)
 
 
 @pytest.fixture
