@@ -17,7 +17,7 @@ from .report import PROPERTY_NAME, Measurement, format_table, summary_line, writ
 from .settings import SPECS, Settings, SettingError, resolve
 
 if TYPE_CHECKING:
-    pass
+    from .backends import Backend  # noqa: F401 - named in the BACKEND_KEY stash key
 
 pytest_plugins = ["pytest_kinesis_limits.fixtures", "pytest_kinesis_limits.firehose_fixtures"]
 
