@@ -160,13 +160,22 @@ def create_stream(
 
 
 def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy) -> None:
-    """Delete a stream (and its consumers) and wait until it is gone; a stream already gone is fine."""
-    try:
-        client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-            return
-        raise
+    """Delete a stream (and its consumers) and wait until it is gone; a stream already gone is fine.
+
+    A stream still CREATING or UPDATING (a test that failed mid-reshard) refuses DeleteStream with
+    ResourceInUseException: wait until it is ACTIVE, then delete it, rather than leave it behind.
+    """
+    for attempt in (1, 2):
+        try:
+            client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+            break
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ResourceNotFoundException":
+                return
+            if code != "ResourceInUseException" or attempt == 2:
+                raise
+            wait_stream_active(client, name, clock=clock, policy=policy)
 
     def gone() -> bool:
         try:

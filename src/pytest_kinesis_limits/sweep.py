@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from . import resources
 from .clock import RealClock
+from .firehose_provision import delete_firehose_role
 from .resources import CREATED_BY, TAG_CREATED_BY, TAG_RUN_ID
 
 if TYPE_CHECKING:
@@ -78,12 +79,6 @@ def find_tagged(backend: Backend, *, run_id: str | None = None) -> list[tuple[st
     return found
 
 
-def _delete_role(client: BaseClient, name: str) -> None:
-    for policy in client.list_role_policies(RoleName=name).get("PolicyNames", []):
-        client.delete_role_policy(RoleName=name, PolicyName=policy)
-    client.delete_role(RoleName=name)
-
-
 def delete_found(backend: Backend, found: list[tuple[str, str]]) -> list[tuple[str, str, BaseException]]:
     """Delete what :func:`find_tagged` found (delivery streams first); returns the failures."""
     session = backend.session()
@@ -95,7 +90,7 @@ def delete_found(backend: Backend, found: list[tuple[str, str]]) -> list[tuple[s
         "delivery-stream": lambda n: clients["delivery-stream"].delete_delivery_stream(DeliveryStreamName=n),
         "stream": lambda n: resources.delete_stream(clients["stream"], n, clock=RealClock(), policy=policy),
         "bucket": lambda n: resources.delete_bucket(clients["bucket"], n),
-        "role": lambda n: _delete_role(clients["role"], n),
+        "role": lambda n: delete_firehose_role(clients["role"], n),
     }
     failures: list[tuple[str, str, BaseException]] = []
     for kind, name in found:

@@ -1,0 +1,68 @@
+"""Resource helpers: a stream mid-reshard is still deleted, names stay valid, cleanup reports failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.clock import SimulatedClock
+from pytest_kinesis_limits.resources import Namer, ResourceTracker, WaitPolicy, delete_stream
+
+
+class UpdatingStream:
+    """A fake Kinesis client whose stream is UPDATING for ``polls`` status checks, refusing DeleteStream
+    until it is ACTIVE, as AWS does."""
+
+    def __init__(self, polls: int) -> None:
+        self.polls, self.deleted, self.calls = polls, False, []
+
+    def _error(self, code: str, op: str) -> ClientError:
+        return ClientError({"Error": {"Code": code, "Message": "m"}}, op)
+
+    def describe_stream_summary(self, StreamName: str) -> dict[str, Any]:
+        self.calls.append("describe")
+        if self.deleted:
+            raise self._error("ResourceNotFoundException", "DescribeStreamSummary")
+        status = "UPDATING" if self.polls > 0 else "ACTIVE"
+        self.polls -= 1
+        return {"StreamDescriptionSummary": {"StreamStatus": status}}
+
+    def delete_stream(self, StreamName: str, EnforceConsumerDeletion: bool) -> None:
+        self.calls.append("delete")
+        if self.polls > 0:
+            raise self._error("ResourceInUseException", "DeleteStream")
+        self.deleted = True
+
+
+def test_a_stream_still_updating_is_deleted_once_active() -> None:
+    fake = UpdatingStream(polls=3)
+    delete_stream(fake, "s", clock=SimulatedClock(0), policy=WaitPolicy(delay=1, attempts=10))
+    assert fake.deleted and fake.calls[0] == "delete" and fake.calls.count("delete") == 2
+
+
+def test_a_stream_that_never_settles_is_an_error_not_a_hang() -> None:
+    fake = UpdatingStream(polls=10**6)
+    with pytest.raises(TimeoutError, match="stream s ACTIVE"):
+        delete_stream(fake, "s", clock=SimulatedClock(0), policy=WaitPolicy(delay=1, attempts=5))
+
+
+def test_names_fit_every_service_and_are_unique() -> None:
+    namer = Namer("pkl", "11251830ab12", "gw12")
+    names = {namer.name("fh") for _ in range(1000)}
+    assert len(names) == 1000
+    longest = max(names, key=len)
+    assert len(longest) <= limits.BUCKET_NAME_MAX_CHARS.value and longest == longest.lower()
+
+
+def test_cleanup_reports_every_failure_and_deletes_newest_first() -> None:
+    order: list[str] = []
+    tracker = ResourceTracker()
+    tracker.add("stream", "a", lambda: order.append("a"))
+    tracker.add("role", "b", lambda: (_ for _ in ()).throw(RuntimeError("denied")))
+    tracker.add("bucket", "c", lambda: order.append("c"))
+    failures = tracker.cleanup()
+    assert order == ["c", "a"]
+    assert [(kind, name, str(error)) for kind, name, error in failures] == [("role", "b", "denied")]
