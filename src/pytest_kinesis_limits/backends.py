@@ -142,7 +142,13 @@ def preflight(settings: Settings) -> Backend:
                 f"region {region!r} (from {source}) is not a region where Kinesis Data Streams is offered.{hint} "
                 f"Fix: {_region_fix(settings)}."
             )
-    credentials = base.get_credentials()
+    try:
+        credentials = base.get_credentials()
+    except BotoCoreError as exc:  # e.g. a key id without its secret, or a failing credential_process
+        raise PreflightError(
+            f"the AWS credentials could not be loaded: {exc}. Fix: complete or remove them (AWS_ACCESS_KEY_ID "
+            "needs AWS_SECRET_ACCESS_KEY; check credential_process / sso settings of the profile)."
+        ) from None
     dummy = False
     if credentials is None:
         if kind == "live":

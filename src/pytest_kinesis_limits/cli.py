@@ -11,7 +11,7 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -40,14 +40,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     from .backends import PreflightError, preflight
-    from .settings import resolve
+    from .settings import SettingError, resolve
     from .sweep import delete_found, find_tagged
 
-    settings = resolve({"live": not args.endpoint_url, "aws_region": args.region, "aws_profile": args.profile,
-                        "aws_endpoint_url": args.endpoint_url}, {}, {})
     try:
+        settings = resolve({"live": not args.endpoint_url, "aws_region": args.region, "aws_profile": args.profile,
+                            "aws_endpoint_url": args.endpoint_url}, {}, {})
         backend = preflight(settings)
-    except PreflightError as exc:
+    except (PreflightError, SettingError) as exc:
         print(f"sweep: {exc}", file=sys.stderr)
         return 2
     found = find_tagged(backend, run_id=args.run_id)
@@ -90,7 +90,21 @@ def _limits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked(parse: Callable[[str], str]) -> Callable[[str], str]:
+    """An argparse type from a settings parser, keeping its explanation in the usage error."""
+
+    def check(raw: str) -> str:
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{raw!r}: {exc}") from None
+
+    return check
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from .settings import parse_profile, parse_region, parse_url
+
     parser = argparse.ArgumentParser(prog="pytest-kinesis-limits", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run a Kinesis-like moto server on loopback")
@@ -99,9 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--fidelity", choices=("on", "off"), default="on", help="apply the fidelity layer")
     serve.set_defaults(run=_serve)
     sweep = commands.add_parser("sweep", help="find (and with --yes delete) resources this tool left behind")
-    sweep.add_argument("--region", help="AWS region (default: the profile's)")
-    sweep.add_argument("--profile", help="AWS profile")
-    sweep.add_argument("--endpoint-url", help="sweep an emulator instead of AWS")
+    sweep.add_argument("--region", type=_checked(parse_region), help="AWS region (default: the profile's)")
+    sweep.add_argument("--profile", type=_checked(parse_profile), help="AWS profile")
+    sweep.add_argument("--endpoint-url", type=_checked(parse_url), help="sweep an emulator instead of AWS")
     sweep.add_argument("--run-id", help="only resources of this run (its run-id tag)")
     sweep.add_argument("--yes", action="store_true", help="delete what is found (default: list only)")
     sweep.set_defaults(run=_sweep)

@@ -8,6 +8,7 @@ when a run needs them (``--live`` preflight, or a test that uses a Kinesis fixtu
 
 from __future__ import annotations
 
+import argparse
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kinesis-limits", "Kinesis limits (pytest-kinesis-limits)")
     for spec in SPECS:
         text = f"{spec.help}. Also env {spec.env}, ini {spec.ini}."
-        if spec.flag:
-            group.addoption(spec.option, action="store_true", default=None, dest=_dest(spec.name), help=text)
+        if spec.flag:  # --live / --no-live: the command line can also switch off what env or ini switched on
+            group.addoption(spec.option, action=argparse.BooleanOptionalAction, default=None, dest=_dest(spec.name),
+                            help=text)
         else:
             group.addoption(spec.option, action="store", default=None, dest=_dest(spec.name),
                             metavar=spec.metavar, help=text)
@@ -73,6 +75,12 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except SettingError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if settings.report and not _is_worker(config):
+        parent = os.path.dirname(os.path.abspath(settings.report))
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            raise pytest.UsageError(
+                f"--kinesis-report {settings.report!r} (from {settings.source_of('report')}): the folder {parent} "
+                "does not exist or cannot be written. Fix: create it, or name a file in a writable folder.")
     config.stash[SETTINGS_KEY] = settings
     config.stash[MEASUREMENTS_KEY] = []
     config.stash[BACKEND_KEY] = None
@@ -105,7 +113,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append("kinesis-limits settings: " + "; ".join(chosen))
     if not settings.offline:
         lines.append("kinesis-limits cost: provisioned shards are billed per shard-hour and PUT payload unit; "
-                     "a full live run creates short-lived 1-8 shard streams (well under 1 USD)")
+                     "a full live run creates short-lived 1-11 shard streams and Firehose delivery streams "
+                     "(well under 1 USD)")
     return lines
 
 

@@ -44,11 +44,15 @@ def verdict(ok: bool) -> str:
     return "pass" if ok else "fail"
 
 
+def refused_as_documented(outcome: probes.PutOutcome, codes: set[str], words: tuple[str, ...]) -> bool:
+    message = (outcome.error_message or "").lower()
+    return not outcome.accepted and outcome.error_code in codes and any(w in message for w in words)
+
+
 def assert_refused(outcome: probes.PutOutcome, codes: set[str], words: tuple[str, ...]) -> None:
     assert not outcome.accepted, f"expected the request to be refused, but: {outcome.describe()}"
     assert outcome.error_code in codes, f"refused with the wrong error: {outcome.describe()}"
-    message = (outcome.error_message or "").lower()
-    assert any(w in message for w in words), f"the message does not say why: {outcome.describe()}"
+    assert refused_as_documented(outcome, codes, words), f"the message does not say why: {outcome.describe()}"
 
 
 def assert_all_taken(outcome: probes.PutOutcome) -> None:
@@ -62,7 +66,10 @@ def judge_boundary(record_measurement, limit: limits.Limit, value: int, taken: b
     record as sent and in order; a refused one carries the documented error and stored nothing."""
     sent_pairs = [(r["PartitionKey"], r["Data"]) for r in sent]
     stored_pairs = [(r.partition_key, r.data) for r in stored]
-    ok = outcome.accepted == taken and stored_pairs == (sent_pairs if taken else [])
+    if taken:
+        ok = outcome.accepted and outcome.failed_record_count == 0 and stored_pairs == sent_pairs
+    else:
+        ok = refused_as_documented(outcome, codes, words) and not stored
     record_measurement(limit, value if outcome.accepted else None, verdict=verdict(ok),
                        detail=f"{detail}{outcome.describe()}; {len(stored)} read back")
     if taken:
@@ -150,16 +157,25 @@ def _request_of(total: int, label: str, hash_keys: list[str]) -> list[dict]:
             for i, size in enumerate(payloads.split_evenly(total, parts))]
 
 
-REQUEST_PROBES = (("legacy-at", LEGACY_REQUEST.value), ("legacy-over", LEGACY_REQUEST.value + 1),
-                  ("model-at", MODEL_REQUEST.value), ("model-over", MODEL_REQUEST.value + 1))
+REQUEST_PROBES = tuple((f"{name}-{side}", cap.value + delta)
+                       for name, cap in (("legacy", LEGACY_REQUEST), ("model", MODEL_REQUEST))
+                       for side, delta in (("under", -1), ("at", 0), ("over", 1)))
+# What each document says of the six probes: taken (True) or refused (False).
+DOCUMENTED = {
+    LEGACY_REQUEST.key: {"legacy-under": True, "legacy-at": True, "legacy-over": False,
+                         "model-under": False, "model-at": False, "model-over": False},
+    MODEL_REQUEST.key: {"legacy-under": True, "legacy-at": True, "legacy-over": True,
+                        "model-under": True, "model-at": True, "model-over": False},
+}
 
 
 def test_put_records_request_size(kinesis_client_no_retry, make_stream, read_records, record_measurement,
                                   kinesis_clock):
     """Which request cap does the backend enforce: 5 MiB (guide until 2025) or 10 MiB (2025 model)?
 
-    Both documents agree that 5 MiB is taken and 10 MiB + 1 is refused; the two sizes between tell them
-    apart. The test fails when the backend matches neither document. Records go one per shard (and the
+    Each cap is probed just under, at and just over. Both documents agree that up to 5 MiB is taken and
+    10 MiB + 1 is refused; the sizes between tell them apart. The test fails when the backend matches
+    neither document. Records go one per shard (and the
     probes a second apart) so that the per-shard write rate never interferes.
     """
     shards = -(-(MODEL_REQUEST.value + 1) // RECORD_BYTES.value)
@@ -184,9 +200,7 @@ def test_put_records_request_size(kinesis_client_no_retry, make_stream, read_rec
             assert_all_taken(outcome)
         else:
             assert_refused(outcome, SIZE_REFUSALS, SIZE_WORDS)
-    legacy = taken == {"legacy-at": True, "legacy-over": False, "model-at": False, "model-over": False}
-    model = taken == {"legacy-at": True, "legacy-over": True, "model-at": True, "model-over": False}
-    enforced = LEGACY_REQUEST if legacy else MODEL_REQUEST if model else None
+    enforced = next((cap for cap in (LEGACY_REQUEST, MODEL_REQUEST) if taken == DOCUMENTED[cap.key]), None)
     record_measurement(enforced or MODEL_REQUEST, enforced.value if enforced else None,
                        verdict=verdict(enforced is not None), detail=f"taken: {taken}")
     assert enforced is not None, f"the backend matches neither documented request cap: {taken}"
@@ -233,20 +247,21 @@ def _bad_size(n: int) -> dict:
     return payloads.sized_record(RECORD_BYTES.value + 1, partition_key="k")
 
 
-@pytest.mark.parametrize(("make_bad", "codes"), [
-    pytest.param(_bad_key, {"ValidationException"}, id="partition-key-257", marks=PLAIN_MOTO_KEY),
-    pytest.param(_bad_hash_key, {"InvalidArgumentException", "ValidationException"}, id="hash-key-2**128",
+@pytest.mark.parametrize(("make_bad", "codes", "limit"), [
+    pytest.param(_bad_key, {"ValidationException"}, KEY_CHARS, id="partition-key-257", marks=PLAIN_MOTO_KEY),
+    pytest.param(_bad_hash_key, {"InvalidArgumentException", "ValidationException"}, HASH_BITS, id="hash-key-2**128",
                  marks=pytest.mark.kinesis_gap("moto-plain", reason="moto stores the records before a bad hash key")),
-    pytest.param(_bad_size, SIZE_REFUSALS, id="record-over-cap"),
+    pytest.param(_bad_size, SIZE_REFUSALS, RECORD_BYTES, id="record-over-cap"),
 ])
 def test_put_records_invalid_record_mid_batch_rejects_whole_request(
-        make_bad, codes, kinesis_client_no_retry, kinesis_stream, read_records, record_measurement):
+        make_bad, codes, limit, kinesis_client_no_retry, kinesis_stream, read_records, record_measurement):
     """One invalid record anywhere in a batch refuses the whole request: nothing before it is stored."""
     records = payloads.counter_records(3) + [make_bad(3)] + payloads.counter_records(2, start=4)
     outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, records)
     stored = read_records(kinesis_stream)
-    record_measurement(MAX_RECORDS, None, verdict=verdict(not outcome.accepted and not stored),
-                       detail=f"bad record at position 4 of 6: {outcome.describe()}; {len(stored)} stored")
+    ok = not outcome.accepted and outcome.error_code in codes and not stored
+    record_measurement(limit, None, verdict=verdict(ok),
+                       detail=f"one record over it at position 4 of 6: {outcome.describe()}; {len(stored)} stored")
     assert not outcome.accepted, outcome.describe()
     assert outcome.error_code in codes, outcome.describe()
     assert stored == [], f"a refused request stored {len(stored)} records"

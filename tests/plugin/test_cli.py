@@ -46,3 +46,10 @@ def test_sweep_against_nothing_reachable_is_a_clear_error(capsys) -> None:
 def test_limits_prints_the_catalogue(capsys) -> None:
     assert cli.main(["limits"]) == 0
     assert "| `put_records.max_records` | 500 |" in capsys.readouterr().out
+
+
+def test_sweep_with_a_bad_region_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["sweep", "--region", "Seoul"])
+    assert exit_info.value.code == 2
+    assert "argument --region: 'Seoul': expected an AWS region code" in capsys.readouterr().err

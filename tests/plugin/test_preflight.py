@@ -68,3 +68,9 @@ def test_endpoint_uses_dummy_credentials_and_finds_the_account(moto_server_url: 
     assert backend.kind == "endpoint" and backend.dummy_credentials
     assert backend.account_id == "123456789012"  # moto's account, answered by STS over HTTP
     assert "endpoint=" + moto_server_url in backend.describe()
+
+
+def test_half_configured_credentials_are_a_preflight_error(no_aws_config, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")  # and no secret
+    with pytest.raises(PreflightError, match="credentials could not be loaded.*AWS_SECRET_ACCESS_KEY"):
+        preflight(resolve({"live": True, "aws_region": "us-east-1"}, {}, {}))

@@ -132,3 +132,21 @@ def test_kinesis_tests_get_a_default_timeout_unless_one_is_set(pytester: pytest.
     """)
     result = pytester.runpytest("--kinesis-timeout=33")
     result.assert_outcomes(passed=3)
+
+
+def test_no_flag_on_the_command_line_beats_the_environment(pytester: pytest.Pytester,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KINESIS_LIMITS_KEEP_RESOURCES", "1")
+    pytester.makepyfile("""
+        def test_show(kinesis_settings):
+            assert kinesis_settings.keep_resources is False
+            assert kinesis_settings.source_of("keep_resources") == "the command line (--kinesis-keep-resources)"
+    """)
+    pytester.runpytest("--no-kinesis-keep-resources").assert_outcomes(passed=1)
+
+
+def test_report_into_a_missing_folder_is_a_usage_error_before_the_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--kinesis-report=/nonexistent/folder/report.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--kinesis-report '/nonexistent/folder/report.json'*does not exist*Fix*"])
