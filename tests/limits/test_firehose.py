@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from pytest_kinesis_limits import firehose as fh
 from pytest_kinesis_limits import limits, payloads, probes
-from pytest_kinesis_limits.firehose_fixtures import delivery_bound_s, delivery_poll_s
+from pytest_kinesis_limits.firehose import delivery_bound_s, delivery_poll_s
 
 pytestmark = pytest.mark.kinesis_gap(
     "moto-plain", reason="moto's Firehose never reads its Kinesis source (nothing is delivered, the fixture's "
