@@ -239,3 +239,10 @@ RESHARD_UPDATING_S = _limit(
     "reshard.updating_s", None, "s", "how long a stream stays UPDATING after a reshard: AWS gives no number "
     "(UpdateShardCount: \"could take a few minutes to complete\"); measurements are informational",
     SRC_UPDATE_SHARD_COUNT, "2026-11-25", note="no documented value")
+
+# --- added by firehose-fix ---
+FIREHOSE_DELIVERY_LATENCY_S = _limit(
+    "firehose.delivery.latency_s", None, "s", "time from a record's ApproximateArrivalTimestamp in the source "
+    "stream to the LastModified of the S3 object holding it: AWS gives no number beyond the buffering interval "
+    "hint (\"buffers incoming data ... before delivering it\"); measurements are informational",
+    SRC_FH_BUFFERING, "2026-11-25", note="no documented value")
