@@ -241,8 +241,10 @@ RESHARD_UPDATING_S = _limit(
     SRC_UPDATE_SHARD_COUNT, "2026-11-25", note="no documented value")
 
 # --- added by firehose-fix ---
+SRC_FH_BUFFERING_HINTS_API = f"{_DOCS}/firehose/latest/APIReference/API_BufferingHints.html"
 FIREHOSE_DELIVERY_LATENCY_S = _limit(
     "firehose.delivery.latency_s", None, "s", "time from a record's ApproximateArrivalTimestamp in the source "
-    "stream to the LastModified of the S3 object holding it: AWS gives no number beyond the buffering interval "
-    "hint (\"buffers incoming data ... before delivering it\"); measurements are informational",
-    SRC_FH_BUFFERING, "2026-11-25", note="no documented value")
+    "stream to the LastModified of the S3 object holding it: AWS gives no number; IntervalInSeconds says "
+    "\"buffer incoming data for the specified period of time ... before delivering it\" and the hints are "
+    "\"treated as hints\" Firehose may override; measurements are informational",
+    SRC_FH_BUFFERING_HINTS_API, "2026-11-25", note="no documented value")
