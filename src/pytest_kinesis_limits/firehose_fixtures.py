@@ -116,7 +116,9 @@ def wait_for_delivery(s3_client: BaseClient, kinesis_clock: Clock, kinesis_wait_
     Polls the delivery stream's bucket until every expected id arrived or the bound passed (default: the
     interval hint plus the wait policy's span), checking keys against the documented format (name, prefix)
     and bodies against the configured delimiter. The canary objects and records are left out. Never raises
-    on a timeout: the result says what is missing, duplicated (at-least-once) or malformed.
+    on a timeout: the result says what is missing, duplicated (at-least-once) or malformed. ``send_times``
+    are client-clock starts; for latencies on the services' clocks call ``result.measure_latencies(
+    firehose.arrival_times(read_records(delivery.source), delivery.record_id(identify)))``.
     """
     from .firehose import CANARY, delivery_bound_s, delivery_poll_s, wait_for_records, without_canaries
 
