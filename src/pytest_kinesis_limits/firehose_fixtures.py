@@ -58,8 +58,8 @@ def make_delivery_stream(
     buffering S3 allows), retrying only IAM's propagation error, waits until ACTIVE, then writes a canary to
     each open source shard, again at every poll for the shards still missing, until one of each is in S3
     (bounded), so the stream handed over is really reading (it starts at LATEST). Delivery stream, then role
-    and policy, are deleted at teardown, also after failures. Offline it runs on moto with the delivery simulation; with --kinesis-fidelity=off the
-    canaries never arrive and it raises DeliveryStreamError.
+    and policy, are deleted at teardown, also after failures. Offline it runs on moto with the delivery
+    simulation; with --kinesis-fidelity=off the canaries never arrive and it raises DeliveryStreamError.
     """
     from .firehose import delivery_bound_s, delivery_poll_s
     from .firehose_provision import (DeliveryStreamInfo, create_delivery_stream, create_firehose_role,

@@ -53,6 +53,11 @@ def verdict(ok: bool) -> str:
     return "pass" if ok else "fail"
 
 
+def rounded(seconds: float | None) -> float | None:
+    """Seconds for messages (verdicts compare the exact values)."""
+    return None if seconds is None else round(seconds, 2)
+
+
 def seed_id(record: dict) -> int | None:
     return record.get("id") if isinstance(record, dict) else None
 
@@ -119,8 +124,9 @@ def test_firehose_seed_events_arrive_in_s3(firehose_delivery_stream, kinesis_cli
                        detail=bad_body or "every body is exactly its records' bytes concatenated")
     record_measurement(limits.FIREHOSE_DELIVERY_LATENCY_S, result.max_latency_s, verdict="info", unit="s",
                        detail=f"the longest of {len(latencies)} delivery latencies (min "
-                              f"{round(latencies[0], 2) if latencies else None}, median "
-                              f"{round(median(latencies), 2) if latencies else None} s): each record's ApproximateArrivalTimestamp (Kinesis) to the LastModified of "
+                              f"{rounded(latencies[0] if latencies else None)}, median "
+                              f"{rounded(median(latencies) if latencies else None)} s): each record's "
+                              f"ApproximateArrivalTimestamp (Kinesis) to the LastModified of "
                               f"the S3 object holding it, with a {delivery.buffer_seconds} s interval hint")
 
     assert not result.missing, f"records never delivered: {result.summary()}"
@@ -199,24 +205,25 @@ def test_firehose_interval_hint_bounds_latency(interval, make_delivery_stream, k
     result = wait_for_delivery(delivery, ids, seed_id)
     arrivals = arrivals_of(read_records, delivery, seed_id)
     latencies = result.measure_latencies(arrivals)
-    waits = [None if wait is None else round(wait, 2)
-             for _, wait in fh.object_waits(result.objects, arrivals, delivery.record_id(seed_id))]
+    waits = [wait for _, wait in fh.object_waits(result.objects, arrivals, delivery.record_id(seed_id))]
     upper = interval.value + READ_PERIOD_S + (0.0 if kinesis_backend.offline else LIVE_LATENCY_SLACK_S)
     lower = interval.value - READ_PERIOD_S
-    latest = None if result.max_latency_s is None else round(result.max_latency_s, 2)
+    latest = result.max_latency_s
     held = None if not waits or None in waits else min(waits)
     ok = not result.missing and latest is not None and latest <= upper and held is not None and held >= lower
+    shown = [None if w is None else round(w, 2) for w in waits]
     record_measurement(interval, held, verdict=verdict(ok), unit="s",
-                       detail=f"the oldest record of each of {len(waits)} object(s) waited {waits} s (at least "
+                       detail=f"the oldest record of each of {len(waits)} object(s) waited {shown} s (at least "
                               f"{max(lower, 0):g} s); records delivered "
-                              f"{round(min(latencies.values()), 2) if latencies else None} .. {latest} s after arriving (at most {upper:g} s); ApproximateArrivalTimestamp -> S3 "
-                              f"LastModified; {result.summary()}")
+                              f"{rounded(min(latencies.values(), default=None))} .. {rounded(latest)} s after "
+                              f"arriving (at most {upper:g} s); "
+                              f"ApproximateArrivalTimestamp -> S3 LastModified; {result.summary()}")
     assert not result.missing, result.summary()
-    assert latest is not None and latest <= upper, \
-        f"delivered up to {latest} s after arriving, more than the {interval.value} s hint allows ({upper:g} s)"
+    assert latest is not None and latest <= upper, (f"delivered up to {rounded(latest)} s after arriving, more "
+                                                    f"than the {interval.value} s hint allows ({upper:g} s)")
     assert held is not None and held >= lower, \
-        (f"an object's oldest record waited only {held} s: a {interval.value} s interval hint holds records at "
-         f"least {lower:g} s (buffering ignored?); waits {waits}")
+        (f"an object's oldest record waited only {rounded(held)} s: a {interval.value} s interval hint holds "
+         f"records at least {lower:g} s (buffering ignored?); waits {shown}")
 
 
 def test_firehose_direct_puts_to_a_kinesis_source_are_refused(firehose_delivery_stream, firehose_client, s3_client,
