@@ -343,16 +343,13 @@ def canary_record(delivery_stream: str, shard_id: str, attempt: int = 0) -> byte
 
 
 def write_canaries(kinesis_client: Any, stream_name: str, delivery_stream: str, *,
-                   shard_ids: Iterable[str] | None = None, attempt: int = 0) -> dict[str, bytes]:
-    """Write one canary to every open shard of ``stream_name`` (or only to ``shard_ids`` among them), with
-    ExplicitHashKey = the shard's first hash key; return ``{shard id: canary bytes}``."""
+                   shards: Iterable[Any] | None = None, attempt: int = 0) -> dict[str, bytes]:
+    """Write one canary to every open shard of ``stream_name`` (or to ``shards``, ``keys.ShardRange``s of it),
+    with ExplicitHashKey = the shard's first hash key; return ``{shard id: canary bytes}``."""
     from .keys import open_shard_ranges
 
-    only = None if shard_ids is None else set(shard_ids)
     written = {}
-    for shard in open_shard_ranges(kinesis_client, stream_name):
-        if only is not None and shard.shard_id not in only:
-            continue
+    for shard in open_shard_ranges(kinesis_client, stream_name) if shards is None else shards:
         data = canary_record(delivery_stream, shard.shard_id, attempt)
         kinesis_client.put_record(StreamName=stream_name, Data=data, PartitionKey="canary",
                                   ExplicitHashKey=str(shard.start))
@@ -384,10 +381,12 @@ def prove_reading(kinesis_client: Any, s3_client: Any, stream_name: str, bucket:
     keep them out of results.
     """
     from .firehose import list_delivered, poll_until
+    from .keys import open_shard_ranges
 
     start = clock.now()
-    written: dict[str, list[bytes]] = {sid: [data] for sid, data in
-                                        write_canaries(kinesis_client, stream_name, delivery_stream).items()}
+    shards = {shard.shard_id: shard for shard in open_shard_ranges(kinesis_client, stream_name)}
+    written: dict[str, list[bytes]] = {sid: [data] for sid, data in write_canaries(
+        kinesis_client, stream_name, delivery_stream, shards=shards.values()).items()}
     last_write = [clock.now()]
     polls: list[list[str]] = []
     arrived: set[str] = set()
@@ -399,8 +398,8 @@ def prove_reading(kinesis_client: Any, s3_client: Any, stream_name: str, bucket:
                        if any(c in o.body for c in canaries for o in objects))
         missing = [sid for sid in written if sid not in arrived]
         if missing and clock.now() - last_write[0] >= poll_s:
-            for sid, data in write_canaries(kinesis_client, stream_name, delivery_stream, shard_ids=missing,
-                                            attempt=len(polls)).items():
+            for sid, data in write_canaries(kinesis_client, stream_name, delivery_stream,
+                                            shards=[shards[sid] for sid in missing], attempt=len(polls)).items():
                 written[sid].append(data)
             last_write[0] = clock.now()
         return not missing
