@@ -239,3 +239,12 @@ RESHARD_UPDATING_S = _limit(
     "reshard.updating_s", None, "s", "how long a stream stays UPDATING after a reshard: AWS gives no number "
     "(UpdateShardCount: \"could take a few minutes to complete\"); measurements are informational",
     SRC_UPDATE_SHARD_COUNT, "2026-11-25", note="no documented value")
+
+# --- added by firehose-fix ---
+SRC_FH_BUFFERING_HINTS_API = f"{_DOCS}/firehose/latest/APIReference/API_BufferingHints.html"
+FIREHOSE_DELIVERY_LATENCY_S = _limit(
+    "firehose.delivery.latency_s", None, "s", "time from a record's ApproximateArrivalTimestamp in the source "
+    "stream to the LastModified of the S3 object holding it: AWS gives no number; IntervalInSeconds says "
+    "\"buffer incoming data for the specified period of time ... before delivering it\" and the hints are "
+    "\"treated as hints\" Firehose may override; measurements are informational",
+    SRC_FH_BUFFERING_HINTS_API, "2026-11-25", note="no documented value")

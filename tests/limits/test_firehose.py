@@ -12,13 +12,15 @@ direct puts are accepted, so the whole family is a strict expected failure there
 from __future__ import annotations
 
 from collections import defaultdict
+from statistics import median
 
 import pytest
 from botocore.exceptions import ClientError
 
 from pytest_kinesis_limits import firehose as fh
 from pytest_kinesis_limits import limits, payloads, probes
-from pytest_kinesis_limits.firehose_fixtures import delivery_bound_s, delivery_poll_s
+from pytest_kinesis_limits.firehose import delivery_bound_s, delivery_poll_s
+from pytest_kinesis_limits.resharding import Reshard, Scenario, open_shards, run_scenario
 
 pytestmark = pytest.mark.kinesis_gap(
     "moto-plain", reason="moto's Firehose never reads its Kinesis source (nothing is delivered, the fixture's "
@@ -26,25 +28,34 @@ pytestmark = pytest.mark.kinesis_gap(
 
 MAX_RECORDS = limits.PUT_RECORDS_MAX_RECORDS
 RECORD_BYTES = limits.RECORD_MAX_BYTES
+HINT_BYTES = limits.FIREHOSE_BUFFER_MIB_MIN.value * limits.MIB
 READ_PERIOD_S = 1.0 / limits.FIREHOSE_SOURCE_READS_PER_S.value
-#: Live only: what the interval-hint verdict allows beyond interval + one read period (the S3 write, the
-#: skew between the client's send clock and S3's LastModified, Firehose's scheduling). Offline: nothing.
+#: Live only: what the interval-hint verdict allows beyond interval + one read period (the S3 write and
+#: Firehose's scheduling; both ends are service clocks). Offline: nothing.
 LIVE_LATENCY_SLACK_S = 60.0
+#: Live only: how far from the size hint an object may be (a fraction of the hint; our choice, not AWS's).
+#: AWS calls BufferingHints hints and may raise the size when delivery falls behind (buffering-hints.html);
+#: offline the simulation cuts exactly: an object is more than the hint minus one record and at most the hint.
+LIVE_SIZE_TOLERANCE = 0.2
 #: How long nothing must arrive after a refused direct put (several read periods; an accepted put would be
 #: delivered within the 0 s interval plus a read).
 QUIET_S = 30.0
 #: The size-hint test's interval: long enough that only the size hint cuts objects while it writes.
 SIZE_TEST_INTERVAL_S = 60
-#: The resharding scenario (the seed's 500 records every 0.5 s, scaled down): batches of records over
-#: many partition keys, one batch per half second, before, during and after UpdateShardCount 1 → 2.
-RESHARD_BATCH = MAX_RECORDS.value // 2
-RESHARD_KEYS = 16
-RESHARD_BATCHES_BEFORE = 4
-RESHARD_BATCHES_AFTER = 4
+#: The resharding run, shaped like the seed's (``{"test": n}`` batches every half second, the shard count
+#: changed 1 -> 2 while writing, as the console's "update shard count" does: UpdateShardCount) but small:
+#: a fifth of a PutRecords batch per tick over 16 keys, the reshard at the fifth tick, four ticks after ACTIVE.
+RESHARD = Scenario("firehose-seed-uniform-1-2", 1, Reshard.uniform(2), records_per_tick=MAX_RECORDS.value // 5,
+                   tick_s=0.5, ticks=12, reshard_tick=4, after_active_ticks=4, keys=16)
 
 
 def verdict(ok: bool) -> str:
     return "pass" if ok else "fail"
+
+
+def rounded(seconds: float | None) -> float | None:
+    """Seconds for messages (verdicts compare the exact values)."""
+    return None if seconds is None else round(seconds, 2)
 
 
 def seed_id(record: dict) -> int | None:
@@ -56,15 +67,23 @@ def counter_id(record: dict) -> int | None:
 
 
 def extra_bytes(objects: list[fh.DeliveredObject], sent: dict, identify) -> tuple[int, str | None]:
-    """Bytes in the bodies beyond the records' own bytes, and the first body that is not exactly them."""
+    """Bytes in the bodies beyond the records' own bytes, and the first body that is not exactly them (a
+    late canary, written as compact JSON like the test's records, counts as its own bytes)."""
     extra, first_bad = 0, None
     for obj in objects:
-        expected = b"".join(sent.get(identify(r), b"") for r in obj.records)
+        expected = b"".join(payloads.encode_json(r) if fh.CANARY_FIELD in r else sent.get(identify(r), b"")
+                            for r in obj.records)
         extra += len(obj.body) - len(expected)
         if obj.body != expected and first_bad is None:
             first_bad = (f"{obj.key}: {obj.body_error or 'body is not the records concatenated'} "
                          f"(starts {obj.body[:60]!r})")
     return extra, first_bad
+
+
+def arrivals_of(read_records, delivery, identify) -> dict:
+    """Each record's ApproximateArrivalTimestamp, read back from the source stream (the test's records by
+    ``identify``, canaries by their own id): the start of a latency on the service's clock."""
+    return fh.arrival_times(read_records(delivery.source), delivery.record_id(identify))
 
 
 def key_errors(objects: list[fh.DeliveredObject], version: int) -> list[str]:
@@ -79,24 +98,22 @@ def key_errors(objects: list[fh.DeliveredObject], version: int) -> list[str]:
 
 
 def test_firehose_seed_events_arrive_in_s3(firehose_delivery_stream, kinesis_client, wait_for_delivery,
-                                           kinesis_clock, record_measurement):
+                                           read_records, record_measurement):
     """The seed's pipeline: mobile events (Korean text, nulls, mixed types) sent with PutRecord and
     PutRecords arrive in S3 under documented keys, bodies the records' bytes back to back, none lost."""
     delivery = firehose_delivery_stream
     singles = 10
     events = [payloads.seed_event(n) for n in range(singles + MAX_RECORDS.value)]
     sent = {e["id"]: payloads.encode_json(e) for e in events}
-    send_times: dict[int, float] = {}
     for event in events[:singles]:
         kinesis_client.put_record(StreamName=delivery.source.name, Data=sent[event["id"]],
                                   PartitionKey=str(event["user_id"]))
-        send_times[event["id"]] = kinesis_clock.now()
     batch = [{"Data": sent[e["id"]], "PartitionKey": str(e["user_id"])} for e in events[singles:]]
     outcome = probes.put_records(kinesis_client, delivery.source.name, batch)
-    send_times.update({e["id"]: kinesis_clock.now() for e in events[singles:]})
     assert outcome.accepted and outcome.failed_record_count == 0, outcome.describe()
 
-    result = wait_for_delivery(delivery, sent, seed_id, send_times=send_times)
+    result = wait_for_delivery(delivery, sent, seed_id)
+    latencies = sorted(result.measure_latencies(arrivals_of(read_records, delivery, seed_id)).values())
     extra, bad_body = extra_bytes(result.objects, sent, seed_id)
     bad_keys = key_errors(result.objects, delivery.version)
     record_measurement(limits.FIREHOSE_MISSING_RECORDS, len(result.missing), verdict=verdict(not result.missing),
@@ -105,8 +122,12 @@ def test_firehose_seed_events_arrive_in_s3(firehose_delivery_stream, kinesis_cli
                        detail=bad_keys[0] if bad_keys else f"{len(result.objects)} keys parsed")
     record_measurement(limits.FIREHOSE_RECORD_DELIMITER_BYTES, extra, verdict=verdict(bad_body is None),
                        detail=bad_body or "every body is exactly its records' bytes concatenated")
-    record_measurement(limits.FIREHOSE_BUFFER_SECONDS_MIN, result.max_latency_s, verdict="info", unit="s",
-                       detail=f"delivery latency (send → LastModified) with a {delivery.buffer_seconds} s interval")
+    record_measurement(limits.FIREHOSE_DELIVERY_LATENCY_S, result.max_latency_s, verdict="info", unit="s",
+                       detail=f"the longest of {len(latencies)} delivery latencies (min "
+                              f"{rounded(latencies[0] if latencies else None)}, median "
+                              f"{rounded(median(latencies) if latencies else None)} s): each record's "
+                              f"ApproximateArrivalTimestamp (Kinesis) to the LastModified of "
+                              f"the S3 object holding it, with a {delivery.buffer_seconds} s interval hint")
 
     assert not result.missing, f"records never delivered: {result.summary()}"
     assert not bad_keys, f"keys not in the documented format: {bad_keys[:3]}"
@@ -115,17 +136,25 @@ def test_firehose_seed_events_arrive_in_s3(firehose_delivery_stream, kinesis_cli
     assert delivered[0]["interest_name"] == "관심사" and delivered[0]["interest_service_id"] is None
 
 
+def size_bounds(offline: bool, record_max: int) -> tuple[float, float]:
+    """Sizes allowed for an object cut by the size hint (every object but the last)."""
+    if offline:  # exact: the next record did not fit
+        return HINT_BYTES - record_max + 1, HINT_BYTES
+    return (1 - LIVE_SIZE_TOLERANCE) * HINT_BYTES - record_max, (1 + LIVE_SIZE_TOLERANCE) * HINT_BYTES
+
+
 def test_firehose_small_size_hint_gives_several_objects(make_delivery_stream, kinesis_stream, s3_bucket,
-                                                        kinesis_client, kinesis_clock, wait_for_delivery,
-                                                        record_measurement):
-    """With the smallest size hint, a few hint's worth of records written within the interval are cut into
-    several objects, none larger than the hint."""
+                                                        kinesis_client, kinesis_clock, kinesis_backend,
+                                                        wait_for_delivery, record_measurement):
+    """With the smallest size hint and a long interval, 3.5 hints' worth of records written at half a hint
+    per second are cut by size: every object but the last is close to the hint (offline: more than the
+    hint minus one record, at most the hint; live: within LIVE_SIZE_TOLERANCE), the last no larger."""
     hint = limits.FIREHOSE_BUFFER_MIB_MIN
     delivery = make_delivery_stream(kinesis_stream, s3_bucket, buffer_mib=hint.value,
                                     buffer_seconds=SIZE_TEST_INTERVAL_S)
     record_bytes = RECORD_BYTES.value // 10
-    per_second = limits.SHARD_WRITE_BYTES_PER_S.value // record_bytes - 1  # under the shard's write rate
-    count = 7 * hint.value * limits.MIB // (2 * record_bytes)  # 3.5 hints
+    per_second = HINT_BYTES // (2 * record_bytes)  # half a hint a second: buffering-less objects stay small
+    count = 7 * HINT_BYTES // (2 * record_bytes)  # 3.5 hints
     sent = {}
     for first in range(0, count, per_second):
         batch = []
@@ -137,41 +166,64 @@ def test_firehose_small_size_hint_gives_several_objects(make_delivery_stream, ki
         kinesis_clock.sleep(1.0)
 
     result = wait_for_delivery(delivery, sent, seed_id)
-    sizes = [len(o.body) for o in result.objects]
-    largest = max(sizes, default=0)
-    ok = not result.missing and len(sizes) >= 2 and largest <= hint.value * limits.MIB
-    record_measurement(hint, largest / limits.MIB, verdict=verdict(ok), unit="MiB",
-                       detail=f"{len(sizes)} objects of {[round(s / limits.MIB, 2) for s in sizes]} MiB for "
-                              f"{sum(map(len, sent.values())) / limits.MIB:.2f} MiB; {result.summary()}")
+    ordered = sorted(result.objects, key=lambda o: max((seed_id(r) or 0) for r in o.records) if o.records else -1)
+    sizes = [len(o.body) for o in ordered]
+    low, high = size_bounds(kinesis_backend.offline, max(map(len, sent.values())))
+    cut = sizes[:-1]
+    off = [s for s in cut if not low <= s <= high] + [s for s in sizes[-1:] if s > high]
+    ok = not result.missing and len(sizes) >= 2 and not off
+    record_measurement(hint, max(sizes, default=0) / limits.MIB, verdict=verdict(ok), unit="MiB",
+                       detail=f"{len(sizes)} objects of {[round(s / limits.MIB, 3) for s in sizes]} MiB for "
+                              f"{sum(map(len, sent.values())) / limits.MIB:.2f} MiB; all but the last must be "
+                              f"{low / limits.MIB:.3f}..{high / limits.MIB:.3f} MiB"
+                              f"{'' if kinesis_backend.offline else f' (live tolerance {LIVE_SIZE_TOLERANCE:.0%})'}; "
+                              f"{result.summary()}")
     assert not result.missing, result.summary()
     assert len(sizes) >= 2, f"a {hint.value} MiB size hint gave {len(sizes)} object(s) for 3.5 hints of records"
-    assert largest <= hint.value * limits.MIB, f"an object of {largest} bytes exceeds the {hint} hint"
+    assert not off, (f"objects of {off} bytes: cut by a {hint} size hint they should be {low:.0f}..{high:.0f} "
+                     f"bytes (all sizes: {sizes})")
 
 
 @pytest.mark.parametrize("interval", [limits.FIREHOSE_BUFFER_SECONDS_MIN, limits.FIREHOSE_BUFFER_SECONDS_DEFAULT],
                          ids=lambda limit: f"{limit.value}s")
 def test_firehose_interval_hint_bounds_latency(interval, make_delivery_stream, kinesis_stream, s3_bucket,
                                                kinesis_client, kinesis_clock, kinesis_backend, wait_for_delivery,
-                                               record_measurement):
-    """Records written within a few seconds are delivered no later than the interval hint plus one read
-    period (live: plus a slack for the S3 write and clock skew) after they were sent."""
+                                               read_records, record_measurement):
+    """Records written within a few seconds are held for the interval hint and no longer: the oldest record
+    of every object waited at least the interval minus one read period, and every record is delivered at
+    most the interval plus one read period (live: plus a slack for the S3 write) after it arrived.
+
+    Latencies are on the services' clocks: from each record's ApproximateArrivalTimestamp (read back from
+    the stream) to the LastModified of the S3 object holding it.
+    """
     delivery = make_delivery_stream(kinesis_stream, s3_bucket, buffer_seconds=interval.value)
-    send_times = {}
-    for i in range(10):
+    ids = range(10)
+    for i in ids:
         kinesis_client.put_record(StreamName=kinesis_stream.name, Data=payloads.encode_json({"id": i}),
                                   PartitionKey=f"k{i}")
-        send_times[i] = kinesis_clock.now()
         kinesis_clock.sleep(0.5)
-    result = wait_for_delivery(delivery, send_times, seed_id, send_times=send_times)
-    bound = interval.value + READ_PERIOD_S + (0.0 if kinesis_backend.offline else LIVE_LATENCY_SLACK_S)
+    result = wait_for_delivery(delivery, ids, seed_id)
+    arrivals = arrivals_of(read_records, delivery, seed_id)
+    latencies = result.measure_latencies(arrivals)
+    waits = [wait for _, wait in fh.object_waits(result.objects, arrivals, delivery.record_id(seed_id))]
+    upper = interval.value + READ_PERIOD_S + (0.0 if kinesis_backend.offline else LIVE_LATENCY_SLACK_S)
+    lower = interval.value - READ_PERIOD_S
     latest = result.max_latency_s
-    ok = not result.missing and latest is not None and latest <= bound
-    earliest = min(result.latencies.values(), default=None)
-    record_measurement(interval, latest, verdict=verdict(ok), unit="s",
-                       detail=f"latency {earliest} .. {latest} s (bound {bound:g} s); {result.summary()}")
+    held = None if not waits or None in waits else min(waits)
+    ok = not result.missing and latest is not None and latest <= upper and held is not None and held >= lower
+    shown = [None if w is None else round(w, 2) for w in waits]
+    record_measurement(interval, held, verdict=verdict(ok), unit="s",
+                       detail=f"the oldest record of each of {len(waits)} object(s) waited {shown} s (at least "
+                              f"{max(lower, 0):g} s); records delivered "
+                              f"{rounded(min(latencies.values(), default=None))} .. {rounded(latest)} s after "
+                              f"arriving (at most {upper:g} s); "
+                              f"ApproximateArrivalTimestamp -> S3 LastModified; {result.summary()}")
     assert not result.missing, result.summary()
-    assert latest is not None and latest <= bound, \
-        f"delivered up to {latest} s after sending, more than the {interval.value} s hint allows ({bound:g} s)"
+    assert latest is not None and latest <= upper, (f"delivered up to {rounded(latest)} s after arriving, more "
+                                                    f"than the {interval.value} s hint allows ({upper:g} s)")
+    assert held is not None and held >= lower, \
+        (f"an object's oldest record waited only {rounded(held)} s: a {interval.value} s interval hint holds "
+         f"records at least {lower:g} s (buffering ignored?); waits {shown}")
 
 
 def test_firehose_direct_puts_to_a_kinesis_source_are_refused(firehose_delivery_stream, firehose_client, s3_client,
@@ -200,57 +252,45 @@ def test_firehose_direct_puts_to_a_kinesis_source_are_refused(firehose_delivery_
     assert not new, f"a refused direct put reached S3: {new}"
 
 
-def _put_batch(client, stream: str, first: int, acked: list[int], refused: list[str]) -> int:
-    records = [{"Data": payloads.encode_json({"test": n}), "PartitionKey": f"k{n % RESHARD_KEYS}"}
-               for n in range(first, first + RESHARD_BATCH)]
-    answer = client.put_records(StreamName=stream, Records=records)
-    for n, entry in zip(range(first, first + RESHARD_BATCH), answer["Records"]):
-        if entry.get("ErrorCode"):
-            refused.append(entry["ErrorCode"])
-        else:
-            acked.append(n)
-    return first + RESHARD_BATCH
-
-
-def test_firehose_delivery_continues_across_a_reshard(firehose_delivery_stream, kinesis_client, kinesis_clock,
-                                                      kinesis_wait_policy, wait_for_delivery, record_measurement):
-    """The seed's resharding run: while records are written every half second the source goes from 1 to 2
-    shards (UpdateShardCount); every acknowledged record arrives in S3, across several objects."""
+def test_firehose_delivery_continues_across_a_reshard(firehose_delivery_stream, kinesis_client,
+                                                      kinesis_client_no_retry, kinesis_clock, wait_for_delivery,
+                                                      record_measurement):
+    """The seed's resharding run, small (RESHARD): while ``{"test": n}`` batches are written every half second
+    the source goes from 1 to 2 shards (resharding.run_scenario); the stream is ACTIVE again with 2 open
+    shards, the children acknowledged records, and every acknowledged record arrives in S3 (duplicates, which
+    at-least-once delivery allows, reported)."""
     delivery = firehose_delivery_stream
     stream = delivery.source.name
-    acked: list[int] = []
-    refused: list[str] = []
-    n = 0
-    for _ in range(RESHARD_BATCHES_BEFORE):
-        n = _put_batch(kinesis_client, stream, n, acked, refused)
-        kinesis_clock.sleep(0.5)
-    kinesis_client.update_shard_count(StreamName=stream, TargetShardCount=2 * delivery.source.shard_count,
-                                      ScalingType="UNIFORM_SCALING")
-    resharded_at = kinesis_clock.now()
-    for _ in range(kinesis_wait_policy.attempts):  # keep writing while the stream is UPDATING
-        n = _put_batch(kinesis_client, stream, n, acked, refused)
-        kinesis_clock.sleep(0.5)
-        summary = kinesis_client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
-        if summary["StreamStatus"] == "ACTIVE":
-            break
-    updating_s = kinesis_clock.now() - resharded_at
-    for _ in range(RESHARD_BATCHES_AFTER):
-        n = _put_batch(kinesis_client, stream, n, acked, refused)
-        kinesis_clock.sleep(0.5)
+    run = run_scenario(RESHARD, write_client=kinesis_client_no_retry, control_client=kinesis_client,
+                       stream=stream, clock=kinesis_clock, require_null_iterator=True)
+    assert run.log is not None
+    summary = kinesis_client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    children = {s["ShardId"] for s in open_shards(run.listing)} - set(run.closed_expected)
+    acked = [a for a in run.log.acked if not a.maybe_stored]
+    by_children = sum(a.shard_id in children for a in acked)
+    target = RESHARD.reshard.expected_open(RESHARD.shards)
+    resharded = [] if summary["StreamStatus"] == "ACTIVE" and run.active_at is not None else [
+        f"the stream is {summary['StreamStatus']} (ACTIVE after the reshard: {run.active_at is not None})"]
+    if summary.get("OpenShardCount", run.shards_after) != target or run.shards_after != target:
+        resharded.append(f"{run.shards_after} open shards, expected {target}")
+    if not by_children:
+        resharded.append(f"no record acknowledged by a child shard (children: {sorted(children) or 'none'})")
 
-    result = wait_for_delivery(delivery, acked, counter_id)
-    order: dict[str, list[int]] = defaultdict(list)
+    result = wait_for_delivery(delivery, sorted({a.payload_id for a in acked}), counter_id)
+    order: dict[int, list[int]] = defaultdict(list)
     for obj in result.objects:
         for record in obj.records:
-            order[f"k{counter_id(record) % RESHARD_KEYS}"].append(counter_id(record))
-    out_of_order = sorted(k for k, ids in order.items() if ids != sorted(ids))
-    ok = not result.missing and len(result.objects) >= 2
+            order[counter_id(record) % RESHARD.keys].append(counter_id(record))
+    out_of_order = sorted(k for k, got in order.items() if got != sorted(got))
+    ok = not result.missing and not resharded
     record_measurement(limits.FIREHOSE_MISSING_RECORDS, len(result.missing), verdict=verdict(ok),
-                       detail=f"1 → {2 * delivery.source.shard_count} shards while writing ({updating_s:.1f} s "
-                              f"UPDATING); {len(acked)} acked, {len(refused)} refused; {result.summary()}; "
-                              f"keys out of order in S3: {out_of_order or 'none'}")
+                       detail=f"{RESHARD.reshard} on {stream}: {'; '.join(resharded) or 'done'} "
+                              f"({run.shards_before} -> {run.shards_after} open shards, UPDATING "
+                              f"{run.reshard_duration} s); {len(acked)} records acknowledged, {by_children} by "
+                              f"the children; {result.summary()}; duplicates (at-least-once) "
+                              f"{len(result.duplicates)}; keys out of order in S3: {out_of_order or 'none'}")
+    assert not resharded, f"the reshard did not happen, so delivery across it is unproven: {resharded}\n{run}"
     assert not result.missing, f"records lost across the reshard: {result.summary()}"
-    assert len(result.objects) >= 2, f"{len(acked)} records in {len(result.objects)} object(s)"
 
 
 def _key_versions(s3_client, delivery) -> list[int]:

@@ -2,9 +2,11 @@
 
 The family file runs under pytester with a conftest that breaks the offline delivery simulation per test
 (``BREAKS="<test name part>=<break>,..."``): a newline after every record, a record dropped, keys in another
-format, a stale version in keys, a longer interval, a bigger size hint, direct puts let through. The
+format, a stale version in keys, a longer interval, a bigger size hint, direct puts let through, the
+interval hint ignored, UpdateShardCount doing nothing. The
 measurements (``--kinesis-report``) must carry a ``fail`` verdict for the limit each break violates, and the
-tests must fail. Three runs cover all verdicts.
+tests must fail. Also: a delivery that ignores the buffering hints (each read written out at once) and a
+reshard that does nothing. Five runs cover all verdicts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from unittest import mock
 
 import pytest
 from moto.firehose.models import FirehoseBackend
+from moto.kinesis.models import KinesisBackend
 
 from pytest_kinesis_limits.fidelity import firehose as sim
 
@@ -45,7 +48,16 @@ BREAKS = {
                                                                     REAL_HINTS(config)[1] + 30)),
     "size": lambda mp: mp.setattr(sim, "_hints", lambda config: (4 * REAL_HINTS(config)[0],
                                                                 REAL_HINTS(config)[1])),
+    # Every read is written out at once, whatever the interval hint says.
+    "ignore-buffering": lambda mp: mp.setattr(sim, "_hints", lambda config: (REAL_HINTS(config)[0], 0)),
+    # UpdateShardCount is accepted and answered, but the stream keeps its shards.
+    "reshard-noop": lambda mp: mp.setattr(KinesisBackend, "update_shard_count", _update_nothing),
 }
+
+
+def _update_nothing(self, stream_arn=None, stream_name=None, target_shard_count=None):
+    stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    return len([s for s in stream.shards.values() if s.is_open])
 
 
 @pytest.fixture(autouse=True)
@@ -111,3 +123,33 @@ def test_seed_verdicts_fail_against_a_dropped_record_or_wrong_keys(pytester: pyt
     result.assert_outcomes(failed=1)
     assert verdicts[("test_firehose_seed_events_arrive_in_s3", limit)] == "fail"
     result.stdout.fnmatch_lines([message])
+
+
+def test_buffering_verdicts_fail_when_the_hints_are_ignored(pytester: pytest.Pytester,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Firehose that writes every read out at once: the 300 s case's records wait about a second (not
+    299 s or more) and the size-hint objects are half a hint each; the 0 s case is right and passes."""
+    result, verdicts = _run(pytester, monkeypatch, "size_hint=ignore-buffering,interval_hint=ignore-buffering",
+                            "-k", "size_hint or interval_hint")
+    result.assert_outcomes(failed=2, passed=1)
+    assert verdicts == {
+        ("test_firehose_small_size_hint_gives_several_objects", "firehose.s3.buffer_mib.min"): "fail",
+        ("test_firehose_interval_hint_bounds_latency[0s]", "firehose.s3.buffer_seconds.min"): "pass",
+        ("test_firehose_interval_hint_bounds_latency[300s]", "firehose.s3.buffer_seconds.default"): "fail",
+    }
+    result.stdout.fnmatch_lines([
+        "*objects of * bytes: cut by a firehose.s3.buffer_mib.min = 1 MiB size hint they should be*",
+        "*an object's oldest record waited only 1.0 s: a 300 s interval hint holds records at least 299 s*",
+    ])
+
+
+def test_reshard_verdict_fails_when_the_reshard_does_nothing(pytester: pytest.Pytester,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """UpdateShardCount answered but the stream keeps one shard: every record still arrives, yet the verdict
+    fails, because delivery across a reshard that never happened proves nothing."""
+    result, verdicts = _run(pytester, monkeypatch, "reshard=reshard-noop", "-k", "reshard")
+    result.assert_outcomes(failed=1)
+    assert verdicts == {("test_firehose_delivery_continues_across_a_reshard",
+                         "firehose.delivery.missing_records"): "fail"}
+    result.stdout.fnmatch_lines(["*the reshard did not happen*1 open shards, expected 2*"
+                                 "no record acknowledged by a child shard*"])

@@ -8,7 +8,7 @@ INNER = '''
 import json
 
 from pytest_kinesis_limits import sweep
-from pytest_kinesis_limits.firehose_fixtures import CANARY_FIELD
+from pytest_kinesis_limits.firehose import CANARY_FIELD
 
 
 def test_role_is_scoped_tagged_and_on_the_sweep_path(firehose_delivery_stream, iam_client, firehose_client,
@@ -56,5 +56,5 @@ def test_plain_moto_never_delivers_the_canary(pytester: pytest.Pytester) -> None
     pytester.makepyfile("def test_uses(firehose_delivery_stream):\n    pass\n")
     result = pytester.runpytest("-p", "no:cacheprovider", "--kinesis-fidelity=off")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*DeliveryStreamError*1 of 1 canary record(s) not delivered*"
-                                 "use --kinesis-fidelity=on*"])
+    result.stdout.fnmatch_lines(["*DeliveryStreamError*no canary record of 1 of 1 shard(s)*delivered within "
+                                 "100 s (101 written, rewritten every 1 s)*use --kinesis-fidelity=on*"])

@@ -352,3 +352,130 @@ def test_creating_failed_and_slow_creation_are_errors() -> None:
 def test_delete_of_a_missing_delivery_stream_says_so(aws: None) -> None:
     client = boto3.client("firehose", region_name="us-east-1")
     assert fh.delete_delivery_stream(client, "nope", SimulatedClock(0), 10) is False
+
+
+# ------------------------------------------------------------------------- polling on the clock (wait_until)
+def test_poll_until_checks_every_poll_and_stops_at_the_bound() -> None:
+    clock = SimulatedClock(0)
+    seen: list[float] = []
+    assert fh.poll_until(lambda: seen.append(clock.now()) or False, clock, 30, 10, "never") is False
+    assert seen == [0, 10, 20, 30]
+    seen.clear()
+    assert fh.poll_until(lambda: seen.append(clock.now()) or len(seen) == 2, clock, 30, 10, "twice") is True
+    assert seen == [30, 40]
+
+
+def test_poll_until_stops_on_the_clock_when_checks_take_time() -> None:
+    clock = SimulatedClock(0)
+    checks = []
+
+    def slow() -> bool:
+        checks.append(clock.now())
+        clock.sleep(25)  # a check that takes longer than the poll (live: a big listing)
+        return False
+
+    assert fh.poll_until(slow, clock, 60, 10, "slow") is False
+    assert checks == [0, 35]  # the second check ended past the 60 s bound: stopped there, not after 7 checks
+
+
+# ----------------------------------------------------------------- readiness: canaries against a late reader
+class LateReader:
+    """An S3 client whose "Firehose" takes its LATEST position on the source at its ``start_at``-th listing
+    of the bucket (a poll), then delivers what arrived since at every later poll, as one object."""
+
+    def __init__(self, s3: Any, kinesis: Any, stream: str, bucket: str, name: str, start_at: int | None) -> None:
+        self.s3, self.kinesis, self.stream, self.bucket, self.name = s3, kinesis, stream, bucket, name
+        self.start_at = start_at
+        self.polls = 0
+        self.iterators: dict[str, str] = {}
+        self.delivered: list[bytes] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+    def get_paginator(self, operation: str) -> Any:
+        if operation == "list_objects_v2":
+            self.polls += 1
+            self._step()
+        return self.s3.get_paginator(operation)
+
+    def _step(self) -> None:
+        if self.polls == self.start_at:
+            for shard in self.kinesis.list_shards(StreamName=self.stream)["Shards"]:
+                self.iterators[shard["ShardId"]] = self.kinesis.get_shard_iterator(
+                    StreamName=self.stream, ShardId=shard["ShardId"], ShardIteratorType="LATEST")["ShardIterator"]
+            return
+        body = b""
+        for shard_id, iterator in self.iterators.items():
+            answer = self.kinesis.get_records(ShardIterator=iterator)
+            self.iterators[shard_id] = answer["NextShardIterator"]
+            body += b"".join(r["Data"] for r in answer["Records"])
+        if body:
+            when = datetime(2019, 9, 24, 5, 6, self.polls, tzinfo=timezone.utc)
+            key = fh.format_key(self.name, 1, when, f"818e40dd-2318-4258-88cc-{self.polls:012d}")
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
+            self.delivered.append(body)
+
+
+def late_reader(start_at: int | None, shards: int = 2) -> LateReader:
+    suffix = f"{start_at}-{shards}"
+    kinesis = boto3.client("kinesis", region_name="us-east-1")
+    kinesis.create_stream(StreamName=f"late-src-{suffix}", ShardCount=shards)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=f"late-dest-{suffix}")
+    return LateReader(s3, kinesis, f"late-src-{suffix}", f"late-dest-{suffix}", "late-fh", start_at)
+
+
+@pytest.mark.parametrize("start_at", [1, 2, 5])
+def test_canaries_are_rewritten_until_a_late_reader_delivers_one(aws: None, start_at: int) -> None:
+    """Firehose takes its LATEST position some time after ACTIVE: a canary written once, before that, is
+    never delivered; rewriting at every poll gets one through per shard."""
+    reader = late_reader(start_at)
+    clock = SimulatedClock(1_000)
+    proof = fh.prove_reading(reader.kinesis, reader, reader.stream, reader.bucket, "late-fh", clock,
+                             timeout_s=60, poll_s=1)
+    delivered = b"".join(reader.delivered)
+    assert b'"attempt":0' not in delivered, "the first canaries were written before the reader started"
+    assert delivered.count(fh.CANARY_FIELD.encode()) == 2  # one per shard, from a rewrite
+    assert proof.polls == max(start_at, 2) + 1 and proof.keys
+    assert proof.canaries_written == 2 * max(start_at, 2)  # the first write, then one per poll after the first
+    assert clock.now() - 1_000 == proof.waited_s == proof.polls - 1
+
+
+def test_a_source_never_read_is_an_error_at_the_bound(aws: None) -> None:
+    reader = late_reader(None, shards=1)
+    clock = SimulatedClock(1_000)
+    with pytest.raises(DeliveryStreamError, match=r"no canary record of 1 of 1 shard\(s\) \(shardId-000000000000\) "
+                                                   r"delivered within 10 s \(11 written"):
+        fh.prove_reading(reader.kinesis, reader, reader.stream, reader.bucket, "late-fh", clock, 10, 1)
+    assert clock.now() == 1_010 and reader.polls == 11
+
+
+def test_late_canaries_are_left_out_of_results() -> None:
+    canary = json.loads(fh.canary_record("fh", "shardId-000000000000", 3))
+    late = fh.DeliveredObject("k2", None, None, b"", [canary], None, None)
+    mixed = fh.DeliveredObject("k3", None, None, b"", [canary, {"user_id": 1}], None, None)
+    delivery = fh.DeliveryStreamInfo("fh", "arn", 1, None, None, "r", "arn:r", 1, 0, None, False,  # type: ignore
+                                     frozenset({"k1"}), 0.0)
+    raw = fh.compare_delivery([late, mixed], [1], lambda r: fh.CANARY if delivery.is_canary(r) else ids(r))
+    clean = fh.without_canaries(raw, delivery, ids, [1])
+    assert [o.key for o in clean.objects] == ["k3"] and not clean.unexpected and not clean.duplicates
+    assert delivery.record_id(ids)(canary) == (fh.CANARY_FIELD, "shardId-000000000000", 3)
+
+
+# --------------------------------------------------------------------------- latency on the service clocks
+def test_latency_runs_from_the_arrival_timestamp_to_last_modified() -> None:
+    from pytest_kinesis_limits.reader import ReadRecord
+
+    def read(i: int, arrival: float) -> ReadRecord:
+        return ReadRecord("shardId-0", str(i), "k", json.dumps({"user_id": i}).encode(), arrival)
+
+    arrivals = fh.arrival_times([read(1, 1_000.0), read(2, 1_004.0), read(1, 1_009.0),
+                                 ReadRecord("s", "9", "k", b"not json", 0.0)], ids)
+    assert arrivals == {1: 1_000.0, 2: 1_004.0}  # a record stored twice keeps its first arrival
+    obj = fh.DeliveredObject("k", None, None, b"", [{"user_id": 1}, {"user_id": 2}], None,
+                             datetime.fromtimestamp(1_060, timezone.utc))
+    result = fh.compare_delivery([obj], [1, 2], ids, {1: 1_030.0})  # a client send time, 30 s skewed
+    assert result.latencies == {1: 30.0}
+    assert result.measure_latencies(arrivals) == {1: 60.0, 2: 56.0} and result.max_latency_s == 60.0
+    assert fh.object_waits([obj], arrivals, ids) == [(obj, 60.0)]
