@@ -23,9 +23,9 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError, ParamValidationError
 
 from .clock import Clock
-from .keys import open_shard_ranges, stream_kwargs
+from .payloads import record_size
 from .producer import ProduceResult
-from .reader import THROTTLED, read_stream
+from .reader import THROTTLED, list_all_shards, open_shards, read_stream, stream_kwargs
 
 
 class ReadRecordLike(Protocol):
@@ -36,11 +36,6 @@ class ReadRecordLike(Protocol):
     partition_key: str
     data: bytes
     arrival: float
-
-
-def _size(record: ReadRecordLike) -> int:
-    """Bytes counted against the write limit: data plus partition key (UTF-8)."""
-    return len(record.data) + len(record.partition_key.encode("utf-8"))
 
 
 @dataclass
@@ -153,7 +148,7 @@ def measure(records: Iterable[ReadRecordLike], *, produce: ProduceResult | None 
     for record in records:
         second = math.floor(record.arrival)
         counts[record.shard_id][second] += 1
-        sizes[record.shard_id][second] += _size(record)
+        sizes[record.shard_id][second] += record_size(record.data, record.partition_key)
         shards.setdefault(record.shard_id, ShardSeries(record.shard_id))
     for sid, series in shards.items():
         series.records, series.bytes = dict(sorted(counts[sid].items())), dict(sorted(sizes[sid].items()))
@@ -173,7 +168,8 @@ def measure(records: Iterable[ReadRecordLike], *, produce: ProduceResult | None 
             series.sustained_bytes_per_s = sum(series.bytes.get(s, 0) for s in seconds) / length
     if produce is not None:
         fill_arrivals(produce, records)
-    return Measurement(shards, window, exclude_first_s, len(records), sum(_size(r) for r in records), produce)
+    total_bytes = sum(record_size(r.data, r.partition_key) for r in records)
+    return Measurement(shards, window, exclude_first_s, len(records), total_bytes, produce)
 
 
 def measure_stream(client: Any, stream: str, *, clock: Clock, produce: ProduceResult | None = None,
@@ -264,7 +260,7 @@ def probe_read_calls_per_second(client: Any, stream: str, shard_id: str, calls: 
             continue
         got = response.get("Records", [])
         made.append(ReadCall(index, at, False, None, len(got),
-                             sum(len(r["Data"]) + len(r["PartitionKey"].encode("utf-8")) for r in got)))
+                             sum(record_size(r["Data"], r["PartitionKey"]) for r in got)))
         iterator = response.get("NextShardIterator") or iterator
     return ReadProbe(shard_id, tuple(made))
 
@@ -306,4 +302,4 @@ def probe_get_records(client: Any, stream: str, shard_id: str, *, limit: int | N
 
 def shard_ids_of(client: Any, stream: str) -> list[str]:
     """The open shards' ids, in hash key order (a convenience for ``measure(shard_ids=...)``)."""
-    return [s.shard_id for s in open_shard_ranges(client, stream)]
+    return [s["ShardId"] for s in open_shards(list_all_shards(client, stream))]
