@@ -239,3 +239,8 @@ RESHARD_UPDATING_S = _limit(
     "reshard.updating_s", None, "s", "how long a stream stays UPDATING after a reshard: AWS gives no number "
     "(UpdateShardCount: \"could take a few minutes to complete\"); measurements are informational",
     SRC_UPDATE_SHARD_COUNT, "2026-11-25", note="no documented value")
+
+# --- added by reshard-fix ---
+UPDATE_SHARD_COUNT_WINDOW_HOURS = _limit(
+    "update_shard_count.window_hours", 24, "hours", "length of the rolling window in which "
+    "update_shard_count.calls_per_24h calls are allowed per stream", SRC_UPDATE_SHARD_COUNT, "2026-11-25")
