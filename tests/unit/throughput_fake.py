@@ -66,6 +66,7 @@ class FakeKinesis:
         self.reads: dict[tuple[str, int], int] = defaultdict(int)
         self.put_calls: list[tuple[int, int]] = []  # (records, bytes) per PutRecords call
         self.call_errors: list[Exception] = []  # raised by the next PutRecords calls, in order
+        self.empty_pages = 0  # the next GetRecords calls answer an empty page (as AWS may from TRIM_HORIZON)
 
     # -- writes --------------------------------------------------------------------------------------
     def _shard_for(self, partition_key: str, explicit_hash_key: str | None) -> str:
@@ -145,6 +146,9 @@ class FakeKinesis:
         if Limit is not None and Limit > limits.GET_RECORDS_MAX_RECORDS.value:
             raise client_error("ValidationException", "Member must have value less than or equal to 10000",
                                "GetRecords")
+        if self.empty_pages:
+            self.empty_pages -= 1
+            return {"Records": [], "NextShardIterator": ShardIterator, "MillisBehindLatest": 1000}
         start = int(position)
         batch = self.stored[shard_id][start:start + (Limit or limits.GET_RECORDS_MAX_RECORDS.value)]
         end = start + len(batch)
