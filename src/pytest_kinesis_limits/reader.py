@@ -20,7 +20,8 @@ jitter on ``ProvisionedThroughputExceededException`` and counts those throttles.
 consecutive throttles make it fail with :class:`ReaderBoundError` rather than hang.
 
 It is also the one home of the shard-listing helpers the other modules use: :func:`list_all_shards`,
-:func:`open_shards`, :func:`is_closed`, :func:`hash_range` and :func:`stream_kwargs`.
+:func:`open_shards`, :func:`is_closed`, :func:`ending_sequence_number`, :func:`hash_range` and
+:func:`stream_kwargs`.
 
 This module imports neither pytest nor moto; ``client`` is a boto3 Kinesis client or anything with the same
 ``list_shards`` / ``get_shard_iterator`` / ``get_records`` methods.
@@ -167,9 +168,14 @@ def _describe_all_shards(client: Any, stream_name: str) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartShardId"] = shards[-1]["ShardId"]
 
 
+def ending_sequence_number(shard: Mapping[str, Any]) -> str | None:
+    """A ListShards shard's ``EndingSequenceNumber`` (``None`` while the shard is open)."""
+    return (shard.get("SequenceNumberRange") or {}).get("EndingSequenceNumber")
+
+
 def is_closed(shard: Mapping[str, Any]) -> bool:
     """Whether a ListShards shard is closed: its sequence number range has an ``EndingSequenceNumber``."""
-    return (shard.get("SequenceNumberRange") or {}).get("EndingSequenceNumber") is not None
+    return ending_sequence_number(shard) is not None
 
 
 def hash_range(shard: Mapping[str, Any]) -> tuple[int, int]:
@@ -231,7 +237,7 @@ class _ShardPacer:
 def _shard_info(shard: Mapping[str, Any]) -> ShardRead:
     return ShardRead(shard_id=shard["ShardId"], parent_shard_id=shard.get("ParentShardId"),
                      adjacent_parent_shard_id=shard.get("AdjacentParentShardId"), closed=is_closed(shard),
-                     ending_sequence_number=(shard.get("SequenceNumberRange") or {}).get("EndingSequenceNumber"))
+                     ending_sequence_number=ending_sequence_number(shard))
 
 
 def read_stream(

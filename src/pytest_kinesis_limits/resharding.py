@@ -42,7 +42,16 @@ from .clock import Clock
 from .continuity import Acked, ContinuityReport, check_continuity, check_lineage, default_identify
 from .keys import KeySpread, Record
 from .producer import Producer, ProduceResult, RetryPolicy
-from .reader import THROTTLED, ReadResult, hash_range, is_closed, list_all_shards, open_shards, read_stream
+from .reader import (
+    THROTTLED,
+    ReadResult,
+    ending_sequence_number,
+    hash_range,
+    is_closed,
+    list_all_shards,
+    open_shards,
+    read_stream,
+)
 from .resources import stream_status
 
 PHASES = ("before", "during", "after")
@@ -415,8 +424,7 @@ def _own_checks(result: ReshardResult, ids_before: set[str]) -> list[str]:
         sid = shard["ShardId"]
         if sid not in ids_before and (sid not in read.shards or read.shards[sid].records_read == 0):
             problems.append(f"new shard {sid} received no records (writes after the reshard must reach the children)")
-    ending = {sid: int(s["SequenceNumberRange"]["EndingSequenceNumber"])
-              for sid, s in listing.items() if is_closed(s)}
+    ending = {sid: int(end) for sid, s in listing.items() if (end := ending_sequence_number(s)) is not None}
     late_acks = [a for a in result.log.acked if a.shard_id in ending and a.sequence_number is not None
                  and int(a.sequence_number) > ending[a.shard_id]]
     if late_acks:
