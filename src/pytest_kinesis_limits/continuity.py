@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 from . import limits
-from .reader import ReadRecord
+from .reader import ReadRecord, hash_range, is_closed
 
 
 @runtime_checkable
@@ -304,15 +304,6 @@ def _reorders(order: list[Hashable], copies: Mapping[Hashable, list[ReadRecord]]
 # --- lineage -------------------------------------------------------------------------------------------
 
 
-def _hash_range(shard: Mapping[str, Any]) -> tuple[int, int]:
-    r = shard["HashKeyRange"]
-    return int(r["StartingHashKey"]), int(r["EndingHashKey"])
-
-
-def _is_closed(shard: Mapping[str, Any]) -> bool:
-    return (shard.get("SequenceNumberRange") or {}).get("EndingSequenceNumber") is not None
-
-
 def _cover_problems(what: str, ranges: Sequence[tuple[str, tuple[int, int]]], start: int, end: int) -> list[str]:
     """Problems when the (id, (lo, hi)) ranges, sorted, do not cover [start, end] exactly once."""
     problems: list[str] = []
@@ -358,13 +349,13 @@ def check_lineage(
     for sid in closed_parents:
         if sid not in listing:
             problems.append(f"expected closed parent {sid} is not listed")
-        elif not _is_closed(listing[sid]):
+        elif not is_closed(listing[sid]):
             problems.append(f"expected closed parent {sid} is open (no EndingSequenceNumber)")
     for sid, shard in sorted(listing.items()):
         has_children = sid in split_children or sid in merge_children
-        if has_children and not _is_closed(shard):
+        if has_children and not is_closed(shard):
             problems.append(f"parent {sid} has children but is open (no EndingSequenceNumber)")
-        if _is_closed(shard) and not has_children:
+        if is_closed(shard) and not has_children:
             problems.append(f"closed shard {sid} has no child in the listing")
         if sid in split_children and sid in merge_children:
             problems.append(f"{sid} is the parent of both a split and a merge")
@@ -374,8 +365,8 @@ def check_lineage(
             continue
         if len(children) != 2:
             problems.append(f"split of {parent} has {len(children)} children ({', '.join(sorted(children))}), not 2")
-        lo, hi = _hash_range(listing[parent])
-        problems += _cover_problems(f"children of {parent}", [(c, _hash_range(listing[c])) for c in children],
+        lo, hi = hash_range(listing[parent])
+        problems += _cover_problems(f"children of {parent}", [(c, hash_range(listing[c])) for c in children],
                                     lo, hi)
     for child in sorted({c for cs in merge_children.values() for c in cs}):
         shard = listing[child]
@@ -384,14 +375,14 @@ def check_lineage(
         if missing:
             problems.append(f"merge parents {', '.join(missing)} of {child} are not listed")
             continue
-        ranges = sorted(_hash_range(listing[p]) for p in parents)
+        ranges = sorted(hash_range(listing[p]) for p in parents)
         if ranges[0][1] + 1 != ranges[1][0]:
             problems.append(f"merge parents {parents[0]} and {parents[1]} of {child} are not adjacent")
-        if _hash_range(shard) != (ranges[0][0], ranges[1][1]):
-            problems.append(f"merge child {child} range {_hash_range(shard)} is not the union "
+        if hash_range(shard) != (ranges[0][0], ranges[1][1]):
+            problems.append(f"merge child {child} range {hash_range(shard)} is not the union "
                             f"{(ranges[0][0], ranges[1][1])} of {parents[0]} and {parents[1]}")
     if check_open_coverage:
-        open_ranges = [(sid, _hash_range(s)) for sid, s in listing.items() if not _is_closed(s)]
+        open_ranges = [(sid, hash_range(s)) for sid, s in listing.items() if not is_closed(s)]
         top = 2 ** limits.HASH_KEY_BITS.value - 1
         problems += _cover_problems("open shards", open_ranges, 0, top)
     return problems

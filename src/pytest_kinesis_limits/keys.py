@@ -15,12 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import limits
-
-
-def stream_kwargs(stream: str) -> dict[str, str]:
-    """The request parameter naming ``stream``: ``StreamARN`` for an ARN, else ``StreamName``."""
-    return {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
+from . import limits, payloads
+from .reader import hash_range, list_all_shards, open_shards
+from .reader import stream_kwargs as stream_kwargs  # re-exported: its home is the reader
 
 
 @dataclass(frozen=True)
@@ -35,7 +32,7 @@ class Record:
     @property
     def size(self) -> int:
         """Bytes the service counts against its caps: data plus the partition key (UTF-8)."""
-        return len(self.data) + len(self.partition_key.encode("utf-8"))
+        return payloads.record_size(self.data, self.partition_key)
 
     def entry(self) -> dict[str, Any]:
         """This record as one entry of a PutRecords ``Records`` list."""
@@ -55,19 +52,11 @@ class ShardRange:
 
 
 def open_shard_ranges(client: Any, stream: str) -> list[ShardRange]:
-    """The open shards of ``stream`` (ListShards, all pages), ordered by their starting hash key.
+    """The open shards of ``stream`` (every ListShards page), ordered by their starting hash key.
 
     A shard is open when its sequence number range has no end (closed parents after a reshard have one).
     """
-    shards: list[ShardRange] = []
-    for page in client.get_paginator("list_shards").paginate(**stream_kwargs(stream)):
-        for shard in page["Shards"]:
-            if shard.get("SequenceNumberRange", {}).get("EndingSequenceNumber") is not None:
-                continue
-            hash_range = shard["HashKeyRange"]
-            shards.append(ShardRange(shard["ShardId"], int(hash_range["StartingHashKey"]),
-                                     int(hash_range["EndingHashKey"])))
-    return sorted(shards, key=lambda s: s.start)
+    return [ShardRange(s["ShardId"], *hash_range(s)) for s in open_shards(list_all_shards(client, stream))]
 
 
 @dataclass(frozen=True)
@@ -165,5 +154,5 @@ def generate_records(record_size: int, keys: KeySpread, *, start: int = 0, step:
         raise ValueError(f"record_size {record_size} exceeds {limits.RECORD_MAX_BYTES_CONFIGURABLE}")
     for index in itertools.count(start, step):
         partition_key, hash_key = keys.keys_for(index)
-        data = payload(index, record_size - len(partition_key.encode("utf-8")))
+        data = payload(index, record_size - payloads.record_size(b"", partition_key))
         yield Record(index, data, partition_key, hash_key)

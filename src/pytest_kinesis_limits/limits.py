@@ -248,3 +248,8 @@ FIREHOSE_DELIVERY_LATENCY_S = _limit(
     "\"buffer incoming data for the specified period of time ... before delivering it\" and the hints are "
     "\"treated as hints\" Firehose may override; measurements are informational",
     SRC_FH_BUFFERING_HINTS_API, "2026-11-25", note="no documented value")
+
+# --- added by reshard-fix ---
+UPDATE_SHARD_COUNT_WINDOW_HOURS = _limit(
+    "update_shard_count.window_hours", 24, "hours", "length of the rolling window in which "
+    "update_shard_count.calls_per_24h calls are allowed per stream", SRC_UPDATE_SHARD_COUNT, "2026-11-25")

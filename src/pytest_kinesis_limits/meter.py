@@ -22,10 +22,11 @@ from typing import Any, Protocol
 
 from botocore.exceptions import ClientError, ParamValidationError
 
+from . import limits
 from .clock import Clock
-from .keys import open_shard_ranges, stream_kwargs
+from .payloads import record_size
 from .producer import ProduceResult
-from .reader import THROTTLED, read_stream
+from .reader import THROTTLED, list_all_shards, open_shards, read_stream, stream_kwargs
 
 
 class ReadRecordLike(Protocol):
@@ -36,11 +37,6 @@ class ReadRecordLike(Protocol):
     partition_key: str
     data: bytes
     arrival: float
-
-
-def _size(record: ReadRecordLike) -> int:
-    """Bytes counted against the write limit: data plus partition key (UTF-8)."""
-    return len(record.data) + len(record.partition_key.encode("utf-8"))
 
 
 @dataclass
@@ -153,7 +149,7 @@ def measure(records: Iterable[ReadRecordLike], *, produce: ProduceResult | None 
     for record in records:
         second = math.floor(record.arrival)
         counts[record.shard_id][second] += 1
-        sizes[record.shard_id][second] += _size(record)
+        sizes[record.shard_id][second] += record_size(record.data, record.partition_key)
         shards.setdefault(record.shard_id, ShardSeries(record.shard_id))
     for sid, series in shards.items():
         series.records, series.bytes = dict(sorted(counts[sid].items())), dict(sorted(sizes[sid].items()))
@@ -173,7 +169,8 @@ def measure(records: Iterable[ReadRecordLike], *, produce: ProduceResult | None 
             series.sustained_bytes_per_s = sum(series.bytes.get(s, 0) for s in seconds) / length
     if produce is not None:
         fill_arrivals(produce, records)
-    return Measurement(shards, window, exclude_first_s, len(records), sum(_size(r) for r in records), produce)
+    total_bytes = sum(record_size(r.data, r.partition_key) for r in records)
+    return Measurement(shards, window, exclude_first_s, len(records), total_bytes, produce)
 
 
 def measure_stream(client: Any, stream: str, *, clock: Clock, produce: ProduceResult | None = None,
@@ -264,14 +261,15 @@ def probe_read_calls_per_second(client: Any, stream: str, shard_id: str, calls: 
             continue
         got = response.get("Records", [])
         made.append(ReadCall(index, at, False, None, len(got),
-                             sum(len(r["Data"]) + len(r["PartitionKey"].encode("utf-8")) for r in got)))
+                             sum(record_size(r["Data"], r["PartitionKey"]) for r in got)))
         iterator = response.get("NextShardIterator") or iterator
     return ReadProbe(shard_id, tuple(made))
 
 
 @dataclass(frozen=True)
 class GetRecordsProbe:
-    """One GetRecords call's result: accepted or the error, and how many records and data bytes came back."""
+    """A GetRecords probe's result: accepted or the error, how many records and data bytes the reported page
+    held, and how many calls it took (empty pages followed)."""
 
     limit: int | None
     ok: bool
@@ -279,31 +277,42 @@ class GetRecordsProbe:
     error_message: str | None
     records: int
     data_bytes: int
+    calls: int = 1
 
 
-def probe_get_records(client: Any, stream: str, shard_id: str, *, limit: int | None = None) -> GetRecordsProbe:
-    """One GetRecords call from TRIM_HORIZON with ``Limit=limit`` (omitted when ``None``).
+def probe_get_records(client: Any, stream: str, shard_id: str, *, limit: int | None = None,
+                      max_calls: int = limits.SHARD_READ_CALLS_PER_S.value) -> GetRecordsProbe:
+    """GetRecords from TRIM_HORIZON with ``Limit=limit`` (omitted when ``None``), reporting the first page
+    that holds records.
 
-    For the ``Limit`` cap (``get_records.max_records`` accepted, one more refused: botocore validates only
-    the minimum client-side, so the service answers) and the per-call byte cap (``data_bytes`` never
-    above ``get_records.max_bytes`` on a shard holding more).
+    AWS may answer the first calls from TRIM_HORIZON with an empty page even though the shard holds records,
+    so empty pages are followed through ``NextShardIterator``, for at most ``max_calls`` calls (by default the
+    per-shard reads per second, so the probe itself is never throttled); an error ends the probe. For the
+    ``Limit`` cap (``get_records.max_records`` accepted, one more refused: botocore validates only the
+    minimum client-side, so the service answers) and the per-call byte cap (``data_bytes`` never above
+    ``get_records.max_bytes`` on a shard holding more).
     """
-    iterator = client.get_shard_iterator(ShardId=shard_id, ShardIteratorType="TRIM_HORIZON",
-                                         **stream_kwargs(stream))["ShardIterator"]
-    kwargs: dict[str, Any] = {"ShardIterator": iterator}
-    if limit is not None:
-        kwargs["Limit"] = limit
-    try:
-        response = client.get_records(**kwargs)
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        return GetRecordsProbe(limit, False, error.get("Code"), error.get("Message"), 0, 0)
-    except ParamValidationError as exc:  # refused client-side (botocore checks the minimum only)
-        return GetRecordsProbe(limit, False, type(exc).__name__, str(exc), 0, 0)
-    got = response.get("Records", [])
-    return GetRecordsProbe(limit, True, None, None, len(got), sum(len(r["Data"]) for r in got))
+    iterator: str | None = client.get_shard_iterator(ShardId=shard_id, ShardIteratorType="TRIM_HORIZON",
+                                                     **stream_kwargs(stream))["ShardIterator"]
+    kwargs: dict[str, Any] = {} if limit is None else {"Limit": limit}
+    calls = 0
+    got: list[dict[str, Any]] = []
+    while iterator and calls < max_calls:
+        calls += 1
+        try:
+            response = client.get_records(ShardIterator=iterator, **kwargs)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            return GetRecordsProbe(limit, False, error.get("Code"), error.get("Message"), 0, 0, calls)
+        except ParamValidationError as exc:  # refused client-side (botocore checks the minimum only)
+            return GetRecordsProbe(limit, False, type(exc).__name__, str(exc), 0, 0, calls)
+        got = response.get("Records", [])
+        if got:
+            break
+        iterator = response.get("NextShardIterator")
+    return GetRecordsProbe(limit, True, None, None, len(got), sum(len(r["Data"]) for r in got), calls)
 
 
 def shard_ids_of(client: Any, stream: str) -> list[str]:
     """The open shards' ids, in hash key order (a convenience for ``measure(shard_ids=...)``)."""
-    return [s.shard_id for s in open_shard_ranges(client, stream)]
+    return [s["ShardId"] for s in open_shards(list_all_shards(client, stream))]

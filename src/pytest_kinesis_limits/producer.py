@@ -39,7 +39,8 @@ from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, T
 
 from . import limits
 from .clock import Clock, RealClock
-from .keys import Record, stream_kwargs
+from .keys import Record
+from .reader import stream_kwargs
 
 # Per-record error codes PutRecords documents besides throttling: InternalFailure is transient,
 # KMSThrottlingException is a throttle of the KMS key (the other KMS* codes are configuration errors).

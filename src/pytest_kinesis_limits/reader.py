@@ -19,6 +19,10 @@ calls per shard per second, and no more than ``limits.SHARD_READ_BYTES_PER_S`` o
 jitter on ``ProvisionedThroughputExceededException`` and counts those throttles. Bounds on calls and on
 consecutive throttles make it fail with :class:`ReaderBoundError` rather than hang.
 
+It is also the one home of the shard-listing helpers the other modules use: :func:`list_all_shards`,
+:func:`open_shards`, :func:`is_closed`, :func:`ending_sequence_number`, :func:`hash_range` and
+:func:`stream_kwargs`.
+
 This module imports neither pytest nor moto; ``client`` is a boto3 Kinesis client or anything with the same
 ``list_shards`` / ``get_shard_iterator`` / ``get_records`` methods.
 """
@@ -29,11 +33,12 @@ import collections
 import datetime as _dt
 import random
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from botocore.exceptions import ClientError
 
 from . import limits
+from .payloads import record_size
 from .clock import Clock
 
 THROTTLED = "ProvisionedThroughputExceededException"
@@ -129,18 +134,24 @@ class ReadResult:
         return "\n".join(lines)
 
 
-def list_all_shards(client: Any, stream_name: str) -> list[dict[str, Any]]:
-    """Every shard of ``stream_name`` from ListShards, following ``NextToken``.
+def stream_kwargs(stream: str) -> dict[str, str]:
+    """The request parameter naming ``stream``: ``StreamARN`` for an ARN, else ``StreamName``."""
+    return {"StreamARN": stream} if stream.startswith("arn:") else {"StreamName": stream}
 
+
+def list_all_shards(client: Any, stream_name: str) -> list[dict[str, Any]]:
+    """Every shard of ``stream_name`` (a name or an ARN) from ListShards, following ``NextToken``.
+
+    The first call names the stream; the following ones send only ``NextToken``: ListShards refuses both
+    together (botocore's ``list_shards`` paginator sends both, see boto/botocore#2009, so it is not used).
     Falls back to DescribeStream (paged by ``ExclusiveStartShardId``) for clients without ListShards.
     """
     if not hasattr(client, "list_shards"):
         return _describe_all_shards(client, stream_name)
     shards: list[dict[str, Any]] = []
-    response = client.list_shards(StreamName=stream_name)
+    response = client.list_shards(**stream_kwargs(stream_name))
     shards.extend(response.get("Shards", []))
     while response.get("NextToken"):
-        # With NextToken, ListShards refuses StreamName.
         response = client.list_shards(NextToken=response["NextToken"])
         shards.extend(response.get("Shards", []))
     return shards
@@ -148,13 +159,34 @@ def list_all_shards(client: Any, stream_name: str) -> list[dict[str, Any]]:
 
 def _describe_all_shards(client: Any, stream_name: str) -> list[dict[str, Any]]:
     shards: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"StreamName": stream_name}
+    kwargs: dict[str, Any] = stream_kwargs(stream_name)
     while True:
         description = client.describe_stream(**kwargs)["StreamDescription"]
         shards.extend(description.get("Shards", []))
         if not description.get("HasMoreShards") or not shards:
             return shards
         kwargs["ExclusiveStartShardId"] = shards[-1]["ShardId"]
+
+
+def ending_sequence_number(shard: Mapping[str, Any]) -> str | None:
+    """A ListShards shard's ``EndingSequenceNumber`` (``None`` while the shard is open)."""
+    return (shard.get("SequenceNumberRange") or {}).get("EndingSequenceNumber")
+
+
+def is_closed(shard: Mapping[str, Any]) -> bool:
+    """Whether a ListShards shard is closed: its sequence number range has an ``EndingSequenceNumber``."""
+    return ending_sequence_number(shard) is not None
+
+
+def hash_range(shard: Mapping[str, Any]) -> tuple[int, int]:
+    """A ListShards shard's inclusive hash key range as integers."""
+    r = shard["HashKeyRange"]
+    return int(r["StartingHashKey"]), int(r["EndingHashKey"])
+
+
+def open_shards(shards: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The open shards of a ListShards ``Shards`` list, ordered by starting hash key."""
+    return sorted((s for s in shards if not is_closed(s)), key=lambda s: hash_range(s)[0])
 
 
 def _arrival_seconds(value: Any) -> float:
@@ -203,11 +235,9 @@ class _ShardPacer:
 
 
 def _shard_info(shard: Mapping[str, Any]) -> ShardRead:
-    seq_range = shard.get("SequenceNumberRange") or {}
-    ending = seq_range.get("EndingSequenceNumber")
     return ShardRead(shard_id=shard["ShardId"], parent_shard_id=shard.get("ParentShardId"),
-                     adjacent_parent_shard_id=shard.get("AdjacentParentShardId"),
-                     closed=ending is not None, ending_sequence_number=ending)
+                     adjacent_parent_shard_id=shard.get("AdjacentParentShardId"), closed=is_closed(shard),
+                     ending_sequence_number=ending_sequence_number(shard))
 
 
 def read_stream(
@@ -346,7 +376,7 @@ def _read_shard(
                 partition_key=raw.get("PartitionKey", ""), data=bytes(raw.get("Data", b"")),
                 arrival=_arrival_seconds(raw.get("ApproximateArrivalTimestamp")))
             result.records.append(record)
-            nbytes += len(record.data) + len(record.partition_key.encode())
+            nbytes += record_size(record.data, record.partition_key)
             last_sequence = record.sequence_number
         info.records_read += len(records)
         info.bytes_read += nbytes

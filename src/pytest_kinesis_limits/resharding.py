@@ -4,13 +4,18 @@
 
 1. issues the reshard when the tick comes (:class:`Reshard`: SplitShard at the shard's hash midpoint,
    MergeShards of two adjacent open shards, or UpdateShardCount ``UNIFORM_SCALING`` to a target);
-2. writes one batch with the paced :class:`~pytest_kinesis_limits.producer.Producer` (refused records are
-   retried per its :class:`~pytest_kinesis_limits.producer.RetryPolicy`), through an :class:`AttemptLog`
-   that sees every attempt: acknowledged records become :class:`~pytest_kinesis_limits.continuity.Acked`
-   entries (payload id, partition key, send position within the key, shard, sequence number); records of a
-   request that errored (5xx, timeout, connection) become ``maybe_stored`` entries; every refusal is
-   counted by phase (before / during / after the reshard) and error code;
-3. polls DescribeStreamSummary to timestamp UPDATING -> ACTIVE (the reshard duration, at tick resolution).
+2. writes one batch of ``records_per_tick`` records through a
+   :class:`~pytest_kinesis_limits.producer.Producer` run without a rate (the batch goes out as fast as calls
+   return; this loop does the pacing, one batch every ``tick_s`` on the clock; refused records are retried
+   per its :class:`~pytest_kinesis_limits.producer.RetryPolicy`), through an :class:`AttemptLog` that sees
+   every attempt: acknowledged records become :class:`~pytest_kinesis_limits.continuity.Acked` entries
+   (payload id, partition key, send position within the key, shard, sequence number); records of a request
+   that errored (5xx, timeout, connection) become ``maybe_stored`` entries; every refusal is counted by phase
+   (before / during / after the reshard) and error code, throttling (ProvisionedThroughputExceededException,
+   the shard's own write limit) apart from the other errors;
+3. polls DescribeStreamSummary to timestamp the reshard: it is done at the first poll that says ACTIVE after
+   one said UPDATING, or, since the status can lag the call (live), that says ACTIVE while ListShards shows
+   the parents closed and the target open shard count; at most ``max_updating_s`` clock seconds.
 
 After the last tick (and at least ``after_active_ticks`` ticks after ACTIVE) it reads the whole stream with
 :func:`~pytest_kinesis_limits.reader.read_stream` (parents before children) and checks it with
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,26 +42,22 @@ from .clock import Clock
 from .continuity import Acked, ContinuityReport, check_continuity, check_lineage, default_identify
 from .keys import KeySpread, Record
 from .producer import Producer, ProduceResult, RetryPolicy
-from .reader import ReadResult, list_all_shards, read_stream
+from .reader import (
+    THROTTLED,
+    ReadResult,
+    ending_sequence_number,
+    hash_range,
+    is_closed,
+    list_all_shards,
+    open_shards,
+    read_stream,
+)
+from .resources import stream_status
 
 PHASES = ("before", "during", "after")
 SPLIT, MERGE, UNIFORM = "SplitShard", "MergeShards", "UpdateShardCount"
 # Whole-call errors after which the service cannot have stored anything (the request was refused as such).
 _CLIENT_ERROR_STATUS = range(400, 500)
-
-
-def _is_closed(shard: dict[str, Any]) -> bool:
-    return (shard.get("SequenceNumberRange") or {}).get("EndingSequenceNumber") is not None
-
-
-def _range(shard: dict[str, Any]) -> tuple[int, int]:
-    r = shard["HashKeyRange"]
-    return int(r["StartingHashKey"]), int(r["EndingHashKey"])
-
-
-def open_shards(shards: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The open shards of a ListShards ``Shards`` list, ordered by starting hash key."""
-    return sorted((s for s in shards if not _is_closed(s)), key=lambda s: _range(s)[0])
 
 
 @dataclass(frozen=True)
@@ -90,18 +91,18 @@ class Reshard:
         assert self.target is not None
         return self.target
 
-    def issue(self, client: Any, stream: str, shards: list[dict[str, Any]]) -> list[str]:
+    def issue(self, client: Any, stream: str, shards: Sequence[Mapping[str, Any]]) -> list[str]:
         """Call the API on ``stream`` whose ListShards answer is ``shards``; return the shard ids it closes."""
         current = open_shards(shards)
         if self.operation == SPLIT:
             shard = current[0]
-            start, end = _range(shard)
+            start, end = hash_range(shard)
             client.split_shard(StreamName=stream, ShardToSplit=shard["ShardId"],
                                NewStartingHashKey=str((start + end + 1) // 2))
             return [shard["ShardId"]]
         if self.operation == MERGE:
             for first, second in zip(current, current[1:]):
-                if _range(first)[1] + 1 == _range(second)[0]:
+                if hash_range(first)[1] + 1 == hash_range(second)[0]:
                     client.merge_shards(StreamName=stream, ShardToMerge=first["ShardId"],
                                         AdjacentShardToMerge=second["ShardId"])
                     return [first["ShardId"], second["ShardId"]]
@@ -209,8 +210,12 @@ class AttemptLog:
         return response
 
     def errors_in(self, phase: str) -> dict[str, int]:
-        """Records refused or errored in ``phase``, by error code."""
-        return {code: n for (p, code), n in sorted(self.errors.items()) if p == phase}
+        """Records refused or errored in ``phase`` by error code, throttling refusals left out."""
+        return {code: n for (p, code), n in sorted(self.errors.items()) if p == phase and code != THROTTLED}
+
+    def throttled_in(self, phase: str) -> int:
+        """Records refused in ``phase`` with ProvisionedThroughputExceededException (the shard's write limit)."""
+        return self.errors[(phase, THROTTLED)]
 
 
 @dataclass
@@ -238,7 +243,8 @@ class ReshardResult:
 
     @property
     def reshard_duration(self) -> float | None:
-        """Clock seconds from the reshard call to the first poll that saw ACTIVE (tick resolution)."""
+        """Clock seconds from the reshard call to the first poll that saw it done (tick resolution): ACTIVE
+        after UPDATING, or ACTIVE with the shard list showing the reshard (a status lagging the call)."""
         if self.issued_at is None or self.active_at is None:
             return None
         return self.active_at - self.issued_at
@@ -254,8 +260,14 @@ class ReshardResult:
         return self.produce.accepted if self.produce else 0
 
     def write_errors(self, phase: str = "during") -> dict[str, int]:
-        """Records refused or errored in ``phase`` (default: while the stream was UPDATING), by code."""
+        """Records refused or errored in ``phase`` (default: while the stream was UPDATING), by code, except
+        throttling: a shard's write limit refuses records whether or not it is resharding (see
+        :meth:`throttled`)."""
         return self.log.errors_in(phase) if self.log else {}
+
+    def throttled(self, phase: str = "during") -> int:
+        """Records refused in ``phase`` with ProvisionedThroughputExceededException (retried by the producer)."""
+        return self.log.throttled_in(phase) if self.log else 0
 
     @property
     def ok(self) -> bool:
@@ -268,7 +280,9 @@ class ReshardResult:
         return {
             "written": self.written, "acknowledged": self.acknowledged,
             "write_errors_during": sum(self.write_errors("during").values()),
-            "write_errors_total": sum(self.log.errors.values()) if self.log else 0,
+            "write_errors_total": sum(sum(self.write_errors(p).values()) for p in PHASES),
+            "throttled_during": self.throttled("during"),
+            "throttled_total": sum(self.throttled(p) for p in PHASES),
             "reshard_duration_s": self.reshard_duration, "shards_before": self.shards_before,
             "shards_after": self.shards_after, "lost": c.get("lost"), "reordered": c.get("reordered"),
             "duplicated": c.get("duplicated"), "duplicated_unexplained": c.get("duplicated_unexplained"),
@@ -293,7 +307,8 @@ class ReshardResult:
             for phase in PHASES:
                 errors = ", ".join(f"{code} {n}" for code, n in self.write_errors(phase).items()) or "none"
                 lines.append(f"  {phase} the reshard: {self.log.calls[phase]} calls, "
-                             f"{self.log.acknowledged[phase]} records acknowledged, errors: {errors}")
+                             f"{self.log.acknowledged[phase]} records acknowledged, errors: {errors}, "
+                             f"throttled: {self.throttled(phase)}")
         if self.continuity:
             lines.append(str(self.continuity))
         if self.lineage_problems:
@@ -305,10 +320,6 @@ class ReshardResult:
         if self.read:
             lines.append(self.read.summary())
         return "\n".join(lines)
-
-
-def _status(client: Any, stream: str) -> str:
-    return str(client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"])
 
 
 def run_scenario(
@@ -351,16 +362,19 @@ def run_scenario(
         writing_after = log.phase == "after"
         runs.append(producer.run([next(source) for _ in range(scenario.records_per_tick)]))
         if result.issued_at is not None and result.active_at is None:
-            status = _status(control_client, stream)
-            if status == "ACTIVE":
+            status = stream_status(control_client, stream)
+            result.updating_seen = result.updating_seen or status == "UPDATING"
+            # The status may lag the call (live): ACTIVE before UPDATING was ever seen only ends the reshard
+            # once the shard list shows it done.
+            if status == "ACTIVE" and (result.updating_seen or _reshard_listed(control_client, stream, result)):
                 result.active_at = clock.now()
                 log.phase = "after"
-            else:
-                result.updating_seen = result.updating_seen or status == "UPDATING"
-                if clock.now() - result.issued_at > scenario.max_updating_s:
-                    result.problems.append(f"the stream was still {status} {scenario.max_updating_s:g} s after "
-                                           "the reshard")
-                    break
+            elif clock.now() - result.issued_at > scenario.max_updating_s:
+                result.problems.append(
+                    f"the reshard did not complete within {scenario.max_updating_s:g} s: the stream is {status}, "
+                    f"UPDATING {'seen' if result.updating_seen else 'never seen'}, and the shard list does not "
+                    f"show {scenario.reshard} done")
+                break
         active_ticks += writing_after
         tick += 1
         if tick >= scenario.ticks and active_ticks >= scenario.after_active_ticks:
@@ -389,6 +403,14 @@ def run_scenario(
     return result
 
 
+def _reshard_listed(client: Any, stream: str, result: ReshardResult) -> bool:
+    """Whether ListShards shows the reshard done: the parents it closes closed, the target open shard count."""
+    listing = list_all_shards(client, stream)
+    closed = {s["ShardId"] for s in listing if is_closed(s)}
+    expected = result.scenario.reshard.expected_open(result.shards_before)
+    return set(result.closed_expected) <= closed and len(open_shards(listing)) == expected
+
+
 def _own_checks(result: ReshardResult, ids_before: set[str]) -> list[str]:
     """What continuity and lineage do not cover: target reached, children fed, nothing beyond a closed end."""
     problems: list[str] = []
@@ -402,8 +424,7 @@ def _own_checks(result: ReshardResult, ids_before: set[str]) -> list[str]:
         sid = shard["ShardId"]
         if sid not in ids_before and (sid not in read.shards or read.shards[sid].records_read == 0):
             problems.append(f"new shard {sid} received no records (writes after the reshard must reach the children)")
-    ending = {sid: int(s["SequenceNumberRange"]["EndingSequenceNumber"])
-              for sid, s in listing.items() if _is_closed(s)}
+    ending = {sid: int(end) for sid, s in listing.items() if (end := ending_sequence_number(s)) is not None}
     late_acks = [a for a in result.log.acked if a.shard_id in ending and a.sequence_number is not None
                  and int(a.sequence_number) > ending[a.shard_id]]
     if late_acks:

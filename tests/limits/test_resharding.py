@@ -20,8 +20,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.reader import list_all_shards
-from pytest_kinesis_limits.resharding import Reshard, ReshardResult, Scenario, open_shards, run_scenario
+from pytest_kinesis_limits.reader import list_all_shards, open_shards
+from pytest_kinesis_limits.resharding import Reshard, ReshardResult, Scenario, run_scenario
+from pytest_kinesis_limits.resources import stream_status, wait_stream_active, wait_until
 
 PER_TICK = limits.PUT_RECORDS_MAX_RECORDS.value  # the seed: one full PutRecords every half second
 TICK_S = 0.5
@@ -70,10 +71,16 @@ def record_result(record_measurement, result: ReshardResult) -> None:
                        detail=detail, **counts)
     record_measurement(limits.RESHARD_REORDERED_RECORDS, len(c.reordered),
                        verdict="pass" if not c.reordered else "fail", detail=detail)
+    # Throttling is the shard's write limit, not the reshard: the seed cases write at exactly one shard's
+    # capacity, so live some of their records are throttled (and retried) in every phase. Counted apart.
     during = result.write_errors("during")
+    throttled = {phase: result.throttled(phase) for phase in ("before", "during", "after")}
     record_measurement(limits.RESHARD_WRITE_ERRORS, sum(during.values()), verdict="info",
                        detail=f"{result.scenario.name}: during UPDATING {during or 'none'}; before "
-                              f"{result.write_errors('before') or 'none'}; after {result.write_errors('after') or 'none'}")
+                              f"{result.write_errors('before') or 'none'}; after {result.write_errors('after') or 'none'}"
+                              f"; throttled (not counted) before/during/after {throttled['before']}/"
+                              f"{throttled['during']}/{throttled['after']}",
+                       throttled_during=throttled["during"], throttled_total=sum(throttled.values()))
     record_measurement(limits.RESHARD_UPDATING_S, result.reshard_duration, verdict="info",
                        detail=f"{result.scenario.name}: {result.scenario.reshard}, UPDATING "
                               f"{'seen' if result.updating_seen else 'not seen'}, polled every "
@@ -115,11 +122,19 @@ def _update_shard_count(client, stream: str, target: int) -> str | None:
     return None
 
 
-def _wait_active(client, stream: str, clock, *, timeout_s: float = 900.0) -> None:
-    deadline = clock.now() + timeout_s
-    while client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
-        assert clock.now() < deadline, f"{stream} not ACTIVE {timeout_s:g} s after UpdateShardCount"
-        clock.sleep(1.0)
+def _open_count(client, stream: str) -> int:
+    return len(open_shards(list_all_shards(client, stream)))
+
+
+def _settle(client, stream: str, target: int, clock, policy) -> bool:
+    """Wait until ``stream`` is ACTIVE with ``target`` open shards (live, the status can still say ACTIVE
+    right after the call); False if it never gets there within the wait policy."""
+    try:
+        wait_until(lambda: stream_status(client, stream) == "ACTIVE" and _open_count(client, stream) == target,
+                   clock=clock, policy=policy, what=f"{stream} ACTIVE with {target} open shards")
+    except TimeoutError:
+        return False
+    return True
 
 
 # AWS documents "LimitExceededException" for UpdateShardCount's default limits; a model constraint would be a
@@ -129,24 +144,37 @@ UP = limits.UPDATE_SHARD_COUNT_MAX_FACTOR_UP
 DOWN = limits.UPDATE_SHARD_COUNT_MAX_DIVISOR_DOWN
 
 
+def _factor(limit, before: int, target: int) -> float:
+    """How far one UpdateShardCount call scaled, in the limit's direction (up: target/before, down: before/target)."""
+    return target / before if limit is UP else before / target
+
+
 @pytest.mark.kinesis_gap("moto-plain", reason="moto's UpdateShardCount has no 2x / half rule")
 @pytest.mark.parametrize(("limit", "start", "over", "at"), [
     pytest.param(UP, 2, 2 * UP.value + 1, 2 * UP.value, id="up-2x"),
     pytest.param(DOWN, 2 * DOWN.value, 1, 2, id="down-half"),
 ])
 def test_resharding_update_shard_count_factor(limit, start, over, at, make_stream, kinesis_client,
-                                              kinesis_client_no_retry, kinesis_clock, record_measurement):
+                                              kinesis_client_no_retry, kinesis_clock, kinesis_wait_policy,
+                                              record_measurement):
     """UpdateShardCount takes at most double / at least half the open shards: the boundary is taken, one
-    shard beyond it is refused and changes nothing. One reshard per case."""
+    shard beyond it is refused and changes nothing. One reshard per case.
+
+    Measured: the largest factor the backend accepted (None when it accepted neither call)."""
     stream = make_stream(shard_count=start)
+    accepted: list[tuple[int, int]] = []  # (open shards before, target) of each accepted call
     refused = _update_shard_count(kinesis_client_no_retry, stream.name, over)
-    still_open = len(open_shards(list_all_shards(kinesis_client, stream.name)))
+    if refused is None:
+        accepted.append((start, over))
+        _settle(kinesis_client, stream.name, over, kinesis_clock, kinesis_wait_policy)
+    still_open = _open_count(kinesis_client, stream.name)
     taken = _update_shard_count(kinesis_client_no_retry, stream.name, at)
     if taken is None:
-        _wait_active(kinesis_client, stream.name, kinesis_clock)
-    now_open = len(open_shards(list_all_shards(kinesis_client, stream.name)))
+        accepted.append((still_open, at))
+        _settle(kinesis_client, stream.name, at, kinesis_clock, kinesis_wait_policy)
+    now_open = _open_count(kinesis_client, stream.name)
     ok = refused in SCALING_REFUSALS and still_open == start and taken is None and now_open == at
-    factor = max(at, start) / min(at, start)
+    factor = max((_factor(limit, before, target) for before, target in accepted), default=None)
     record_measurement(limit, factor, verdict="pass" if ok else "fail",
                        detail=f"{start} -> {over}: {refused or 'accepted'} ({still_open} open after); {start} -> "
                               f"{at}: {taken or 'accepted'} ({now_open} open after)")
@@ -158,7 +186,7 @@ def test_resharding_update_shard_count_factor(limit, start, over, at, make_strea
 
 @pytest.mark.kinesis_gap("moto-plain", reason="moto's UpdateShardCount has no daily call budget")
 def test_resharding_update_shard_count_calls_per_24h(make_stream, kinesis_client, kinesis_client_no_retry,
-                                                     kinesis_clock, record_measurement):
+                                                     kinesis_clock, kinesis_wait_policy, record_measurement):
     """Ten UpdateShardCount calls per stream in a rolling 24 hours; the next is refused until the window rolls.
 
     Offline only: on AWS it costs ten reshards (minutes each) and the stream's daily budget.
@@ -166,17 +194,18 @@ def test_resharding_update_shard_count_calls_per_24h(make_stream, kinesis_client
     if not kinesis_clock.simulated:
         pytest.skip("ten live reshards take many minutes; the rolling 24 h window needs the simulated clock")
     calls = limits.UPDATE_SHARD_COUNT_CALLS_PER_24H.value
+    window_h = limits.UPDATE_SHARD_COUNT_WINDOW_HOURS.value
     stream = make_stream(shard_count=1)
     codes = []
     for n in range(calls + 1):
         codes.append(_update_shard_count(kinesis_client_no_retry, stream.name, 2 if n % 2 == 0 else 1))
-        _wait_active(kinesis_client, stream.name, kinesis_clock)
-    kinesis_clock.sleep(24 * 60 * 60)
+        wait_stream_active(kinesis_client, stream.name, clock=kinesis_clock, policy=kinesis_wait_policy)
+    kinesis_clock.sleep(limits.UPDATE_SHARD_COUNT_WINDOW_HOURS.value * 60 * 60)
     after_window = _update_shard_count(kinesis_client_no_retry, stream.name, 2 if calls % 2 == 0 else 1)
     accepted = sum(code is None for code in codes)
     ok = codes[:calls] == [None] * calls and codes[calls] in SCALING_REFUSALS and after_window is None
     record_measurement(limits.UPDATE_SHARD_COUNT_CALLS_PER_24H, accepted, verdict="pass" if ok else "fail",
-                       detail=f"answers {codes}; after 24 h: {after_window or 'accepted'}")
+                       detail=f"answers {codes}; after {window_h} h: {after_window or 'accepted'}")
     assert codes[:calls] == [None] * calls, f"a call within the daily budget was refused: {codes}"
-    assert codes[calls] in SCALING_REFUSALS, f"call {calls + 1} in 24 h was {codes[calls] or 'accepted'}"
-    assert after_window is None, f"a call after the 24 h window rolled was refused: {after_window}"
+    assert codes[calls] in SCALING_REFUSALS, f"call {calls + 1} in {window_h} h was {codes[calls] or 'accepted'}"
+    assert after_window is None, f"a call after the {window_h} h window rolled was refused: {after_window}"

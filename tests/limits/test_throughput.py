@@ -32,8 +32,7 @@ from pytest_kinesis_limits.meter import (
     within_tolerance,
 )
 from pytest_kinesis_limits.producer import ProduceResult, Producer, Rate, RetryPolicy
-
-THROTTLED = "ProvisionedThroughputExceededException"
+from pytest_kinesis_limits.reader import THROTTLED
 UNDER_LOAD = 0.8  # of the limit: room for live jitter, still a real load
 OVER_LOAD = 2.0  # of the limit: refusals in every second, so the accepted rate is the shard's, not ours
 
@@ -163,16 +162,17 @@ def _first_shard(client, stream) -> str:
 ])
 def test_throughput_get_records_limit(limit, taken, kinesis_client_no_retry, kinesis_stream, record_measurement):
     """GetRecords ``Limit`` is 1..10,000: the maximum is taken, one more is a ValidationException from the
-    service (botocore checks only the minimum client-side)."""
+    service (botocore checks only the minimum client-side). Measured: the ``Limit`` the backend accepted
+    (None when it refused it). The probe follows empty first pages (AWS may answer TRIM_HORIZON empty)."""
     client = kinesis_client_no_retry
     client.put_records(StreamName=kinesis_stream.name,
                        Records=[{"Data": b"{}", "PartitionKey": "k"} for _ in range(3)])
     probe = probe_get_records(client, kinesis_stream.name, _first_shard(client, kinesis_stream), limit=limit)
-    said = (f"accepted, {probe.records} records returned" if probe.ok
+    said = (f"accepted, {probe.records} records returned (call {probe.calls})" if probe.ok
             else f"refused: {probe.error_code}: {probe.error_message}")
     ok = probe.ok == taken and (probe.records == 3 if taken else probe.error_code == "ValidationException")
-    record_measurement(GET_MAX_RECORDS, limit, verdict=verdict(ok), detail=f"Limit={limit:,}: {said}",
-                       error_code=probe.error_code)
+    record_measurement(GET_MAX_RECORDS, limit if probe.ok else None, verdict=verdict(ok),
+                       detail=f"Limit={limit:,}: {said}", error_code=probe.error_code, calls=probe.calls)
     if taken:
         assert probe.ok and probe.records == 3, f"Limit={limit:,}: {said}"
     else:
@@ -200,7 +200,7 @@ def test_throughput_get_records_returns_at_most_10_mib_per_call(kinesis_client_n
     stored = fill.bytes_accepted
     probe = probe_get_records(client, kinesis_stream.name, _first_shard(client, kinesis_stream))
     capped = probe.ok and 0 < probe.records < count and probe.data_bytes <= GET_MAX_BYTES.value
-    said = (f"{probe.records} of {count} records, {probe.data_bytes:,} data bytes" if probe.ok
+    said = (f"{probe.records} of {count} records, {probe.data_bytes:,} data bytes (call {probe.calls})" if probe.ok
             else f"refused: {probe.error_code}: {probe.error_message}")
     record_measurement(GET_MAX_BYTES, probe.data_bytes if probe.ok else None, verdict=verdict(capped),
                        detail=f"shard holds {stored:,} B; one GetRecords returned {said}")

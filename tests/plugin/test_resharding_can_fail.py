@@ -81,6 +81,20 @@ def _no_update_shard_count_rules(kinesis_fidelity):
     kinesis_fidelity.config.shard_count_rules = False
 """
 
+# A shard write limit one record/s below the small scenarios' rate (40 % of the documented limit): before a
+# merge each parent takes half of it, from the merge on the child takes all of it and throttles some records
+# (retried by the producer), during and after the reshard. That is the shard's limit, not the reshard:
+# reshard.write_errors must stay 0 and the throttles be reported apart.
+LOW_WRITE_LIMIT = """
+import pytest
+from pytest_kinesis_limits import limits
+
+@pytest.fixture(autouse=True)
+def _low_write_limit(kinesis_fidelity):
+    assert kinesis_fidelity is not None, "this proof needs the fidelity layer"
+    kinesis_fidelity.config.write_records_per_s = int(limits.SHARD_WRITE_RECORDS_PER_S.value * 0.4) - 1
+"""
+
 # During the reshard, one PutRecords request is stored and then answered HTTP 500 (the answer is "lost"):
 # the producer retries it, so its records are read twice. The log explains the duplicates: the family passes
 # and reports the write errors.
@@ -170,11 +184,30 @@ def test_fails_when_a_record_is_stored_twice(pytester: pytest.Pytester) -> None:
 
 def test_update_shard_count_rules_fail_without_them(pytester: pytest.Pytester) -> None:
     _family(pytester, conftest=NO_SHARD_COUNT_RULES)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "update_shard_count")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "update_shard_count", "--kinesis-report=report.json")
     result.assert_outcomes(failed=3)
     result.stdout.fnmatch_lines(["*UpdateShardCount 2 -> 5 was accepted*"])
     result.stdout.fnmatch_lines(["*UpdateShardCount 4 -> 1 was accepted*"])
     result.stdout.fnmatch_lines(["*call 11 in 24 h was accepted*"])
+    # The table shows what the backend accepted, not the test's own boundary: 2 -> 5 (x2.5), 4 -> 1 (/4).
+    rows = {m["limit"]: (m["measured"], m["verdict"]) for m in _measurements(pytester)}
+    assert rows["update_shard_count.max_factor_up"] == (2.5, "fail")
+    assert rows["update_shard_count.max_divisor_down"] == (4, "fail")
+    assert rows["update_shard_count.calls_per_24h"] == (11, "fail")
+
+
+def test_throttling_is_not_counted_as_a_write_error_of_the_reshard(pytester: pytest.Pytester) -> None:
+    """A merged child whose limit is just below the offered rate throttles writes during and after the merge:
+    the family passes (refused records are retried), reshard.write_errors stays 0 and the throttles are
+    reported apart."""
+    _family(pytester, conftest=LOW_WRITE_LIMIT)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "continuity and not seed and merge-2-1",
+                                "--kinesis-report=report.json")
+    result.assert_outcomes(passed=1)
+    errors = {m["limit"]: m for m in _measurements(pytester)}["reshard.write_errors"]
+    assert errors["measured"] == 0, errors
+    assert errors["extra"]["throttled_during"] > 0 and errors["extra"]["throttled_total"] > 0, errors
+    assert "throttled (not counted)" in errors["detail"]
 
 
 def test_errored_request_during_the_reshard_is_reported_and_explained(pytester: pytest.Pytester) -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_kinesis_limits import limits
+
 FAMILY = Path(__file__).parents[1] / "limits" / "test_throughput.py"
 # The copy of the family gets its own module name (test_throughput_family) so that it does not clash with
 # tests/limits/test_throughput.py. (boto3 and moto are imported by the root conftest: see there why.)
@@ -54,6 +56,7 @@ def _break_the_backend(kinesis_fidelity, monkeypatch):
             raise ValueError(f"unknown break {name!r}")
 """
 
+GET_MAX = limits.GET_RECORDS_MAX_RECORDS.value
 ABOVE = "test_throughput_above_the_limit_accepts_the_limit_and_refuses_the_excess"
 BELOW = "test_throughput_below_the_limit_nothing_is_refused"
 WRITE_IDS = ("records-per-s-1-shard", "records-per-s-2-shards", "bytes-per-s-1-shard", "bytes-per-s-2-shards")
@@ -76,6 +79,12 @@ def run_broken(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, break
             {r["test"].split("::")[-1]: r["verdict"] for r in rows})
 
 
+def _measured(pytester: pytest.Pytester) -> dict[str, float | None]:
+    """{test: measured value} from the run's report."""
+    rows = json.loads((pytester.path / "report.json").read_text())["measurements"]
+    return {r["test"].split("::")[-1]: r["measured"] for r in rows}
+
+
 def test_doubled_limits_fail_the_over_limit_and_read_tests(pytester: pytest.Pytester,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """2x write limits, 2x read calls, 2x the GetRecords byte cap and no Limit cap: every test on the
@@ -95,9 +104,22 @@ def test_doubled_limits_fail_the_over_limit_and_read_tests(pytester: pytest.Pyte
         assert "sustained accepted rate not within" in failed[f"{ABOVE}[{i}]"]
     assert "expected throttled call indices [5]" in failed["test_throughput_read_calls_per_second[over]"]
     assert "over the documented maximum was accepted" in failed["test_throughput_get_records_limit[over]"]
+    measured = _measured(pytester)
+    assert measured["test_throughput_get_records_limit[over]"] == GET_MAX + 1  # what the backend accepted
     assert "one call returned more than" in failed["test_throughput_get_records_returns_at_most_10_mib_per_call"]
     assert {test: verdicts[test] for test in failed} == {test: "fail" for test in failed}
     assert {verdicts[test] for test in passed} == {"pass"}
+
+
+def test_the_get_records_limit_row_shows_what_the_backend_accepted(pytester: pytest.Pytester,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the documented backend the table shows Limit 10,000 accepted and nothing for the refused 10,001
+    (not the requested 10,001 beside a PASS)."""
+    failed, passed, verdicts = run_broken(pytester, monkeypatch, "", "-k", "get_records_limit")
+    assert not failed and set(verdicts.values()) == {"pass"}
+    measured = _measured(pytester)
+    assert measured["test_throughput_get_records_limit[at]"] == GET_MAX
+    assert measured["test_throughput_get_records_limit[over]"] is None
 
 
 def test_halved_write_limits_fail_the_below_limit_tests(pytester: pytest.Pytester,

@@ -152,6 +152,21 @@ def test_get_records_limit_probe(clock):
     assert (few.records, few.data_bytes) == (5, 5 * (20 - 2))
 
 
+def test_get_records_probe_follows_empty_first_pages_a_bounded_number_of_times(clock):
+    """AWS may answer the first calls from TRIM_HORIZON empty: the probe follows NextShardIterator."""
+    fake = FakeKinesis(clock)
+    Producer(fake, "s", clock=clock).run(generate_records(20, KeySpread.single()), count=3)
+    fake.empty_pages = 2
+    probe = probe_get_records(fake, "s", "shardId-000000000000", limit=limits.GET_RECORDS_MAX_RECORDS.value)
+    assert (probe.ok, probe.records, probe.calls) == (True, 3, 3)
+    fake.empty_pages = 100  # a shard that never answers data: the probe stops within the read limit
+    probe = probe_get_records(fake, "s", "shardId-000000000000")
+    assert (probe.ok, probe.records, probe.calls) == (True, 0, READS_LIMIT)
+    fake.empty_pages = 1  # a refusal still ends the probe at once
+    over = probe_get_records(fake, "s", "shardId-000000000000", limit=limits.GET_RECORDS_MAX_RECORDS.value + 1)
+    assert (over.ok, over.error_code, over.calls) == (False, "ValidationException", 1)
+
+
 # --- moto happy path ----------------------------------------------------------------------------------
 
 def test_moto_read_back_and_measure(moto_kinesis, clock):

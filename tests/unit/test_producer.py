@@ -221,6 +221,15 @@ def test_explicit_hash_keys_spread_evenly_and_strictly_inside_ranges(clock):
     assert sorted(len(v) for v in fake.stored.values()) == [100, 100, 100] and result.accepted == 300
 
 
+def test_open_shard_ranges_follow_list_shards_pages_without_the_stream_name(clock):
+    """ListShards refuses StreamName together with NextToken (botocore's paginator sends both)."""
+    fake = FakeKinesis(clock, shards=5, list_page=2)
+    ranges = open_shard_ranges(fake, "s")
+    assert [r.shard_id for r in ranges] == [sid for sid, _, _ in fake.ranges]
+    assert [(r.start, r.end) for r in ranges] == [(lo, hi) for _, lo, hi in fake.ranges]
+    assert len(open_shard_ranges(fake, "arn:aws:kinesis:us-east-1:123456789012:stream/s")) == 5
+
+
 def test_threads_send_everything(clock):
     fake = FakeKinesis(clock, shards=2)
     result = Producer(fake, "s", clock=clock, workers=3).run(

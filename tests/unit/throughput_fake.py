@@ -13,6 +13,7 @@ import hashlib
 import math
 from collections import defaultdict
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -29,12 +30,19 @@ def client_error(code: str, message: str, operation: str, status: int = 400) -> 
                         "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
 
 
-class _Paginator:
-    def __init__(self, pages: list[dict[str, Any]]) -> None:
-        self._pages = pages
+class _ListShardsPaginator:
+    """What botocore's ``list_shards`` paginator does: every page repeats the first call's arguments plus
+    ``NextToken`` (boto/botocore#2009), which ListShards refuses."""
 
-    def paginate(self, **_: Any) -> list[dict[str, Any]]:
-        return self._pages
+    def __init__(self, client: FakeKinesis) -> None:
+        self._client = client
+
+    def paginate(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        page = self._client.list_shards(**kwargs)
+        yield page
+        while page.get("NextToken"):
+            page = self._client.list_shards(**kwargs, NextToken=page["NextToken"])
+            yield page
 
 
 class FakeKinesis:
@@ -42,8 +50,9 @@ class FakeKinesis:
 
     def __init__(self, clock: SimulatedClock, *, shards: int = 1, records_per_s: float | None = None,
                  bytes_per_s: float | None = None, reads_per_s: int | None = None,
-                 burst_records: int = 0) -> None:
+                 burst_records: int = 0, list_page: int | None = None) -> None:
         self.clock = clock
+        self.list_page = list_page  # ListShards page size (None: one page)
         self.burst_records = burst_records  # extra records each shard takes in its first second of writes
         self.first_second: dict[str, int] = {}
         self.records_per_s = records_per_s
@@ -57,6 +66,7 @@ class FakeKinesis:
         self.reads: dict[tuple[str, int], int] = defaultdict(int)
         self.put_calls: list[tuple[int, int]] = []  # (records, bytes) per PutRecords call
         self.call_errors: list[Exception] = []  # raised by the next PutRecords calls, in order
+        self.empty_pages = 0  # the next GetRecords calls answer an empty page (as AWS may from TRIM_HORIZON)
 
     # -- writes --------------------------------------------------------------------------------------
     def _shard_for(self, partition_key: str, explicit_hash_key: str | None) -> str:
@@ -104,14 +114,24 @@ class FakeKinesis:
         return {"FailedRecordCount": failed, "Records": out}
 
     # -- reads ---------------------------------------------------------------------------------------
-    def list_shards(self, **_: Any) -> dict[str, Any]:
-        return {"Shards": [{"ShardId": sid, "HashKeyRange": {"StartingHashKey": str(lo), "EndingHashKey": str(hi)},
-                            "SequenceNumberRange": {"StartingSequenceNumber": "0"}}
-                           for sid, lo, hi in self.ranges]}
+    def list_shards(self, *, StreamName: str | None = None, StreamARN: str | None = None,
+                    NextToken: str | None = None) -> dict[str, Any]:
+        """Paged like AWS: the stream on the first call, only ``NextToken`` after (both: InvalidArgument)."""
+        if NextToken is not None and (StreamName or StreamARN):
+            raise client_error("InvalidArgumentException", "NextToken and StreamName cannot be provided "
+                               "together.", "ListShards")
+        shards = [{"ShardId": sid, "HashKeyRange": {"StartingHashKey": str(lo), "EndingHashKey": str(hi)},
+                   "SequenceNumberRange": {"StartingSequenceNumber": "0"}} for sid, lo, hi in self.ranges]
+        start = int(NextToken or 0)
+        size = self.list_page or len(shards)
+        answer: dict[str, Any] = {"Shards": shards[start:start + size]}
+        if start + size < len(shards):
+            answer["NextToken"] = str(start + size)
+        return answer
 
-    def get_paginator(self, name: str) -> _Paginator:
+    def get_paginator(self, name: str) -> _ListShardsPaginator:
         assert name == "list_shards"
-        return _Paginator([self.list_shards()])
+        return _ListShardsPaginator(self)
 
     def get_shard_iterator(self, *, ShardId: str, ShardIteratorType: str, **_: Any) -> dict[str, str]:
         assert ShardIteratorType == "TRIM_HORIZON"
@@ -126,6 +146,9 @@ class FakeKinesis:
         if Limit is not None and Limit > limits.GET_RECORDS_MAX_RECORDS.value:
             raise client_error("ValidationException", "Member must have value less than or equal to 10000",
                                "GetRecords")
+        if self.empty_pages:
+            self.empty_pages -= 1
+            return {"Records": [], "NextShardIterator": ShardIterator, "MillisBehindLatest": 1000}
         start = int(position)
         batch = self.stored[shard_id][start:start + (Limit or limits.GET_RECORDS_MAX_RECORDS.value)]
         end = start + len(batch)
