@@ -189,7 +189,7 @@ FIREHOSE_FIRST_VERSION = _limit(
     "firehose.version.first", 1, "version", "DeliveryStreamVersion of a new delivery stream; +1 per "
     "configuration change", SRC_FH_CREATE, "2026-11-25")
 
-# --- added by firehose ---
+# --- Kinesis Data Firehose: defaults ---
 SRC_FH_S3_OBJECT_NAME = f"{_DOCS}/firehose/latest/dev/s3-object-name.html"
 FIREHOSE_BUFFER_MIB_DEFAULT = _limit(
     "firehose.s3.buffer_mib.default", 5, "MiB", "S3 buffering size hint used when BufferingHints is omitted",
@@ -198,7 +198,7 @@ FIREHOSE_BUFFER_SECONDS_DEFAULT = _limit(
     "firehose.s3.buffer_seconds.default", 300, "s", "S3 buffering interval used when BufferingHints is omitted",
     SRC_FH_BUFFERING, "2026-11-25")
 
-# --- added by firehose-family ---
+# --- Kinesis Data Firehose: documented behaviours counted as numbers ---
 # Documented behaviours counted as numbers, so that the family's verdicts sit in the measurement table beside
 # a source: each is a count the documents fix (0 bytes between records, 0 records lost, +1 version per change).
 SRC_FH_PUT_RECORD = f"{_DOCS}/firehose/latest/APIReference/API_PutRecord.html"
@@ -221,7 +221,7 @@ FIREHOSE_VERSION_STEP = _limit(
     "firehose.version.step", 1, "versions", "DeliveryStreamVersion increase per configuration change "
     "(UpdateDestination), visible in the S3 keys", SRC_FH_S3_OBJECT_NAME, "2026-11-25")
 
-# --- added by resharding-family ---
+# --- Resharding: documented behaviours counted as numbers ---
 SRC_AFTER_RESHARDING = f"{_DOCS}/streams/latest/dev/kinesis-using-sdk-java-after-resharding.html"
 SRC_STREAM_STATUS = f"{_DOCS}/kinesis/latest/APIReference/API_StreamDescriptionSummary.html"
 RESHARD_LOST_RECORDS = _limit(
@@ -240,7 +240,7 @@ RESHARD_UPDATING_S = _limit(
     "(UpdateShardCount: \"could take a few minutes to complete\"); measurements are informational",
     SRC_UPDATE_SHARD_COUNT, "2026-11-25", note="no documented value")
 
-# --- added by firehose-fix ---
+# --- Kinesis Data Firehose: delivery latency (no documented number) ---
 SRC_FH_BUFFERING_HINTS_API = f"{_DOCS}/firehose/latest/APIReference/API_BufferingHints.html"
 FIREHOSE_DELIVERY_LATENCY_S = _limit(
     "firehose.delivery.latency_s", None, "s", "time from a record's ApproximateArrivalTimestamp in the source "
@@ -249,7 +249,7 @@ FIREHOSE_DELIVERY_LATENCY_S = _limit(
     "\"treated as hints\" Firehose may override; measurements are informational",
     SRC_FH_BUFFERING_HINTS_API, "2026-11-25", note="no documented value")
 
-# --- added by reshard-fix ---
+# --- UpdateShardCount: the rolling window ---
 UPDATE_SHARD_COUNT_WINDOW_HOURS = _limit(
     "update_shard_count.window_hours", 24, "hours", "length of the rolling window in which "
     "update_shard_count.calls_per_24h calls are allowed per stream", SRC_UPDATE_SHARD_COUNT, "2026-11-25")
