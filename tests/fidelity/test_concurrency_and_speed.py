@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from moto.kinesis.models import kinesis_backends
+
+from pytest_kinesis_limits.fidelity.sequence import STATE_ATTR, stream_state
 
 from .kinesis_helpers import REGION, Kinesis, make_clients, make_stream, read_shard, shard_id
 
@@ -83,3 +86,86 @@ def test_concurrent_writers_lose_and_duplicate_nothing(mode: str, request: pytes
     assert len(acked) == 4 * 10 * 250
     assert len(set(acked)) == len(acked), "two acknowledged records share a sequence number"
     assert sorted(stored, key=int) == sorted(acked, key=int)
+
+
+class _SignallingLock:
+    """Wraps the stream's RLock and calls ``on_wait`` whenever a thread has to wait for it."""
+
+    def __init__(self, inner: Any, on_wait: Any) -> None:
+        self.inner, self.on_wait = inner, on_wait
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self.inner.acquire(blocking=False):
+            return True
+        self.on_wait()
+        return bool(self.inner.acquire(blocking, timeout))
+
+    def release(self) -> None:
+        self.inner.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_a_read_between_a_writes_store_and_index_returns_each_record_once(layered: Kinesis) -> None:
+    # Force the interleaving: the writer stops right after moto's dict holds the new record and before
+    # the layer's index does; a GetRecords then runs. It must not index the record a second time.
+    name = make_stream(layered)
+    first = layered.client.put_record(StreamName=name, Data=b"0", PartitionKey="k")["SequenceNumber"]
+    assert layered.layer is not None
+    stream = layered.layer.find_stream(name)
+    shard = stream.shards[shard_id(0)]
+    stored, release, reader_progressed = threading.Event(), threading.Event(), threading.Event()
+
+    class PausingRecords(OrderedDict):  # type: ignore[type-arg]
+        pause = False
+
+        def __setitem__(self, key: Any, value: Any) -> None:
+            super().__setitem__(key, value)
+            if self.pause:
+                self.pause = False
+                stored.set()
+                release.wait(10)
+
+    shard.records = records = PausingRecords(shard.records)
+    records.pause = True  # from the next store on
+    st = stream_state(layered.layer, stream)
+    st.lock = _SignallingLock(st.lock, reader_progressed.set)  # type: ignore[assignment]
+    writer_client, reader_client = make_clients()[0], make_clients()[0]
+    it = layered.client.get_shard_iterator(StreamName=name, ShardId=shard_id(0),
+                                           ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    acked: list[str] = []
+    pages: list[dict[str, Any]] = []
+
+    def read() -> None:
+        try:
+            pages.append(reader_client.get_records(ShardIterator=it))
+        finally:
+            reader_progressed.set()
+
+    writer = threading.Thread(target=lambda: acked.append(
+        writer_client.put_record(StreamName=name, Data=b"1", PartitionKey="k")["SequenceNumber"]))
+    writer.start()
+    assert stored.wait(10), "the writer never reached the store"
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert reader_progressed.wait(10)  # the read finished, or it waits for the writer's lock
+    release.set()
+    writer.join(10)
+    reader.join(10)
+    expected = [first, *acked]
+    assert len(expected) == 2
+    for page in pages:  # the concurrent read may or may not include the new record, never twice
+        seqs = [r["SequenceNumber"] for r in page["Records"]]
+        assert len(seqs) == len(set(seqs)), f"the concurrent read returned a record twice: {seqs}"
+    layered.clock.sleep(1)
+    # The index must list every stored record exactly once; a second copy of a number is what a later
+    # read (its count taken after the writer's append) would serve twice.
+    index = shard.__dict__[STATE_ATTR].seqs
+    assert index == [int(n) for n in expected], f"the layer indexed a record twice: {index}"
+    layered.clock.sleep(1)
+    again = [r["SequenceNumber"] for r in layered.client.get_records(ShardIterator=it)["Records"]]
+    assert again == expected

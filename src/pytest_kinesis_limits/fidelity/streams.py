@@ -47,7 +47,8 @@ def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedReco
     record.explicit_hash_key = rec.explicit_hash_key
     record.created_at_datetime = arrived
     record.created_at = now
-    # Dict first, index second: a lock-free reader that finds the number in the index finds the record.
+    # Dict, then numbers, then times: a lock-free reader that finds a number in the index finds its record,
+    # and ShardState.sync, which takes this lock, cannot index the record between these lines.
     shard.records[seq] = record
     sst.seqs.append(seq)
     sst.times.append(now)
@@ -176,7 +177,8 @@ def get_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
     last_seq = batch[-1].sequence_number if batch else int(last)
     behind = 0
     if batch and i < count:
-        behind = int((sst.times[count - 1] - batch[-1].created_at) * 1000)
+        # The newest record's time from moto's dict: ``times`` may still lack the number ``seqs`` shows.
+        behind = int((shard.records[seqs[count - 1]].created_at - batch[-1].created_at) * 1000)
     # API_GetRecords.html: "If the shard has been closed, ... GetRecords returns null in NextShardIterator".
     if not shard.is_open and i >= count:
         return None, batch, behind
