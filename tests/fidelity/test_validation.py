@@ -73,3 +73,52 @@ def test_request_size_cap_is_configurable(layered: Kinesis) -> None:
     assert err.value.response["Error"]["Message"] == "Records size exceeds 5 MB limit"
     layered.config.max_request_bytes = limits.PUT_RECORDS_MAX_REQUEST_BYTES.value
     assert layered.probe.put_records(StreamName=name, Records=six)["FailedRecordCount"] == 0
+
+
+LARGE_KIB = limits.MAX_RECORD_SIZE_KIB_MAX.value
+LARGE_CAP = LARGE_KIB * limits.KIB  # a record's data + partition key on a MaxRecordSizeInKiB=10240 stream
+
+
+def _pay_for(kin: Kinesis, nbytes: int) -> None:
+    # A record larger than a second's write budget blocks its shard until paid for (large-records.html).
+    kin.clock.sleep(nbytes // limits.SHARD_WRITE_BYTES_PER_S.value + 1)
+
+
+def test_a_record_the_stream_accepts_fits_a_put_records_request(kinesis: Kinesis) -> None:
+    # Review of issue 3: the legacy 5 MiB request cap must not refuse a record the stream's own cap admits.
+    assert limits.PUT_RECORDS_MAX_REQUEST_BYTES_LEGACY.value < LARGE_CAP
+    name = make_stream(kinesis, MaxRecordSizeInKiB=LARGE_KIB)
+    largest = b"x" * (LARGE_CAP - 1)  # + the 1-byte partition key = the stream's record cap
+    over_legacy = b"x" * (limits.PUT_RECORDS_MAX_REQUEST_BYTES_LEGACY.value + limits.MIB)
+    for data in (over_legacy, largest):
+        out = kinesis.probe.put_records(StreamName=name, Records=[{"Data": data, "PartitionKey": "k"}])
+        assert out["FailedRecordCount"] == 0, out["Records"]
+        _pay_for(kinesis, len(data))
+        assert kinesis.probe.put_record(StreamName=name, Data=data, PartitionKey="k")["SequenceNumber"]
+        _pay_for(kinesis, len(data))
+
+
+def test_one_byte_over_a_large_record_cap_is_refused_by_both_calls(layered: Kinesis) -> None:
+    name = make_stream(layered, MaxRecordSizeInKiB=LARGE_KIB)
+    over = b"x" * LARGE_CAP  # + the 1-byte partition key
+    detail = f"Member must have length less than or equal to {LARGE_CAP}"
+    with pytest.raises(layered.probe.exceptions.ClientError) as err:
+        layered.probe.put_records(StreamName=name, Records=[{"Data": over, "PartitionKey": "k"}])
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert detail in err.value.response["Error"]["Message"]
+    with pytest.raises(layered.probe.exceptions.ClientError) as err:
+        layered.probe.put_record(StreamName=name, Data=over, PartitionKey="k")
+    assert err.value.response["Error"]["Code"] == "ValidationException"
+    assert detail in err.value.response["Error"]["Message"]
+
+
+def test_a_request_over_a_large_record_cap_is_refused_whole(layered: Kinesis) -> None:
+    # The request cap is raised to the record cap, not removed: two records that each fit but together
+    # exceed it are refused as one request, nothing stored.
+    name = make_stream(layered, MaxRecordSizeInKiB=LARGE_KIB)
+    half = b"x" * (LARGE_CAP // 2)
+    with pytest.raises(layered.probe.exceptions.InvalidArgumentException) as err:
+        layered.probe.put_records(StreamName=name, Records=[{"Data": half, "PartitionKey": "a"},
+                                                            {"Data": half, "PartitionKey": "b"}])
+    assert err.value.response["Error"]["Message"] == f"Records size exceeds {LARGE_CAP // MIB} MB limit"
+    assert read_shard(layered.client, name, shard_id(0)) == []

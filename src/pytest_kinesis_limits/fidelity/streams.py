@@ -27,6 +27,16 @@ def max_record_bytes(layer: FidelityLayer, stream: Stream) -> int:
     return stream_state(layer, stream).max_record_bytes or layer.config.max_record_bytes
 
 
+def max_request_bytes(layer: FidelityLayer, stream: Stream) -> int:
+    """The stream's PutRecords request cap: the config's, raised to the stream's record cap if that is larger.
+
+    A record the stream accepts must fit a request: on a stream created with MaxRecordSizeInKiB=10240 a
+    single 6 MiB record is accepted by PutRecord and by PutRecords alike (large-records.html), so the legacy
+    5 MiB request cap (the config's default) cannot apply to it.
+    """
+    return max(layer.config.max_request_bytes, max_record_bytes(layer, stream))
+
+
 def _arrival(now: float) -> datetime.datetime:
     # ApproximateArrivalTimestamp from the layer's clock (API_Record.html: set when the stream accepts
     # the record), so offline meters measure simulated seconds; moto stamps the wall clock.
@@ -79,7 +89,7 @@ def put_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
     """PutRecords: validate all, then store or refuse each record by its shard's budget."""
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     config = layer.config
-    prepared = prepare_records(entries, max_record_bytes(layer, stream), config.max_request_bytes)
+    prepared = prepare_records(entries, max_record_bytes(layer, stream), max_request_bytes(layer, stream))
     st = stream_state(layer, stream)
     out: list[dict[str, str]] = []
     failed = 0
