@@ -61,6 +61,9 @@ def test_writes_and_reads_after_a_sequence_number_do_not_walk_the_shard(kinesis:
     CountingDict.walks = 0
     assert len(kinesis.client.get_records(ShardIterator=it)["Records"]) == 1
     assert CountingDict.walks == 0, "GetRecords walked the whole shard"
+    for kind, extra in (("LATEST", {}), ("AT_TIMESTAMP", {"Timestamp": kinesis.clock.now()})):
+        kinesis.client.get_shard_iterator(StreamName=name, ShardId=shard_id(0), ShardIteratorType=kind, **extra)
+        assert CountingDict.walks == 0, f"GetShardIterator {kind} walked the whole shard"
 
 
 def _write(args: tuple[Any, str, int]) -> list[str]:

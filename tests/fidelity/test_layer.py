@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import moto
@@ -33,6 +35,17 @@ def test_no_patch_is_left_behind_even_after_an_error() -> None:
         raise KeyError("boom")
     assert _snapshot() == before
     assert active_layer() is None
+
+
+def test_the_documented_patch_list_is_exact() -> None:
+    # docs/fidelity.md lists every method the layer patches, one table row each (`Class.method`).
+    docs = Path(__file__).resolve().parents[2] / "docs" / "fidelity.md"
+    documented = set(re.findall(r"^\| `(\w+)\.(\w+)` \|", docs.read_text(encoding="utf-8"), flags=re.MULTILINE))
+    before = _snapshot()
+    with activate(SimulatedClock(START)):
+        after = _snapshot()
+    patched = {(cls.__name__, name) for (cls, name), value in after.items() if before.get((cls, name)) is not value}
+    assert documented == patched
 
 
 def test_a_second_layer_is_refused_while_one_is_active() -> None:

@@ -7,6 +7,7 @@ Each function takes the active layer (for its clock, config and state) and moto'
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from moto.kinesis.models import Record
@@ -147,6 +148,28 @@ def stream_put_record(layer: FidelityLayer, stream: Stream, partition_key: str, 
 def record_size(record: Record) -> int:
     """Data + partition key bytes of a stored record."""
     return b64_length(record.data) + len(record.partition_key.encode("utf-8"))
+
+
+def get_shard_iterator(layer: FidelityLayer, original: Callable[..., str], backend: KinesisBackend,
+                       stream_arn: str | None, stream_name: str | None, shard_id: str, shard_iterator_type: str,
+                       starting_sequence_number: Any, at_timestamp: Any) -> str:
+    """GetShardIterator: LATEST and AT_TIMESTAMP find their position in the layer's index (bisect; moto lists
+    every key or walks the records), then become AFTER_SEQUENCE_NUMBER; validation and errors stay moto's."""
+    if shard_iterator_type == "LATEST" or (shard_iterator_type == "AT_TIMESTAMP" and at_timestamp is not None):
+        stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+        shard = stream.shards.get(shard_id)
+        if shard is not None:  # else moto raises its ResourceNotFoundException
+            sst = shard_state(layer, stream_state(layer, stream), shard)
+            sst.sync(shard)
+            if shard_iterator_type == "LATEST":
+                seqs = sst.seqs
+                last = seqs[-1] if seqs else 0
+            else:
+                # API_GetShardIterator.html: AT_TIMESTAMP starts at the first record at or after Timestamp.
+                last = sst.sequence_before(float(at_timestamp))
+            shard_iterator_type, starting_sequence_number, at_timestamp = "AFTER_SEQUENCE_NUMBER", last, None
+    return original(backend, stream_arn, stream_name, shard_id, shard_iterator_type, starting_sequence_number,
+                    at_timestamp)
 
 
 def get_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str | None, shard_iterator: str,
