@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import platform
 import statistics
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+import botocore
 import moto
 
 from pytest_kinesis_limits import limits
@@ -105,7 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fill", type=int, default=100_000, help="records for the filling-shard run")
     args = parser.parse_args()
-    print(f"moto {moto.__version__}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+    print(f"{time.strftime('%Y-%m-%d')}, {platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, moto {moto.__version__}, boto3 {boto3.__version__}, "
+          f"botocore {botocore.__version__} (in-process mock_aws)")
     plain, layer = empty_shard("plain"), empty_shard("layer")
     print("\n1. PutRecords on an empty shard (records/s, median of 5 x 5,000 records)")
     cost = (plain - layer) / plain  # > 0: the layer is slower; the target is <= 20 %

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import moto
@@ -18,6 +20,8 @@ from .kinesis_helpers import START, make_clients, shard_id
 
 CLASSES = (KinesisBackend, Stream, Shard, KinesisResponse)
 HALF = 2 ** (limits.HASH_KEY_BITS.value - 1)
+BATCH = limits.PUT_RECORDS_MAX_RECORDS.value
+RECORDS_PER_S = limits.SHARD_WRITE_RECORDS_PER_S.value
 
 
 def _snapshot() -> dict[tuple[type, str], Any]:
@@ -33,6 +37,17 @@ def test_no_patch_is_left_behind_even_after_an_error() -> None:
         raise KeyError("boom")
     assert _snapshot() == before
     assert active_layer() is None
+
+
+def test_the_documented_patch_list_is_exact() -> None:
+    # docs/fidelity.md lists every method the layer patches, one table row each (`Class.method`).
+    docs = Path(__file__).resolve().parents[2] / "docs" / "fidelity.md"
+    documented = set(re.findall(r"^\| `(\w+)\.(\w+)` \|", docs.read_text(encoding="utf-8"), flags=re.MULTILINE))
+    before = _snapshot()
+    with activate(SimulatedClock(START)):
+        after = _snapshot()
+    patched = {(cls.__name__, name) for (cls, name), value in after.items() if before.get((cls, name)) is not value}
+    assert documented == patched
 
 
 def test_a_second_layer_is_refused_while_one_is_active() -> None:
@@ -51,7 +66,7 @@ def test_child_shards_helper_by_name_and_arn() -> None:
         client.merge_shards(StreamName="c", ShardToMerge=shard_id(0), AdjacentShardToMerge=shard_id(1))
         arn = client.describe_stream_summary(StreamName="c")["StreamDescriptionSummary"]["StreamARN"]
         expected = [{"ShardId": shard_id(2), "ParentShards": [shard_id(0), shard_id(1)],
-                     "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": str(2 ** 128 - 1)}}]
+                     "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": str(2 * HALF - 1)}}]
         assert layer.child_shards("c", shard_id(1)) == expected
         assert layer.child_shards(arn, shard_id(0)) == expected
         assert layer.child_shards("c", shard_id(2)) == []
@@ -66,14 +81,16 @@ def test_the_layer_works_through_an_in_process_moto_server() -> None:
         with activate(clock, FidelityConfig()):
             _, probe = make_clients(f"http://{host}:{port}")
             probe.create_stream(StreamName="h", ShardCount=1)
+            # One batch more than a second's write budget holds: the extra records are throttled.
             out = [probe.put_records(StreamName="h", Records=[
-                {"Data": b"x", "PartitionKey": str(i)} for i in range(500)]) for _ in range(3)]
-            assert [o["FailedRecordCount"] for o in out] == [0, 0, 500]
+                {"Data": b"x", "PartitionKey": str(i)} for i in range(BATCH)])
+                for _ in range(RECORDS_PER_S // BATCH + 1)]
+            assert sum(BATCH - o["FailedRecordCount"] for o in out) == RECORDS_PER_S
             probe.split_shard(StreamName="h", ShardToSplit=shard_id(0), NewStartingHashKey=str(HALF))
             it = probe.get_shard_iterator(StreamName="h", ShardId=shard_id(0),
                                           ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
             page = probe.get_records(ShardIterator=it)
-            assert len(page["Records"]) == 1000
+            assert len(page["Records"]) == RECORDS_PER_S
             assert "NextShardIterator" not in page and len(page["ChildShards"]) == 2
     finally:
         server.stop()

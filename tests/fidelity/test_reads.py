@@ -8,7 +8,9 @@ from pytest_kinesis_limits import limits
 
 from .kinesis_helpers import Kinesis, make_stream, shard_id
 
-MIB = limits.MIB
+# One record of a second's whole write budget (data + 1-byte partition key).
+RECORD_BYTES = limits.SHARD_WRITE_BYTES_PER_S.value
+PER_CALL = limits.GET_RECORDS_MAX_BYTES.value // RECORD_BYTES  # such records one GetRecords may return
 
 
 def _iterator(kin: Kinesis, name: str) -> str:
@@ -17,8 +19,8 @@ def _iterator(kin: Kinesis, name: str) -> str:
 
 
 def _put_big(kin: Kinesis, name: str, count: int) -> None:
-    for i in range(count):  # one MiB-sized record per simulated second (the write budget)
-        kin.client.put_record(StreamName=name, Data=b"x" * (MIB - 1), PartitionKey="k")
+    for i in range(count):  # one record per simulated second, each a whole second's write budget
+        kin.client.put_record(StreamName=name, Data=b"x" * (RECORD_BYTES - 1), PartitionKey="k")
         kin.clock.sleep(1)
 
 
@@ -39,17 +41,18 @@ def test_limit_above_10000_is_a_validation_error(kinesis: Kinesis) -> None:
         kinesis.probe.get_records(ShardIterator=_iterator(kinesis, name),
                                   Limit=limits.GET_RECORDS_MAX_RECORDS.value + 1)
     assert err.value.response["Error"]["Code"] == "ValidationException"
-    assert "Member must have value less than or equal to 10000" in err.value.response["Error"]["Message"]
+    assert (f"Member must have value less than or equal to {limits.GET_RECORDS_MAX_RECORDS.value}"
+            in err.value.response["Error"]["Message"])
 
 
 def test_one_call_returns_at_most_10_mib_then_the_shard_pays_for_it(kinesis: Kinesis) -> None:
     name = make_stream(kinesis)
-    _put_big(kinesis, name, 11)
+    _put_big(kinesis, name, PER_CALL + 1)
     page = kinesis.probe.get_records(ShardIterator=_iterator(kinesis, name))
-    assert sum(len(r["Data"]) + len(r["PartitionKey"]) for r in page["Records"]) <= 10 * MIB
-    assert len(page["Records"]) == 10
+    assert sum(len(r["Data"]) + len(r["PartitionKey"]) for r in page["Records"]) <= limits.GET_RECORDS_MAX_BYTES.value
+    assert len(page["Records"]) == PER_CALL
     # API_GetRecords.html: after a 10 MiB response, calls in the next 5 seconds are throttled.
-    kinesis.clock.sleep(4)
+    kinesis.clock.sleep(limits.GET_RECORDS_PENALTY_S.value - 1)
     with pytest.raises(kinesis.probe.exceptions.ProvisionedThroughputExceededException):
         kinesis.probe.get_records(ShardIterator=page["NextShardIterator"])
     kinesis.clock.sleep(1)
@@ -72,9 +75,10 @@ def test_one_call_returns_at_most_10000_records(layered: Kinesis) -> None:
 
 def test_reading_2_mib_spends_the_seconds_read_budget(layered: Kinesis) -> None:
     name = make_stream(layered)
-    _put_big(layered, name, 2)
+    in_budget = limits.SHARD_READ_BYTES_PER_S.value // RECORD_BYTES
+    _put_big(layered, name, in_budget)
     page = layered.probe.get_records(ShardIterator=_iterator(layered, name))
-    assert len(page["Records"]) == 2
+    assert len(page["Records"]) == in_budget
     with pytest.raises(layered.probe.exceptions.ProvisionedThroughputExceededException):
         layered.probe.get_records(ShardIterator=page["NextShardIterator"])
     layered.clock.sleep(1)

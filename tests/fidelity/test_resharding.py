@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.fidelity import resharding
 
 from .kinesis_helpers import Kinesis, make_stream, read_shard, shard_id
 
@@ -102,7 +103,7 @@ def test_update_shard_count_at_most_10_calls_per_24_hours(kinesis: Kinesis) -> N
         _wait_active(kinesis)
     with pytest.raises(kinesis.probe.exceptions.LimitExceededException):
         kinesis.probe.update_shard_count(StreamName=name, TargetShardCount=2, ScalingType="UNIFORM_SCALING")
-    kinesis.clock.sleep(24 * 3600)
+    kinesis.clock.sleep(resharding.DAY_SECONDS)  # the rolling window of UPDATE_SHARD_COUNT_CALLS_PER_24H
     kinesis.probe.update_shard_count(StreamName=name, TargetShardCount=2, ScalingType="UNIFORM_SCALING")
 
 

@@ -16,6 +16,7 @@ from .kinesis_helpers import Kinesis, make_clients, make_stream, read_shard, sha
 RECORDS_PER_S = limits.SHARD_WRITE_RECORDS_PER_S.value
 BATCH = limits.PUT_RECORDS_MAX_RECORDS.value
 THROTTLED = "ProvisionedThroughputExceededException"
+RECORD_SIZE = limits.SHARD_WRITE_BYTES_PER_S.value // RECORDS_PER_S  # both budgets bind at once
 
 
 def _batch(n: int, start: int = 0, size: int = 10) -> list[dict[str, object]]:
@@ -102,7 +103,7 @@ def _run_once() -> list[int]:
         client.create_stream(StreamName="d", ShardCount=1)
         failures = []
         for step in range(6):
-            r = probe.put_records(StreamName="d", Records=_batch(BATCH, step * BATCH, size=1000))
+            r = probe.put_records(StreamName="d", Records=_batch(BATCH, step * BATCH, size=RECORD_SIZE))
             failures.append(r["FailedRecordCount"])
             clock.sleep(0.4)
         return failures

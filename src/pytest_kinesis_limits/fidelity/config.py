@@ -22,6 +22,8 @@ class FidelityConfig:
     ``burst_seconds`` gives each shard a one-off extra allowance of ``burst_seconds * rate`` records and
     bytes, spent when a second's budget is exhausted and never refilled (0 = no burst).
     ``updating_seconds`` is how long, on the layer's clock, a resharded stream reports ``UPDATING``.
+    ``max_request_bytes`` is the PutRecords request cap; on a stream whose record cap (MaxRecordSizeInKiB)
+    is larger, that record cap is the request cap, so every record the stream accepts fits a request.
     """
 
     throttling: bool = True

@@ -2,7 +2,9 @@
 
 Patches are class-level (``unittest.mock.patch.object``), so they reach every backend instance, including
 the ones a ``moto.server.ThreadedMotoServer`` started in the same process serves over HTTP, and they are
-all undone on exit, even after an error.
+all undone on exit, even after an error. They are ``KinesisBackend`` methods except where a behaviour
+cannot live there (response fields the backend cannot return, a parameter moto drops before the backend,
+model serialization, moto's own callers of model methods): docs/fidelity.md lists every patch and why.
 """
 
 from __future__ import annotations
@@ -180,52 +182,12 @@ def _response_create_stream(layer: FidelityLayer, original: Callable[..., Any], 
     return result
 
 
-def _shard_put_record(shard: Shard, partition_key: str, data: str, explicit_hash_key: str) -> str:
-    # moto's version lists every key to find the last one: O(n) per insert. Reading the OrderedDict's
-    # last key is O(1). Only reached by code that bypasses the stream (the layer itself never does).
-    from moto.kinesis.models import Record
-
-    last = next(reversed(shard.records)) if shard.records else 0
-    seq = last + 1
-    shard.records[seq] = Record(partition_key, data, seq, explicit_hash_key)
-    return str(seq)
-
-
-def _shard_get_records(layer: FidelityLayer, shard: Shard, last_sequence_id: str,
-                       limit: int | None) -> tuple[list[Any], int, int]:
-    # Bisect into the sorted numbers instead of moto's scan of the whole shard.
-    owner_state = shard.__dict__.get("_kinesis_fidelity")
-    last = int(last_sequence_id)
-    if owner_state is None or owner_state.owner is not layer:
-        keys = sorted(shard.records)
-        import bisect
-
-        start = bisect.bisect_right(keys, last)
-        chosen = keys[start:start + limit] if limit else keys[start:]
-        records = [shard.records[k] for k in chosen]
-    else:
-        owner_state.sync(shard)
-        start = owner_state.index_after(last)
-        stop = start + limit if limit else len(owner_state.seqs)
-        records = [shard.records[k] for k in owner_state.seqs[start:stop]]
-    new_last = records[-1].sequence_number if records else last
-    return records, new_last, 0
-
-
-def _shard_sequence_at(layer: FidelityLayer, shard: Shard, at_timestamp: float) -> int:
-    owner_state = shard.__dict__.get("_kinesis_fidelity")
-    if owner_state is None or owner_state.owner is not layer:
-        return _ORIGINALS["Shard.get_sequence_number_at"](shard, at_timestamp)
-    owner_state.sync(shard)
-    return owner_state.sequence_before(float(at_timestamp))
-
-
 _ORIGINALS: dict[str, Callable[..., Any]] = {}
 
 
 def _patches(layer: FidelityLayer) -> list[tuple[type, str, Callable[..., Any]]]:
     b, s, sh, r = KinesisBackend, Stream, Shard, KinesisResponse
-    o_split, o_merge, o_usc = b.split_shard, b.merge_shards, b.update_shard_count
+    o_split, o_merge, o_usc, o_iterator = b.split_shard, b.merge_shards, b.update_shard_count, b.get_shard_iterator
     o_describe, o_to_json, o_summary, o_create = b.describe_stream, s.to_json, s.to_json_summary, r.create_stream
 
     def describe_stream(backend: KinesisBackend, stream_arn: str | None = None,
@@ -235,24 +197,22 @@ def _patches(layer: FidelityLayer) -> list[tuple[type, str, Callable[..., Any]]]
         return stream
 
     p = functools.partial
+    # Keep docs/fidelity.md's table of patches in step (tests/fidelity/test_layer.py compares them).
     return [
         (b, "describe_stream", describe_stream),
         (b, "put_records", p(streams.put_records, layer)),
         (b, "put_record", p(streams.put_record, layer)),
         (b, "get_records", p(streams.get_records, layer)),
+        (b, "get_shard_iterator", p(streams.get_shard_iterator, layer, o_iterator)),
         (b, "split_shard", p(resharding.backend_split_shard, layer, o_split)),
         (b, "merge_shards", p(resharding.backend_merge_shards, layer, o_merge)),
         (b, "update_shard_count", p(resharding.backend_update_shard_count, layer, o_usc)),
+        # Model and response exceptions, each explained in docs/fidelity.md:
         (s, "put_record", p(streams.stream_put_record, layer)),
         (s, "split_shard", p(resharding.split_shard, layer)),
         (s, "merge_shards", p(resharding.merge_shards, layer)),
         (s, "to_json", p(_stream_to_json, layer, o_to_json)),
         (s, "to_json_summary", p(_stream_to_json_summary, layer, o_summary)),
-        (sh, "put_record", _shard_put_record),
-        (sh, "get_records", p(_shard_get_records, layer)),
-        (sh, "get_max_sequence_number", lambda shard: next(reversed(shard.records)) if shard.records else 0),
-        (sh, "get_min_sequence_number", lambda shard: next(iter(shard.records)) if shard.records else 0),
-        (sh, "get_sequence_number_at", p(_shard_sequence_at, layer)),
         (sh, "to_json", p(_shard_to_json, layer)),
         (r, "get_records", p(_response_get_records, layer)),
         (r, "put_records", p(_response_put_records, layer)),
@@ -281,7 +241,6 @@ def activate(clock: Clock, config: FidelityConfig | None = None) -> Iterator[Fid
         _active = layer
     try:
         _ORIGINALS["Shard.to_json"] = Shard.to_json
-        _ORIGINALS["Shard.get_sequence_number_at"] = Shard.get_sequence_number_at
         with contextlib.ExitStack() as stack:
             for owner, name, func in _patches(layer):
                 stack.enter_context(mock.patch.object(owner, name, _as_method(func)))

@@ -29,9 +29,14 @@ STATE_ATTR = "_kinesis_fidelity"
 
 @dataclass
 class ShardState:
-    """What the layer knows of one shard: sorted sequence numbers, arrival times and meters."""
+    """What the layer knows of one shard: sorted sequence numbers, arrival times and meters.
+
+    ``seqs`` and ``times`` are appended by writers holding ``stream.lock`` (moto's dict first, then ``seqs``,
+    then ``times``) and read without it, so a reader sees a prefix of them that moto's dict already holds.
+    """
 
     owner: object
+    stream: StreamState = field(repr=False, compare=False)
     starting_sequence: int
     ending_sequence: int | None = None
     seqs: list[int] = field(default_factory=list)
@@ -40,11 +45,19 @@ class ShardState:
     read: ReadMeter = field(default_factory=ReadMeter)
 
     def sync(self, shard: Shard) -> None:
-        """Rebuild the indexes if records reached moto's dict behind the layer's back (e.g. before it)."""
-        if len(self.seqs) != len(shard.records):
-            items = sorted(shard.records.items())
-            self.seqs = [seq for seq, _ in items]
-            self.times = [rec.created_at for _, rec in items]
+        """Rebuild the indexes if records reached moto's dict behind the layer's back (e.g. before it).
+
+        Safe from any thread: the rebuild runs under the stream's lock, which a writer holds from storing a
+        record in moto's dict to appending it to the index. A reader that found the dict one record ahead
+        waits for that writer instead of indexing its record, which the writer then indexes again.
+        """
+        if len(self.seqs) == len(shard.records):
+            return
+        with self.stream.lock:
+            if len(self.seqs) != len(shard.records):
+                items = sorted(shard.records.items())
+                self.seqs = [seq for seq, _ in items]
+                self.times = [rec.created_at for _, rec in items]
 
     def index_after(self, sequence: int) -> int:
         """Position of the first record whose number is greater than ``sequence`` (bisect, no scan)."""
@@ -52,8 +65,9 @@ class ShardState:
 
     def sequence_before(self, timestamp: float) -> int:
         """Number of the last record that arrived before ``timestamp`` (0 if none): AT_TIMESTAMP's start."""
+        seqs = self.seqs  # writers append the number before the time: times never runs ahead of seqs
         i = bisect.bisect_left(self.times, timestamp)
-        return self.seqs[i - 1] if i > 0 else 0
+        return seqs[i - 1] if i > 0 else 0
 
 
 @dataclass
@@ -134,7 +148,7 @@ def _new_shard_state(owner: object, stream_st: StreamState, shard: Shard) -> Sha
         start = min(shard.records) - 1
     else:
         start = stream_st.next_sequence()
-    state = ShardState(owner=owner, starting_sequence=start)
+    state = ShardState(owner=owner, stream=stream_st, starting_sequence=start)
     state.sync(shard)
     if not shard.is_open:
         state.ending_sequence = state.seqs[-1] if state.seqs else start

@@ -7,6 +7,7 @@ Each function takes the active layer (for its clock, config and state) and moto'
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from moto.kinesis.models import Record
@@ -25,6 +26,16 @@ if TYPE_CHECKING:
 def max_record_bytes(layer: FidelityLayer, stream: Stream) -> int:
     """The stream's record size cap: its MaxRecordSizeInKiB if set at creation, else the config's."""
     return stream_state(layer, stream).max_record_bytes or layer.config.max_record_bytes
+
+
+def max_request_bytes(layer: FidelityLayer, stream: Stream) -> int:
+    """The stream's PutRecords request cap: the config's, raised to the stream's record cap if that is larger.
+
+    A record the stream accepts must fit a request: on a stream created with MaxRecordSizeInKiB=10240 a
+    single 6 MiB record is accepted by PutRecord and by PutRecords alike (large-records.html), so the legacy
+    5 MiB request cap (the config's default) cannot apply to it.
+    """
+    return max(layer.config.max_request_bytes, max_record_bytes(layer, stream))
 
 
 def _arrival(now: float) -> datetime.datetime:
@@ -47,7 +58,8 @@ def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedReco
     record.explicit_hash_key = rec.explicit_hash_key
     record.created_at_datetime = arrived
     record.created_at = now
-    # Dict first, index second: a lock-free reader that finds the number in the index finds the record.
+    # Dict, then numbers, then times: a lock-free reader that finds a number in the index finds its record,
+    # and ShardState.sync, which takes this lock, cannot index the record between these lines.
     shard.records[seq] = record
     sst.seqs.append(seq)
     sst.times.append(now)
@@ -78,7 +90,7 @@ def put_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
     """PutRecords: validate all, then store or refuse each record by its shard's budget."""
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     config = layer.config
-    prepared = prepare_records(entries, max_record_bytes(layer, stream), config.max_request_bytes)
+    prepared = prepare_records(entries, max_record_bytes(layer, stream), max_request_bytes(layer, stream))
     st = stream_state(layer, stream)
     out: list[dict[str, str]] = []
     failed = 0
@@ -138,6 +150,28 @@ def record_size(record: Record) -> int:
     return b64_length(record.data) + len(record.partition_key.encode("utf-8"))
 
 
+def get_shard_iterator(layer: FidelityLayer, original: Callable[..., str], backend: KinesisBackend,
+                       stream_arn: str | None, stream_name: str | None, shard_id: str, shard_iterator_type: str,
+                       starting_sequence_number: Any, at_timestamp: Any) -> str:
+    """GetShardIterator: LATEST and AT_TIMESTAMP find their position in the layer's index (bisect; moto lists
+    every key or walks the records), then become AFTER_SEQUENCE_NUMBER; validation and errors stay moto's."""
+    if shard_iterator_type == "LATEST" or (shard_iterator_type == "AT_TIMESTAMP" and at_timestamp is not None):
+        stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+        shard = stream.shards.get(shard_id)
+        if shard is not None:  # else moto raises its ResourceNotFoundException
+            sst = shard_state(layer, stream_state(layer, stream), shard)
+            sst.sync(shard)
+            if shard_iterator_type == "LATEST":
+                seqs = sst.seqs
+                last = seqs[-1] if seqs else 0
+            else:
+                # API_GetShardIterator.html: AT_TIMESTAMP starts at the first record at or after Timestamp.
+                last = sst.sequence_before(float(at_timestamp))
+            shard_iterator_type, starting_sequence_number, at_timestamp = "AFTER_SEQUENCE_NUMBER", last, None
+    return original(backend, stream_arn, stream_name, shard_id, shard_iterator_type, starting_sequence_number,
+                    at_timestamp)
+
+
 def get_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str | None, shard_iterator: str,
                 limit: int | None) -> tuple[str | None, list[Record], int]:
     """GetRecords: read budget, capped batch, bisect start; None as next iterator at a closed shard's end."""
@@ -176,7 +210,8 @@ def get_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
     last_seq = batch[-1].sequence_number if batch else int(last)
     behind = 0
     if batch and i < count:
-        behind = int((sst.times[count - 1] - batch[-1].created_at) * 1000)
+        # The newest record's time from moto's dict: ``times`` may still lack the number ``seqs`` shows.
+        behind = int((shard.records[seqs[count - 1]].created_at - batch[-1].created_at) * 1000)
     # API_GetRecords.html: "If the shard has been closed, ... GetRecords returns null in NextShardIterator".
     if not shard.is_open and i >= count:
         return None, batch, behind

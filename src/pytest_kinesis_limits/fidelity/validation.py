@@ -61,9 +61,10 @@ def _hash_key(partition_key: str, explicit_hash_key: str | None) -> int:
     if explicit_hash_key is not None:
         value = int(explicit_hash_key)
         # API_PutRecord.html: ExplicitHashKey is a 128-bit integer; kinesalite mirrors AWS's message.
-        if value >= 2 ** limits.HASH_KEY_BITS.value:
+        bits = limits.HASH_KEY_BITS.value
+        if value >= 2 ** bits:
             raise errors.invalid_argument(
-                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
+                f"Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^{bits}-1]. "
                 f"Specified value was {explicit_hash_key}")
         return value
     # API_PutRecord.html: "MD5 hash function is used to map partition keys to 128-bit integer values".
