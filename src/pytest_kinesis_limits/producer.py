@@ -242,17 +242,20 @@ def batch_records(records: Iterable[Record], *,
                   max_record_bytes: int = limits.RECORD_MAX_BYTES.value) -> Iterator[list[Record]]:
     """Group ``records`` in order into PutRecords batches within the count and byte caps.
 
-    A record larger than ``max_record_bytes`` or ``max_request_bytes`` raises ``ValueError``: the
-    producer is for throughput; probing the size caps is done with direct calls.
+    A request may always carry one record the stream accepts: on a large-record stream (``max_record_bytes``
+    above the request cap, MaxRecordSizeInKiB) the request cap is raised to the record cap. A record larger
+    than ``max_record_bytes`` raises ``ValueError``: the producer is for throughput; probing the size caps
+    is done with direct calls.
     """
+    request_cap = max(max_request_bytes, max_record_bytes)
     batch: list[Record] = []
     batch_bytes = 0
     for record in records:
         size = record.size
-        if size > max_record_bytes or size > max_request_bytes:
+        if size > max_record_bytes:
             raise ValueError(f"record {record.index} is {size} bytes, over the cap "
-                             f"({max_record_bytes} per record, {max_request_bytes} per request)")
-        if batch and (len(batch) >= max_records or batch_bytes + size > max_request_bytes):
+                             f"({max_record_bytes} per record, {request_cap} per request)")
+        if batch and (len(batch) >= max_records or batch_bytes + size > request_cap):
             yield batch
             batch, batch_bytes = [], 0
         batch.append(record)

@@ -275,3 +275,15 @@ def _take(iterator, n):
     return [record for record, _ in zip(iterator, range(n))]
 
 
+
+
+def test_a_large_record_stream_raises_the_request_cap_to_its_record_cap() -> None:
+    """A 6 MiB record on a MaxRecordSizeInKiB=10240 stream fits one request, although the legacy request
+    cap is 5 MiB; two of them go in two requests."""
+    big = limits.RECORD_MAX_BYTES_CONFIGURABLE.value
+    size = limits.PUT_RECORDS_MAX_REQUEST_BYTES_LEGACY.value + limits.MIB
+    records = [Record(n, b"x" * (size - 1), "k") for n in range(2)]
+    batches = list(batch_records(records, max_record_bytes=big))
+    assert [len(b) for b in batches] == [1, 1]
+    with pytest.raises(ValueError, match="over the cap"):
+        list(batch_records([Record(9, b"x" * big, "k")], max_record_bytes=big))
