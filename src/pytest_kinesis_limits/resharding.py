@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -115,6 +115,9 @@ class Reshard:
         return f"{self.operation}({self.target})" if self.target is not None else self.operation
 
 
+UPDATING_WINDOWS = 30  # how many of a backend's known UPDATING windows a scenario waits for the reshard
+
+
 @dataclass(frozen=True)
 class Scenario:
     """What to run: a stream of ``shards`` shards, ``records_per_tick`` records every ``tick_s`` clock seconds
@@ -138,6 +141,15 @@ class Scenario:
     def __post_init__(self) -> None:
         if not 0 <= self.reshard_tick < self.ticks:
             raise ValueError("reshard_tick must be one of the ticks")
+
+    def bounded_by(self, updating_seconds: float | None) -> Scenario:
+        """This scenario, waiting at most ``UPDATING_WINDOWS`` UPDATING windows for the reshard when the
+        backend says how long one lasts (the offline fidelity layer does); unchanged when it does not (live:
+        up to ``max_updating_s``). A backend that never finishes a reshard then fails in seconds, instead of
+        after writing through the live bound on a simulated clock."""
+        if updating_seconds is None:
+            return self
+        return replace(self, max_updating_s=min(self.max_updating_s, UPDATING_WINDOWS * updating_seconds))
         if self.records_per_tick < 1 or self.tick_s <= 0 or self.keys < 1:
             raise ValueError("records_per_tick, tick_s and keys must be positive")
 

@@ -254,14 +254,15 @@ def test_firehose_direct_puts_to_a_kinesis_source_are_refused(firehose_delivery_
 
 def test_firehose_delivery_continues_across_a_reshard(firehose_delivery_stream, kinesis_client,
                                                       kinesis_client_no_retry, kinesis_clock, wait_for_delivery,
-                                                      record_measurement):
+                                                      record_measurement, kinesis_fidelity):
     """The seed's resharding run, small (RESHARD): while ``{"test": n}`` batches are written every half second
     the source goes from 1 to 2 shards (resharding.run_scenario); the stream is ACTIVE again with 2 open
     shards, the children acknowledged records, and every acknowledged record arrives in S3 (duplicates, which
     at-least-once delivery allows, reported)."""
     delivery = firehose_delivery_stream
     stream = delivery.source.name
-    run = run_scenario(RESHARD, write_client=kinesis_client_no_retry, control_client=kinesis_client,
+    scenario = RESHARD.bounded_by(kinesis_fidelity.config.updating_seconds if kinesis_fidelity else None)
+    run = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
                        stream=stream, clock=kinesis_clock, require_null_iterator=True)
     assert run.log is not None
     summary = kinesis_client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]

@@ -96,8 +96,9 @@ def require(condition: bool, what: str, result: ReshardResult) -> None:
 @PLAIN_MOTO
 @pytest.mark.parametrize("scenario", [pytest.param(s, id=s.name) for s in SCENARIOS])
 def test_resharding_continuity(scenario: Scenario, make_stream, kinesis_client, kinesis_client_no_retry,
-                               kinesis_clock, record_measurement):
+                               kinesis_clock, record_measurement, kinesis_fidelity):
     """Write, reshard, keep writing, read back: zero lost, zero reordered, lineage exact, children fed."""
+    scenario = scenario.bounded_by(kinesis_fidelity.config.updating_seconds if kinesis_fidelity else None)
     stream = make_stream(shard_count=scenario.shards)
     result = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
                           stream=stream.name, clock=kinesis_clock, require_null_iterator=True)

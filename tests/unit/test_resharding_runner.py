@@ -228,3 +228,12 @@ def test_a_reshard_that_never_shows_is_bounded() -> None:
     assert result.active_at is None
     assert any("did not complete within 10 s" in p for p in result.problems), result.problems
     assert clock.now() - result.issued_at <= LAG_SCENARIO.max_updating_s + 2 * LAG_SCENARIO.tick_s
+
+
+def test_a_known_updating_window_bounds_the_wait_and_none_keeps_the_live_bound() -> None:
+    from pytest_kinesis_limits.resharding import UPDATING_WINDOWS, Reshard, Scenario
+
+    scenario = Scenario("s", 1, Reshard.split(), records_per_tick=10, tick_s=0.5, ticks=4, reshard_tick=1)
+    assert scenario.bounded_by(None) is scenario
+    assert scenario.bounded_by(1.0).max_updating_s == UPDATING_WINDOWS * 1.0
+    assert scenario.bounded_by(10**6).max_updating_s == scenario.max_updating_s  # never longer than the live bound
