@@ -111,7 +111,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     chosen = [f"{name}={getattr(settings, name)!r} ({source})" for name, source in settings.sources.items()]
     if chosen:
         lines.append("kinesis-limits settings: " + "; ".join(chosen))
-    if not settings.offline:
+    if settings.backend_kind == "live":  # an endpoint (emulator) bills nothing
         lines.append("kinesis-limits cost: provisioned shards are billed per shard-hour and PUT payload unit; "
                      "a full live run creates short-lived 1-11 shard streams and Firehose delivery streams "
                      "(well under 1 USD)")
