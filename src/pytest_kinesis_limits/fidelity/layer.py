@@ -204,8 +204,8 @@ def _patches(layer: FidelityLayer) -> list[tuple[type, str, Callable[..., Any]]]
         (b, "put_record", p(streams.put_record, layer)),
         (b, "get_records", p(streams.get_records, layer)),
         (b, "get_shard_iterator", p(streams.get_shard_iterator, layer, o_iterator)),
-        (b, "split_shard", p(resharding.backend_split_shard, layer, o_split)),
-        (b, "merge_shards", p(resharding.backend_merge_shards, layer, o_merge)),
+        (b, "split_shard", p(resharding.backend_split_or_merge, layer, o_split)),
+        (b, "merge_shards", p(resharding.backend_split_or_merge, layer, o_merge)),
         (b, "update_shard_count", p(resharding.backend_update_shard_count, layer, o_usc)),
         # Model and response exceptions, each explained in docs/fidelity.md:
         (s, "put_record", p(streams.stream_put_record, layer)),

@@ -138,23 +138,14 @@ def check_update_shard_count(layer: FidelityLayer, stream: Stream, target: int) 
     st.shard_count_updates = recent
 
 
-def backend_split_shard(layer: FidelityLayer, original: Any, backend: KinesisBackend, stream_arn: str | None,
-                        stream_name: str | None, shard_to_split: str, new_starting_hash_key: str) -> None:
-    """KinesisBackend.split_shard: refuse while UPDATING, split, then enter UPDATING."""
+def backend_split_or_merge(layer: FidelityLayer, original: Any, backend: KinesisBackend, stream_arn: str | None,
+                           stream_name: str | None, *shards: str) -> None:
+    """KinesisBackend.split_shard / merge_shards (``shards``: the operation's own two arguments): refuse while
+    UPDATING, run moto's operation, then enter UPDATING."""
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     with stream_state(layer, stream).lock:
         check_active(layer, stream)
-        original(backend, stream_arn, stream_name, shard_to_split, new_starting_hash_key)
-        start_updating(layer, stream)
-
-
-def backend_merge_shards(layer: FidelityLayer, original: Any, backend: KinesisBackend, stream_arn: str | None,
-                         stream_name: str | None, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
-    """KinesisBackend.merge_shards: refuse while UPDATING, merge, then enter UPDATING."""
-    stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
-    with stream_state(layer, stream).lock:
-        check_active(layer, stream)
-        original(backend, stream_arn, stream_name, shard_to_merge, adjacent_shard_to_merge)
+        original(backend, stream_arn, stream_name, *shards)
         start_updating(layer, stream)
 
 
