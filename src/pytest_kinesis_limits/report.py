@@ -15,15 +15,19 @@ from typing import Any
 from .limits import Limit
 
 PROPERTY_NAME = "kinesis_measurement"
-VERDICTS = ("pass", "fail", "info")
+#: ``pass``: the backend honours the limit. ``fail``: it does not. ``inconclusive``: the client could not offer the
+#: load or timing the verdict needs (never blame the service for the client). ``unsupported``: the backend does not
+#: serve the service at all (an emulator without Firehose). ``info``: reported only, no documented number to judge.
+VERDICTS = ("pass", "fail", "inconclusive", "unsupported", "info")
 
 
 @dataclass(frozen=True)
 class Measurement:
     """One measured value beside its documented limit.
 
-    ``verdict`` is ``pass`` (the backend honours the limit), ``fail`` (it does not), or ``info`` (reported
-    only, e.g. a latency or which of two documented values a backend enforces).
+    ``verdict`` is one of :data:`VERDICTS`: ``pass`` (the backend honours the limit), ``fail`` (it does not),
+    ``inconclusive`` (the client could not offer the load or timing needed), ``unsupported`` (the backend lacks
+    the service), or ``info`` (reported only, e.g. a latency or which of two documented values a backend enforces).
     """
 
     test: str
@@ -55,6 +59,14 @@ class Measurement:
     @classmethod
     def from_json(cls, text: str) -> Measurement:
         return cls(**json.loads(text))
+
+
+def judge(ok: bool, *, conclusive: bool = True) -> str:
+    """The verdict of a check: ``pass`` or ``fail``, or ``inconclusive`` when the client could not give the check
+    what it needs (``conclusive=False``), whatever ``ok`` says: a client-bound run never blames the service."""
+    if not conclusive:
+        return "inconclusive"
+    return "pass" if ok else "fail"
 
 
 def _fmt(value: float | None) -> str:
