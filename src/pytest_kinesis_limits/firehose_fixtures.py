@@ -10,12 +10,14 @@ LATEST position after the first write), until one per shard is in an S3 object (
 exist at hand-over are remembered in ``DeliveryStreamInfo.canary_keys``; ``wait_for_delivery`` leaves them,
 and canary records anywhere, out of every result, so tests see only their own records.
 
-Fixtures only: the library parts (canaries, bounds, hand-over types) live in
-:mod:`pytest_kinesis_limits.firehose_provision` and :mod:`pytest_kinesis_limits.firehose` (no pytest).
+Fixtures only: the library parts (canaries, bounds, hand-over types) live in the
+:mod:`pytest_kinesis_limits.firehose` package (no pytest). It is imported inside the fixtures, not at the top,
+only to keep the plugin's start-up cheap (it pulls in botocore); there is no cycle to dodge
+(``tests/unit/test_import_graph.py`` checks the graph with these imports included).
 
 Offline the same code runs against moto with the delivery simulation (applied with the Kinesis fidelity
 layer per test by ``offline.activate_all``). With ``--kinesis-fidelity=off`` nothing reads the source, the
-canary never arrives and the fixture raises ``firehose_provision.DeliveryStreamError`` after its bound
+canary never arrives and the fixture raises ``firehose.DeliveryStreamError`` after its bound
 (simulated seconds): that is plain moto's documented gap.
 """
 
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
     from . import firehose as fh
     from .clock import Clock
-    from .firehose_provision import DeliveryStreamInfo
+    from .firehose import DeliveryStreamInfo
     from .resources import BucketInfo, Namer, ResourceTracker, StreamInfo, WaitPolicy
 
 
@@ -61,10 +63,9 @@ def make_delivery_stream(
     and policy, are deleted at teardown, also after failures. Offline it runs on moto with the delivery
     simulation; with --kinesis-fidelity=off the canaries never arrive and it raises DeliveryStreamError.
     """
-    from .firehose import delivery_bound_s, delivery_poll_s
-    from .firehose_provision import (DeliveryStreamInfo, create_delivery_stream, create_firehose_role,
-                                     delete_delivery_stream_when_created, delete_firehose_role, prove_reading,
-                                     validate_buffering_hints)
+    from .firehose import (DeliveryStreamInfo, create_delivery_stream, create_firehose_role,
+                           delete_delivery_stream_when_created, delete_firehose_role, delivery_bound_s,
+                           delivery_poll_s, prove_reading, validate_buffering_hints)
     from .sweep import ROLE_PATH
 
     span = kinesis_wait_policy.delay * kinesis_wait_policy.attempts

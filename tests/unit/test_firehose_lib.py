@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from pytest_kinesis_limits import firehose as fh
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.firehose_provision import DeliveryStreamError
+from pytest_kinesis_limits.firehose import DeliveryStreamError
 
 SEED_KEY = "2019/09/24/05/test-firehose-1-2019-09-24-05-06-28-818e40dd-2318-4258-88cc-3c66a08eba10"
 SEED_EVENT = {"user_id": 3322, "app_version": "v1.5.16(90)", "device_id": "a1b2-c3d4", "device_manufacturer": "LG",
@@ -479,3 +479,48 @@ def test_latency_runs_from_the_arrival_timestamp_to_last_modified() -> None:
     assert result.latencies == {1: 30.0}
     assert result.measure_latencies(arrivals) == {1: 60.0, 2: 56.0} and result.max_latency_s == 60.0
     assert fh.object_waits([obj], arrivals, ids) == [(obj, 60.0)]
+
+
+# ------------------------------------------------------------------------------- one package, old names kept
+#: Every public name ``pytest_kinesis_limits.firehose`` (a module then) offered before it became a package.
+NAMES_BEFORE_THE_PACKAGE = (
+    "BodyFormatError", "CANARY", "CANARY_FIELD", "DeliveredObject", "DeliveryResult", "DeliveryStreamError",
+    "DeliveryStreamInfo", "NEWLINE_DELIMITER", "ParsedKey", "SplitBody", "arrival_times", "canary_id",
+    "canary_record", "compare_delivery", "create_delivery_stream", "create_firehose_role", "delete_delivery_stream",
+    "delete_delivery_stream_when_created", "delete_firehose_role", "delivery_bound_s", "delivery_poll_s",
+    "evaluate_prefix", "firehose_role_policy", "format_key", "list_delivered", "object_waits", "parse_key",
+    "poll_until", "prove_reading", "split_json_records", "split_raw_records", "update_destination",
+    "validate_buffering_hints", "wait_for_records", "without_canaries", "write_canaries")
+#: The public names of the two modules the package replaced (now deprecated aliases of it).
+OLD_MODULES = {
+    "pytest_kinesis_limits.firehose_delivery": (
+        "DeliveryResult", "arrival_times", "compare_delivery", "delivery_bound_s", "delivery_poll_s",
+        "object_waits", "poll_until", "wait_for_records"),
+    "pytest_kinesis_limits.firehose_provision": (
+        "BUCKET_ACTIONS", "CANARY", "CANARY_FIELD", "DeliveryStreamError", "DeliveryStreamInfo",
+        "FIREHOSE_PRINCIPAL", "PROPAGATION_MESSAGES", "ROLE_POLICY_NAME", "ReadingProof", "SOURCE_ACTIONS",
+        "canary_id", "canary_record", "create_delivery_stream", "create_firehose_role", "delete_delivery_stream",
+        "delete_delivery_stream_when_created", "delete_firehose_role", "firehose_role_policy",
+        "firehose_trust_policy", "is_canary", "prove_reading", "s3_destination_config", "update_destination",
+        "validate_buffering_hints", "wait_until_active", "without_canaries", "write_canaries"),
+}
+
+
+@pytest.mark.parametrize("name", NAMES_BEFORE_THE_PACKAGE)
+def test_every_name_users_imported_still_works_both_ways(name: str) -> None:
+    namespace: dict[str, Any] = {}
+    exec(f"from pytest_kinesis_limits.firehose import {name}", namespace)  # noqa: S102 - the import form itself
+    assert namespace[name] is getattr(fh, name)
+    assert name in fh.__all__
+
+
+@pytest.mark.parametrize("module", sorted(OLD_MODULES))
+def test_the_old_modules_are_deprecated_aliases_of_the_package(module: str) -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop(module, None)
+    with pytest.warns(DeprecationWarning, match="import from pytest_kinesis_limits.firehose"):
+        alias = importlib.import_module(module)
+    for name in OLD_MODULES[module]:
+        assert getattr(alias, name) is getattr(fh, name), name

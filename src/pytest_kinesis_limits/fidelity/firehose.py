@@ -48,7 +48,7 @@ from moto.utilities.utils import get_partition
 
 from .. import limits
 from ..clock import Clock
-from ..firehose import NEWLINE_DELIMITER, format_key
+from ..firehose.objects import NEWLINE_DELIMITER, format_key
 
 KINESIS_SOURCE = "KinesisStreamAsSource"
 #: AWS's answer to a direct put on a Kinesis-source delivery stream (seen in aws/aws-cli#7010).
