@@ -170,6 +170,21 @@ def delivery_poll_s(policy: WaitPolicy, buffer_seconds: int = 0) -> float:
     return max(policy.delay, 1.0 / limits.FIREHOSE_SOURCE_READS_PER_S.value, buffer_seconds / 10)
 
 
+def source_read_options() -> dict[str, float]:
+    """Pacing for a reader of a delivery stream's *source* (``reader.read_stream(..., **source_read_options())``,
+    or the ``read_records`` fixture): the shard's read limits minus the delivery stream's share.
+
+    A shard serves 5 GetRecords calls and 2 MiB per second to all its consumers together, and a Kinesis-source
+    delivery stream makes one of those calls every second (catalogue: ``shard.read.calls_per_s``,
+    ``shard.read.bytes_per_s``, ``firehose.source.reads_per_s``). Reading at the full 5 calls/s beside it
+    throttles both. Firehose reads what was written, at most the shard's write rate (``shard.write.bytes_per_s``),
+    so that is the bytes it is left.
+    """
+    calls = limits.SHARD_READ_CALLS_PER_S.value - limits.FIREHOSE_SOURCE_READS_PER_S.value
+    nbytes = limits.SHARD_READ_BYTES_PER_S.value - limits.SHARD_WRITE_BYTES_PER_S.value
+    return {"calls_per_s": float(calls), "bytes_per_s": float(nbytes)}
+
+
 def wait_for_records(s3_client: Any, bucket: str, expected_ids: Iterable[Hashable],
                      identify: Callable[[Any], Hashable], clock: Clock, timeout_s: float, poll_s: float, *,
                      prefix: str = "", stream_name: str | None = None, key_prefix: str | None = None,

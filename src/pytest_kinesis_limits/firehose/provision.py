@@ -29,9 +29,22 @@ SOURCE_ACTIONS = ("kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis
 BUCKET_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
                   "s3:ListBucketMultipartUploads", "s3:PutObject")
 #: CreateDeliveryStream refuses a role IAM has not propagated yet with InvalidArgumentException and one of these
-#: (shapes seen in the Terraform AWS provider's retry and in field reports: "Firehose is unable to assume role
-#: arn:aws:iam::...:role/... Please check the role provided." / "... is not authorized to perform: ...").
-PROPAGATION_MESSAGES = ("Firehose is unable to assume role", "is not authorized to perform")
+#: wordings (AWS documents none of them; each was seen while a new role had not propagated):
+#:
+#: * "Firehose is unable to assume role arn:aws:iam::...:role/.... Please check the role provided." (the trust
+#:   policy not visible yet; hashicorp/terraform#4407, the Terraform AWS provider retries it);
+#: * "The security token included in the request is invalid. Ensure that the provided IAM role associated with
+#:   firehose is not deleted." (the same case, worded so since 2026; hashicorp/terraform-provider-aws#47937);
+#: * "Role arn:aws:iam::...:role/... is not authorized to perform: kinesis:DescribeStream on resource ..." (the
+#:   role's policy not visible yet; aws/aws-cdk#5221, retried by the Terraform AWS provider as "is not
+#:   authorized to").
+#:
+#: Only InvalidArgumentException carrying one of them is retried: the same "security token" text with
+#: UnrecognizedClientException is the caller's own credentials, and any other refusal is a real error.
+PROPAGATION_MESSAGES = ("Firehose is unable to assume role", "The security token included in the request is invalid",
+                        "is not authorized to perform")
+#: The error code Firehose uses for a role it cannot use yet.
+PROPAGATION_ERROR_CODE = "InvalidArgumentException"
 
 
 class DeliveryStreamError(RuntimeError):
@@ -54,6 +67,35 @@ def _error_message(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Message", "")
 
 
+# ----------------------------------------------------------------------------------------------- ARNs
+def arn_partition(arn: str) -> str:
+    """The partition of ``arn`` (``aws``, ``aws-cn``, ``aws-us-gov``, ...): its second field."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn" or not parts[1] or not parts[2]:
+        raise ValueError(f"not an ARN: {arn!r} (expected arn:<partition>:<service>:<region>:<account>:<resource>)")
+    return parts[1]
+
+
+def s3_bucket_arn(bucket: str, partition: str) -> str:
+    """The ARN of S3 bucket ``bucket`` in ``partition`` (bucket ARNs have no region or account)."""
+    if not bucket or "/" in bucket or ":" in bucket:
+        raise ValueError(f"not an S3 bucket name: {bucket!r}")
+    return f"arn:{partition}:s3:::{bucket}"
+
+
+def bucket_arn_for(stream_arn: str, bucket: str, bucket_arn: str | None = None) -> str:
+    """The ARN of ``bucket`` in ``stream_arn``'s partition, where Firehose will look for it.
+
+    ``bucket_arn`` (e.g. ``BucketInfo.arn``) is checked against it: a bucket ARN in another partition than the
+    stream (``arn:aws:s3:::`` beside an ``arn:aws-cn:kinesis:`` stream) raises ``ValueError`` naming both.
+    """
+    wanted = s3_bucket_arn(bucket, arn_partition(stream_arn))
+    if bucket_arn is not None and bucket_arn != wanted:
+        raise ValueError(f"bucket ARN {bucket_arn!r} is not {wanted!r}: a delivery stream reads {stream_arn} "
+                         f"and writes to a bucket of the same partition ({arn_partition(stream_arn)})")
+    return wanted
+
+
 # ------------------------------------------------------------------------------------------------ IAM
 def firehose_trust_policy() -> dict[str, Any]:
     """The trust policy that lets Firehose assume the role."""
@@ -62,11 +104,19 @@ def firehose_trust_policy() -> dict[str, Any]:
 
 
 def firehose_role_policy(stream_arn: str, bucket_arn: str) -> dict[str, Any]:
-    """The inline policy: read exactly ``stream_arn``, write exactly ``bucket_arn`` and its objects."""
+    """The inline policy: read exactly ``stream_arn``, write exactly ``bucket_arn`` and its objects.
+
+    Both ARNs must be in the same partition (the stream's): a policy naming ``arn:aws:s3:::`` for a stream in
+    ``aws-cn`` would grant nothing there.
+    """
     if ":stream/" not in stream_arn or not stream_arn.startswith("arn:"):
         raise ValueError(f"not a Kinesis stream ARN: {stream_arn!r}")
     if not bucket_arn.startswith("arn:") or ":s3:::" not in bucket_arn or "/" in bucket_arn:
         raise ValueError(f"not an S3 bucket ARN: {bucket_arn!r}")
+    if arn_partition(bucket_arn) != arn_partition(stream_arn):
+        raise ValueError(f"the bucket ARN {bucket_arn!r} is in partition {arn_partition(bucket_arn)!r}, the stream "
+                         f"{stream_arn!r} in {arn_partition(stream_arn)!r}: build the bucket ARN in the stream's "
+                         f"partition (firehose.bucket_arn_for)")
     return {"Version": "2012-10-17", "Statement": [
         {"Sid": "ReadSourceStream", "Effect": "Allow", "Action": list(SOURCE_ACTIONS), "Resource": [stream_arn]},
         {"Sid": "WriteDestinationBucket", "Effect": "Allow", "Action": list(BUCKET_ACTIONS),
@@ -141,34 +191,47 @@ def s3_destination_config(role_arn: str, bucket_arn: str, buffer_mib: int, buffe
     return config
 
 
-def _is_propagation_error(exc: ClientError) -> bool:
-    return _error_code(exc) == "InvalidArgumentException" and any(
+def is_propagation_error(exc: ClientError) -> bool:
+    """Whether CreateDeliveryStream refused a role Firehose cannot use *yet* (see :data:`PROPAGATION_MESSAGES`)."""
+    return _error_code(exc) == PROPAGATION_ERROR_CODE and any(
         text in _error_message(exc) for text in PROPAGATION_MESSAGES)
 
 
-def create_delivery_stream(firehose_client: Any, name: str, stream_arn: str, role_arn: str, bucket_arn: str,
-                           buffer_mib: int, buffer_seconds: int, prefix: str | None,
-                           tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None, clock: Clock,
-                           create_timeout_s: float, *, append_delimiter: bool = False, first_backoff_s: float = 1.0,
-                           max_backoff_s: float = 10.0, poll_s: float = 5.0) -> dict[str, Any]:
-    """Create a Kinesis-source delivery stream to S3 and wait until it is ACTIVE; return its description.
+def creating_poll_s(policy: WaitPolicy) -> float:
+    """How often to ask whether a new delivery stream is ACTIVE: the wait policy's delay, but at least a fifth
+    of the typical CREATING time (catalogue): polling faster learns little, and offline it only costs time."""
+    return max(policy.delay, limits.FIREHOSE_CREATING_S.value / 5)
 
-    CreateDeliveryStream is retried, with doubling backoff, only on the IAM-propagation error (a new role that
-    Firehose cannot assume yet); everything, retries and the wait, is bounded by ``create_timeout_s`` on
-    ``clock``. Raises :class:`DeliveryStreamError` on CREATING_FAILED or when the bound is reached.
+
+def create_kinesis_source_delivery_stream(
+        firehose_client: Any, name: str, stream_arn: str, role_arn: str, destination: Mapping[str, Any],
+        tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None, clock: Clock, create_timeout_s: float, *,
+        first_backoff_s: float = 1.0, max_backoff_s: float = 10.0, poll_s: float = 5.0,
+        propagation_bound_s: float = limits.IAM_PROPAGATION_BOUND_S.value) -> dict[str, Any]:
+    """Create a delivery stream reading ``stream_arn`` (Kinesis source) with any destination and wait until it is
+    ACTIVE; return its description.
+
+    ``destination`` is the one destination parameter of CreateDeliveryStream, e.g.
+    ``{"ExtendedS3DestinationConfiguration": s3_destination_config(...)}`` (what :func:`create_delivery_stream`
+    passes); a new destination module builds its own. CreateDeliveryStream is retried, with doubling backoff,
+    only while Firehose refuses the role as not yet propagated (:func:`is_propagation_error`, every wording in
+    :data:`PROPAGATION_MESSAGES`), for at most ``propagation_bound_s`` (catalogue:
+    ``lifecycle.iam.propagation_bound_s``); retries and the wait for ACTIVE together are bounded by
+    ``create_timeout_s`` on ``clock``. Raises :class:`DeliveryStreamError` on CREATING_FAILED or at a bound;
+    any other refusal is raised at once.
     """
     if len(name) > limits.DELIVERY_STREAM_NAME_MAX_CHARS.value:
         raise ValueError(f"delivery stream name {name!r} is longer than {limits.DELIVERY_STREAM_NAME_MAX_CHARS}")
-    destination = s3_destination_config(role_arn, bucket_arn, buffer_mib, buffer_seconds, prefix,
-                                        append_delimiter=append_delimiter)
+    if len(destination) != 1:
+        raise ValueError(f"give exactly one destination configuration, not {sorted(destination)}")
     kwargs: dict[str, Any] = {
         "DeliveryStreamName": name, "DeliveryStreamType": "KinesisStreamAsSource",
-        "KinesisStreamSourceConfiguration": {"KinesisStreamARN": stream_arn, "RoleARN": role_arn},
-        "ExtendedS3DestinationConfiguration": destination}
+        "KinesisStreamSourceConfiguration": {"KinesisStreamARN": stream_arn, "RoleARN": role_arn}, **destination}
     if tags:
         kwargs["Tags"] = _tag_list(tags)
     start = clock.now()
     deadline = start + create_timeout_s
+    retry_until = min(deadline, start + propagation_bound_s)
     backoff = first_backoff_s
     attempts = 0
     while True:
@@ -177,15 +240,37 @@ def create_delivery_stream(firehose_client: Any, name: str, stream_arn: str, rol
             firehose_client.create_delivery_stream(**kwargs)
             break
         except ClientError as exc:
-            if not _is_propagation_error(exc):
+            if not is_propagation_error(exc):
                 raise
-            if clock.now() + backoff > deadline:
+            if clock.now() + backoff > retry_until:
+                bound = (f"{propagation_bound_s:g} s, {limits.IAM_PROPAGATION_BOUND_S.key}"
+                         if retry_until < deadline else f"{create_timeout_s:g} s, the create bound")
                 raise DeliveryStreamError(
-                    f"delivery stream {name!r}: the role was still not usable after {attempts} attempt(s) in "
-                    f"{clock.now() - start:.0f} s (bound {create_timeout_s} s): {_error_message(exc)}") from exc
+                    f"delivery stream {name!r}: Firehose still refused the role {role_arn} as not usable yet after "
+                    f"{attempts} attempt(s) in {clock.now() - start:.0f} s (bound {bound}): "
+                    f"{_error_code(exc)}: {_error_message(exc)}") from exc
             clock.sleep(backoff)
             backoff = min(backoff * 2, max_backoff_s)
     return wait_until_active(firehose_client, name, clock, max(0.0, deadline - clock.now()), poll_s)
+
+
+def create_delivery_stream(firehose_client: Any, name: str, stream_arn: str, role_arn: str, bucket_arn: str,
+                           buffer_mib: int, buffer_seconds: int, prefix: str | None,
+                           tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None, clock: Clock,
+                           create_timeout_s: float, *, append_delimiter: bool = False, first_backoff_s: float = 1.0,
+                           max_backoff_s: float = 10.0, poll_s: float = 5.0,
+                           propagation_bound_s: float = limits.IAM_PROPAGATION_BOUND_S.value) -> dict[str, Any]:
+    """Create a Kinesis-source delivery stream to S3 (uncompressed ExtendedS3 destination, the given hints,
+    prefix and delimiter) and wait until it is ACTIVE; return its description.
+
+    Retries and bounds as :func:`create_kinesis_source_delivery_stream`.
+    """
+    destination = s3_destination_config(role_arn, bucket_arn, buffer_mib, buffer_seconds, prefix,
+                                        append_delimiter=append_delimiter)
+    return create_kinesis_source_delivery_stream(
+        firehose_client, name, stream_arn, role_arn, {"ExtendedS3DestinationConfiguration": destination}, tags,
+        clock, create_timeout_s, first_backoff_s=first_backoff_s, max_backoff_s=max_backoff_s, poll_s=poll_s,
+        propagation_bound_s=propagation_bound_s)
 
 
 def wait_until_active(firehose_client: Any, name: str, clock: Clock, timeout_s: float,
