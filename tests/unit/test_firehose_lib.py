@@ -356,7 +356,7 @@ def test_create_rides_out_iam_propagation_then_waits_for_active() -> None:
                          client_error("InvalidArgumentException", STS)], creating_polls=2)
     assert create(fake, clock)["DeliveryStreamStatus"] == "ACTIVE"
     assert fake.creates == 3
-    assert clock.now() == 1 + 2 + 5 + 5  # backoff 1 s, 2 s, then two CREATING polls
+    assert clock.now() == 1 + 2 + 5 + 5 + 5  # backoff 1 s, 2 s, then a poll before each look (CREATING twice)
     config = fake.kwargs
     assert config["DeliveryStreamType"] == "KinesisStreamAsSource"
     assert config["ExtendedS3DestinationConfiguration"]["BufferingHints"] == {"SizeInMBs": 1,

@@ -198,9 +198,9 @@ def is_propagation_error(exc: ClientError) -> bool:
 
 
 def creating_poll_s(policy: WaitPolicy) -> float:
-    """How often to ask whether a new delivery stream is ACTIVE: the wait policy's delay, but at least a fifth
+    """How often to ask whether a new delivery stream is ACTIVE: the wait policy's delay, but at least a quarter
     of the typical CREATING time (catalogue): polling faster learns little, and offline it only costs time."""
-    return max(policy.delay, limits.FIREHOSE_CREATING_S.value / 5)
+    return max(policy.delay, limits.FIREHOSE_CREATING_S.value / 4)
 
 
 def create_kinesis_source_delivery_stream(
@@ -251,6 +251,8 @@ def create_kinesis_source_delivery_stream(
                     f"{_error_code(exc)}: {_error_message(exc)}") from exc
             clock.sleep(backoff)
             backoff = min(backoff * 2, max_backoff_s)
+    # CreateDeliveryStream "immediately returns" with the stream CREATING: the first look is one poll later.
+    clock.sleep(min(poll_s, max(0.0, deadline - clock.now())))
     return wait_until_active(firehose_client, name, clock, max(0.0, deadline - clock.now()), poll_s)
 
 
