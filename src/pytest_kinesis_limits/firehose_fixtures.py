@@ -10,12 +10,14 @@ LATEST position after the first write), until one per shard is in an S3 object (
 exist at hand-over are remembered in ``DeliveryStreamInfo.canary_keys``; ``wait_for_delivery`` leaves them,
 and canary records anywhere, out of every result, so tests see only their own records.
 
-Fixtures only: the library parts (canaries, bounds, hand-over types) live in
-:mod:`pytest_kinesis_limits.firehose_provision` and :mod:`pytest_kinesis_limits.firehose` (no pytest).
+Fixtures only: the library parts (canaries, bounds, hand-over types) live in the
+:mod:`pytest_kinesis_limits.firehose` package (no pytest). It is imported inside the fixtures, not at the top,
+only to keep the plugin's start-up cheap (it pulls in botocore); there is no cycle to dodge
+(``tests/unit/test_import_graph.py`` checks the graph with these imports included).
 
 Offline the same code runs against moto with the delivery simulation (applied with the Kinesis fidelity
 layer per test by ``offline.activate_all``). With ``--kinesis-fidelity=off`` nothing reads the source, the
-canary never arrives and the fixture raises ``firehose_provision.DeliveryStreamError`` after its bound
+canary never arrives and the fixture raises ``firehose.DeliveryStreamError`` after its bound
 (simulated seconds): that is plain moto's documented gap.
 """
 
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
     from . import firehose as fh
     from .clock import Clock
-    from .firehose_provision import DeliveryStreamInfo
+    from .firehose import DeliveryStreamInfo
     from .resources import BucketInfo, Namer, ResourceTracker, StreamInfo, WaitPolicy
 
 
@@ -54,17 +56,17 @@ def make_delivery_stream(
     append_delimiter=False)`` -> DeliveryStreamInfo.
 
     Makes the IAM role (path ``/pytest-kinesis-limits/``, tagged, policy scoped to exactly the stream's and
-    bucket's ARNs) and a Kinesis-source delivery stream to S3 (uncompressed; the defaults are the shortest
-    buffering S3 allows), retrying only IAM's propagation error, waits until ACTIVE, then writes a canary to
+    bucket's ARNs, both in the stream's partition) and a Kinesis-source delivery stream to S3 (uncompressed; the
+    defaults are the shortest buffering S3 allows), retrying only while Firehose refuses the new role as not
+    propagated (every wording, bounded by the catalogue), waits until ACTIVE, then writes a canary to
     each open source shard, again at every poll for the shards still missing, until one of each is in S3
     (bounded), so the stream handed over is really reading (it starts at LATEST). Delivery stream, then role
     and policy, are deleted at teardown, also after failures. Offline it runs on moto with the delivery
     simulation; with --kinesis-fidelity=off the canaries never arrive and it raises DeliveryStreamError.
     """
-    from .firehose import delivery_bound_s, delivery_poll_s
-    from .firehose_provision import (DeliveryStreamInfo, create_delivery_stream, create_firehose_role,
-                                     delete_delivery_stream_when_created, delete_firehose_role, prove_reading,
-                                     validate_buffering_hints)
+    from .firehose import (DeliveryStreamInfo, bucket_arn_for, create_delivery_stream, create_firehose_role,
+                           creating_poll_s, delete_delivery_stream_when_created, delete_firehose_role,
+                           delivery_bound_s, delivery_poll_s, prove_reading, validate_buffering_hints)
     from .sweep import ROLE_PATH
 
     span = kinesis_wait_policy.delay * kinesis_wait_policy.attempts
@@ -74,18 +76,21 @@ def make_delivery_stream(
              buffer_seconds: int = limits.FIREHOSE_BUFFER_SECONDS_MIN.value,
              prefix: str | None = None, append_delimiter: bool = False) -> DeliveryStreamInfo:
         validate_buffering_hints(buffer_mib, buffer_seconds)
+        bucket_arn = bucket_arn_for(source_stream.arn, bucket.name, bucket.arn)  # the stream's partition
         role_name = kinesis_namer.name("fhr")
         name = kinesis_namer.name("fh")
         kinesis_resources.add("role", role_name, lambda: delete_firehose_role(iam_client, role_name))
-        role_arn = create_firehose_role(iam_client, role_name, source_stream.arn, bucket.arn, kinesis_tags,
+        role_arn = create_firehose_role(iam_client, role_name, source_stream.arn, bucket_arn, kinesis_tags,
                                         path=ROLE_PATH)
         kinesis_resources.add("delivery-stream", name, lambda: delete_delivery_stream_when_created(
             firehose_client, name, kinesis_clock, kinesis_wait_policy))
         started = kinesis_clock.now()
         description = create_delivery_stream(
-            firehose_client, name, source_stream.arn, role_arn, bucket.arn, buffer_mib, buffer_seconds, prefix,
+            firehose_client, name, source_stream.arn, role_arn, bucket_arn, buffer_mib, buffer_seconds, prefix,
             kinesis_tags, kinesis_clock, span, append_delimiter=append_delimiter,
-            poll_s=kinesis_wait_policy.delay)
+            poll_s=creating_poll_s(kinesis_wait_policy),
+            # the role was made just now: retrying before IAM typically propagates only collects refusals
+            first_backoff_s=limits.IAM_PROPAGATION_S.value)
         proof = prove_reading(kinesis_client, s3_client, source_stream.name, bucket.name, name, kinesis_clock,
                               delivery_bound_s(buffer_seconds, kinesis_wait_policy),
                               delivery_poll_s(kinesis_wait_policy, buffer_seconds))

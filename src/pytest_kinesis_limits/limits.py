@@ -253,3 +253,28 @@ FIREHOSE_DELIVERY_LATENCY_S = _limit(
 UPDATE_SHARD_COUNT_WINDOW_HOURS = _limit(
     "update_shard_count.window_hours", 24, "hours", "length of the rolling window in which "
     "update_shard_count.calls_per_24h calls are allowed per stream", SRC_UPDATE_SHARD_COUNT, "2026-11-25")
+
+# --- Firehose and IAM lifecycle: how long things take (offline windows, retry bounds) ---
+# AWS documents these states but gives no durations: each value is a typical one seen in the field, said so in
+# its note, with where it was seen. The offline simulation (fidelity/firehose.py) uses them as its windows.
+SRC_IAM_EVENTUAL_CONSISTENCY = f"{_DOCS}/IAM/latest/UserGuide/troubleshoot_general.html" \
+    "#troubleshoot_general_eventual-consistency"
+SRC_TF_FIREHOSE_PROPAGATION = "https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/" \
+    "firehose/consts.go (propagationTimeout, used by retryDeliveryStreamOp in delivery_stream.go)"
+FIREHOSE_CREATING_S = _limit(
+    "lifecycle.firehose.creating_s", 40, "s", "how long a new delivery stream stays CREATING before it is ACTIVE "
+    "(CreateDeliveryStream: \"an asynchronous operation that immediately returns. The initial status of the "
+    "Firehose stream is CREATING\"; no duration given)", SRC_FH_CREATE, "2026-11-29",
+    note="typical, not documented: a Terraform apply log in turbot/steampipe-plugin-aws#206 shows \"Creation "
+    "complete after 40s\" for a delivery stream to S3")
+IAM_PROPAGATION_S = _limit(
+    "lifecycle.iam.propagation_s", 10, "s", "how long after CreateRole / PutRolePolicy Firehose still refuses the "
+    "new role (IAM is eventually consistent: \"changes ... take time to become visible\"; no duration given)",
+    SRC_IAM_EVENTUAL_CONSISTENCY, "2026-11-29",
+    note="typical, not documented: \"IAM roles can take ~10 seconds to propagate\", cited from the EC2 user guide "
+    "by the Terraform AWS provider's Firehose create retry; field reports range from seconds to a minute")
+IAM_PROPAGATION_BOUND_S = _limit(
+    "lifecycle.iam.propagation_bound_s", 120, "s", "how long CreateDeliveryStream is retried while Firehose refuses "
+    "a new role as not yet propagated, before giving up: the bound the Terraform AWS provider uses for the same "
+    "retry (propagationTimeout = 2 minutes)", SRC_TF_FIREHOSE_PROPAGATION, "2026-11-29",
+    note="a tool's bound, not AWS's: AWS gives no propagation time")

@@ -201,7 +201,7 @@ def create_bucket(client: BaseClient, name: str, *, region: str, tags: dict[str,
     client.create_bucket(**kwargs)
     client.get_waiter("bucket_exists").wait(Bucket=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     client.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]})
-    return BucketInfo(name=name, arn=f"arn:aws:s3:::{name}")
+    return BucketInfo(name=name, arn=f"arn:{client.meta.partition}:s3:::{name}")  # the region's partition
 
 
 def delete_bucket(client: BaseClient, name: str) -> None:

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from . import resources
 from .clock import RealClock
-from .firehose_provision import delete_firehose_role
+from .firehose.provision import delete_firehose_role
 from .resources import CREATED_BY, TAG_CREATED_BY, TAG_RUN_ID
 
 if TYPE_CHECKING:

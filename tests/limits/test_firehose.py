@@ -82,8 +82,9 @@ def extra_bytes(objects: list[fh.DeliveredObject], sent: dict, identify) -> tupl
 
 def arrivals_of(read_records, delivery, identify) -> dict:
     """Each record's ApproximateArrivalTimestamp, read back from the source stream (the test's records by
-    ``identify``, canaries by their own id): the start of a latency on the service's clock."""
-    return fh.arrival_times(read_records(delivery.source), delivery.record_id(identify))
+    ``identify``, canaries by their own id): the start of a latency on the service's clock. The read leaves the
+    delivery stream its share of the shard's reads (``fh.source_read_options``): Firehose reads it too."""
+    return fh.arrival_times(read_records(delivery.source, **fh.source_read_options()), delivery.record_id(identify))
 
 
 def key_errors(objects: list[fh.DeliveredObject], version: int) -> list[str]:
@@ -263,7 +264,8 @@ def test_firehose_delivery_continues_across_a_reshard(firehose_delivery_stream, 
     stream = delivery.source.name
     scenario = RESHARD.bounded_by(kinesis_fidelity.config.updating_seconds if kinesis_fidelity else None)
     run = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
-                       stream=stream, clock=kinesis_clock, require_null_iterator=True)
+                       stream=stream, clock=kinesis_clock, require_null_iterator=True,
+                       read_options=fh.source_read_options())  # the delivery stream reads the source too
     assert run.log is not None
     summary = kinesis_client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
     children = {s["ShardId"] for s in open_shards(run.listing)} - set(run.closed_expected)

@@ -58,3 +58,30 @@ def test_plain_moto_never_delivers_the_canary(pytester: pytest.Pytester) -> None
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*DeliveryStreamError*no canary record of 1 of 1 shard(s)*delivered within "
                                  "100 s (101 written, rewritten every 1 s)*use --kinesis-fidelity=on*"])
+
+
+CN_INNER = '''
+import json
+
+
+def test_every_arn_is_in_the_streams_partition(firehose_delivery_stream, iam_client, firehose_client):
+    d = firehose_delivery_stream
+    assert d.source.arn.startswith("arn:aws-cn:kinesis:cn-north-1:")
+    assert d.bucket.arn == f"arn:aws-cn:s3:::{d.bucket.name}"
+    (policy_name,) = iam_client.list_role_policies(RoleName=d.role_name)["PolicyNames"]
+    document = iam_client.get_role_policy(RoleName=d.role_name, PolicyName=policy_name)["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    resources = [r for statement in document["Statement"] for r in statement["Resource"]]
+    assert resources and all(r.startswith("arn:aws-cn:") for r in resources), resources
+    destination = firehose_client.describe_delivery_stream(DeliveryStreamName=d.name)[
+        "DeliveryStreamDescription"]["Destinations"][0]["ExtendedS3DestinationDescription"]
+    assert destination["BucketARN"] == d.bucket.arn
+'''
+
+
+def test_fixtures_build_every_arn_in_the_streams_partition(pytester: pytest.Pytester) -> None:
+    """aws-cn (the preflight accepts it): the bucket ARN, the role policy and the destination are all aws-cn;
+    before, the bucket ARN was arn:aws:s3::: whatever the region."""
+    pytester.makepyfile(CN_INNER)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--aws-region", "cn-north-1")
+    result.assert_outcomes(passed=1)

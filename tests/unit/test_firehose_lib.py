@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from pytest_kinesis_limits import firehose as fh
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.firehose_provision import DeliveryStreamError
+from pytest_kinesis_limits.firehose import DeliveryStreamError
 
 SEED_KEY = "2019/09/24/05/test-firehose-1-2019-09-24-05-06-28-818e40dd-2318-4258-88cc-3c66a08eba10"
 SEED_EVENT = {"user_id": 3322, "app_version": "v1.5.16(90)", "device_id": "a1b2-c3d4", "device_manufacturer": "LG",
@@ -244,6 +244,43 @@ def test_role_policy_refuses_anything_but_arns(stream: str, bucket: str) -> None
         fh.firehose_role_policy(stream, bucket)
 
 
+CN_STREAM_ARN = "arn:aws-cn:kinesis:cn-north-1:123456789012:stream/src"
+
+
+def test_role_policy_refuses_a_bucket_in_another_partition_than_the_stream() -> None:
+    """The preflight accepts aws-cn and aws-us-gov: a policy naming arn:aws:s3::: there grants nothing."""
+    with pytest.raises(ValueError, match="partition 'aws', the stream .* in 'aws-cn'"):
+        fh.firehose_role_policy(CN_STREAM_ARN, BUCKET_ARN)
+    policy = fh.firehose_role_policy(CN_STREAM_ARN, "arn:aws-cn:s3:::dest")
+    assert policy["Statement"][1]["Resource"] == ["arn:aws-cn:s3:::dest", "arn:aws-cn:s3:::dest/*"]
+
+
+@pytest.mark.parametrize(("stream_arn", "partition"), [
+    (STREAM_ARN, "aws"), (CN_STREAM_ARN, "aws-cn"),
+    ("arn:aws-us-gov:kinesis:us-gov-west-1:123456789012:stream/src", "aws-us-gov")])
+def test_the_bucket_arn_is_built_in_the_streams_partition(stream_arn: str, partition: str) -> None:
+    assert fh.arn_partition(stream_arn) == partition
+    assert fh.bucket_arn_for(stream_arn, "dest") == f"arn:{partition}:s3:::dest"
+    assert fh.bucket_arn_for(stream_arn, "dest", f"arn:{partition}:s3:::dest") == f"arn:{partition}:s3:::dest"
+
+
+def test_a_bucket_arn_from_another_partition_is_refused_naming_both() -> None:
+    with pytest.raises(ValueError, match="arn:aws:s3:::dest.*is not 'arn:aws-cn:s3:::dest'.*same partition"):
+        fh.bucket_arn_for(CN_STREAM_ARN, "dest", "arn:aws:s3:::dest")
+    with pytest.raises(ValueError, match="not an ARN"):
+        fh.arn_partition("stream/src")
+
+
+@pytest.mark.parametrize(("region", "partition"), [("us-east-1", "aws"), ("cn-north-1", "aws-cn"),
+                                                    ("us-gov-west-1", "aws-us-gov")])
+def test_create_bucket_gives_the_arn_in_the_regions_partition(aws: None, region: str, partition: str) -> None:
+    from pytest_kinesis_limits.resources import create_bucket
+
+    s3 = boto3.client("s3", region_name=region)
+    bucket = create_bucket(s3, f"dest-{partition}", region=region, tags={"created-by": "test"})
+    assert bucket.arn == f"arn:{partition}:s3:::dest-{partition}"
+
+
 def test_role_is_created_tagged_and_deleted(aws: None) -> None:
     iam = boto3.client("iam", region_name="us-east-1")
     arn = fh.create_firehose_role(iam, "fh-role", STREAM_ARN, BUCKET_ARN, {"created-by": "pytest-kinesis-limits"})
@@ -319,7 +356,7 @@ def test_create_rides_out_iam_propagation_then_waits_for_active() -> None:
                          client_error("InvalidArgumentException", STS)], creating_polls=2)
     assert create(fake, clock)["DeliveryStreamStatus"] == "ACTIVE"
     assert fake.creates == 3
-    assert clock.now() == 1 + 2 + 5 + 5  # backoff 1 s, 2 s, then two CREATING polls
+    assert clock.now() == 1 + 2 + 5 + 5 + 5  # backoff 1 s, 2 s, then a poll before each look (CREATING twice)
     config = fake.kwargs
     assert config["DeliveryStreamType"] == "KinesisStreamAsSource"
     assert config["ExtendedS3DestinationConfiguration"]["BufferingHints"] == {"SizeInMBs": 1,
@@ -337,9 +374,49 @@ def test_create_does_not_retry_other_errors() -> None:
 def test_create_retries_are_bounded() -> None:
     clock = SimulatedClock(0)
     fake = FakeFirehose([client_error("InvalidArgumentException", ASSUME)] * 100)
-    with pytest.raises(DeliveryStreamError, match="still not usable"):
+    with pytest.raises(DeliveryStreamError, match="not usable yet .*bound 30 s, the create bound"):
         create(fake, clock, timeout=30)
     assert clock.now() <= 30 and fake.creates < 10
+
+
+#: The refusal worded as Firehose has answered it since 2026 (hashicorp/terraform-provider-aws#47937).
+TOKEN = ("The security token included in the request is invalid. Ensure that the provided IAM role associated with "
+         "firehose is not deleted.")
+NOT_AUTHORIZED = ("Role arn:aws:iam::123456789012:role/r is not authorized to perform: kinesis:DescribeStream on "
+                  "resource: arn:aws:kinesis:us-east-1:123456789012:stream/src.")
+
+
+@pytest.mark.parametrize("message", [ASSUME, STS, TOKEN, NOT_AUTHORIZED],
+                         ids=["unable-to-assume", "sts-not-authorized", "security-token", "policy-not-authorized"])
+def test_every_propagation_wording_is_retried(message: str) -> None:
+    clock = SimulatedClock(0)
+    fake = FakeFirehose([client_error("InvalidArgumentException", message)] * 2, creating_polls=0)
+    assert create(fake, clock)["DeliveryStreamStatus"] == "ACTIVE"
+    assert fake.creates == 3
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("UnrecognizedClientException", "The security token included in the request is invalid."),
+    ("InvalidArgumentException", "Access was denied when calling Glue."),
+    ("ResourceInUseException", "Firehose hose under accountId 123456789012 already exists"),
+], ids=["callers-own-credentials", "other-invalid-argument", "other-code"])
+def test_nothing_but_role_propagation_is_retried(code: str, message: str) -> None:
+    fake = FakeFirehose([client_error(code, message)])
+    with pytest.raises(ClientError, match=message.split(".")[0]):
+        create(fake, SimulatedClock(0))
+    assert fake.creates == 1
+
+
+def test_propagation_retries_stop_at_the_catalogue_bound_even_when_the_create_bound_is_longer() -> None:
+    """Live the create bound is the wait policy's span (900 s): a role still refused after the catalogue's
+    propagation bound (120 s, the Terraform AWS provider's) is an error then, not 15 minutes later."""
+    clock = SimulatedClock(0)
+    fake = FakeFirehose([client_error("InvalidArgumentException", TOKEN)] * 1000)
+    with pytest.raises(DeliveryStreamError, match=f"bound {limits.IAM_PROPAGATION_BOUND_S.value} s, "
+                                                  f"{limits.IAM_PROPAGATION_BOUND_S.key}") as info:
+        create(fake, clock, timeout=900)
+    assert clock.now() <= limits.IAM_PROPAGATION_BOUND_S.value
+    assert "security token" in str(info.value) and "arn:role" in str(info.value)
 
 
 def test_creating_failed_and_slow_creation_are_errors() -> None:
@@ -479,3 +556,48 @@ def test_latency_runs_from_the_arrival_timestamp_to_last_modified() -> None:
     assert result.latencies == {1: 30.0}
     assert result.measure_latencies(arrivals) == {1: 60.0, 2: 56.0} and result.max_latency_s == 60.0
     assert fh.object_waits([obj], arrivals, ids) == [(obj, 60.0)]
+
+
+# ------------------------------------------------------------------------------- one package, old names kept
+#: Every public name ``pytest_kinesis_limits.firehose`` (a module then) offered before it became a package.
+NAMES_BEFORE_THE_PACKAGE = (
+    "BodyFormatError", "CANARY", "CANARY_FIELD", "DeliveredObject", "DeliveryResult", "DeliveryStreamError",
+    "DeliveryStreamInfo", "NEWLINE_DELIMITER", "ParsedKey", "SplitBody", "arrival_times", "canary_id",
+    "canary_record", "compare_delivery", "create_delivery_stream", "create_firehose_role", "delete_delivery_stream",
+    "delete_delivery_stream_when_created", "delete_firehose_role", "delivery_bound_s", "delivery_poll_s",
+    "evaluate_prefix", "firehose_role_policy", "format_key", "list_delivered", "object_waits", "parse_key",
+    "poll_until", "prove_reading", "split_json_records", "split_raw_records", "update_destination",
+    "validate_buffering_hints", "wait_for_records", "without_canaries", "write_canaries")
+#: The public names of the two modules the package replaced (now deprecated aliases of it).
+OLD_MODULES = {
+    "pytest_kinesis_limits.firehose_delivery": (
+        "DeliveryResult", "arrival_times", "compare_delivery", "delivery_bound_s", "delivery_poll_s",
+        "object_waits", "poll_until", "wait_for_records"),
+    "pytest_kinesis_limits.firehose_provision": (
+        "BUCKET_ACTIONS", "CANARY", "CANARY_FIELD", "DeliveryStreamError", "DeliveryStreamInfo",
+        "FIREHOSE_PRINCIPAL", "PROPAGATION_MESSAGES", "ROLE_POLICY_NAME", "ReadingProof", "SOURCE_ACTIONS",
+        "canary_id", "canary_record", "create_delivery_stream", "create_firehose_role", "delete_delivery_stream",
+        "delete_delivery_stream_when_created", "delete_firehose_role", "firehose_role_policy",
+        "firehose_trust_policy", "is_canary", "prove_reading", "s3_destination_config", "update_destination",
+        "validate_buffering_hints", "wait_until_active", "without_canaries", "write_canaries"),
+}
+
+
+@pytest.mark.parametrize("name", NAMES_BEFORE_THE_PACKAGE)
+def test_every_name_users_imported_still_works_both_ways(name: str) -> None:
+    namespace: dict[str, Any] = {}
+    exec(f"from pytest_kinesis_limits.firehose import {name}", namespace)  # noqa: S102 - the import form itself
+    assert namespace[name] is getattr(fh, name)
+    assert name in fh.__all__
+
+
+@pytest.mark.parametrize("module", sorted(OLD_MODULES))
+def test_the_old_modules_are_deprecated_aliases_of_the_package(module: str) -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop(module, None)
+    with pytest.warns(DeprecationWarning, match="import from pytest_kinesis_limits.firehose"):
+        alias = importlib.import_module(module)
+    for name in OLD_MODULES[module]:
+        assert getattr(alias, name) is getattr(fh, name), name

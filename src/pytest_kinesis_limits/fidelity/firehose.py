@@ -7,10 +7,16 @@ backend classes (``unittest.mock.patch.object``, restored on exit) so that, as A
 https://docs.aws.amazon.com/firehose/latest/dev/buffering-hints.html,
 https://docs.aws.amazon.com/firehose/latest/dev/s3-object-name.html):
 
+* a new delivery stream is CREATING for ``creating_s`` clock seconds (catalogue ``lifecycle.firehose.creating_s``;
+  moto makes it ACTIVE at once); DeleteDeliveryStream and UpdateDestination meanwhile answer
+  ``ResourceInUseException`` (API_DeleteDeliveryStream.html: "You can't delete a Firehose stream that is in the
+  CREATING state");
+* CreateDeliveryStream with a role created (or given a policy) less than ``propagation_s`` ago is refused as AWS
+  refuses a role IAM has not propagated yet (:mod:`.firehose_roles`);
 * direct PutRecord / PutRecordBatch to a Kinesis-source delivery stream are refused with
   ``InvalidArgumentException: This operation is not permitted on KinesisStreamAsSource delivery stream type.``
   (which also disables moto's immediate S3 write for those streams);
-* from its creation (moto makes it ACTIVE at once) the delivery stream reads its source from LATEST, with one
+* once ACTIVE the delivery stream reads its source from LATEST, with one
   GetRecords per shard per clock second through ``KinesisBackend.get_records`` (so another layer's read
   limits see the calls), follows child shards once their parents are read to the end, buffers by the size and
   interval hints, and writes objects named ``<evaluated prefix><name>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>``
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import inspect
 import math
 import random
 import threading
@@ -40,21 +47,25 @@ from unittest import mock
 
 from moto.core.exceptions import JsonRESTError, ServiceException
 from moto.core.responses import BaseResponse
-from moto.firehose.exceptions import InvalidArgumentException
-from moto.firehose.models import FirehoseBackend
+from moto.firehose.exceptions import InvalidArgumentException, ResourceInUseException
+from moto.firehose.models import FirehoseBackend, firehose_backends
 from moto.kinesis.models import kinesis_backends
 from moto.s3.models import s3_backends
 from moto.utilities.utils import get_partition
 
 from .. import limits
 from ..clock import Clock
-from ..firehose import NEWLINE_DELIMITER, format_key
+from ..firehose.objects import NEWLINE_DELIMITER, format_key
+from .firehose_roles import RolePropagation, role_arns, track_roles
 
 KINESIS_SOURCE = "KinesisStreamAsSource"
 #: AWS's answer to a direct put on a Kinesis-source delivery stream (seen in aws/aws-cli#7010).
 DIRECT_PUT_REFUSED = "This operation is not permitted on KinesisStreamAsSource delivery stream type."
 #: Requests to these services make the simulation catch up with the clock first.
 PUMPED_SERVICES = frozenset({"kinesis", "firehose", "s3"})
+#: What DeleteDeliveryStream / UpdateDestination answer while the delivery stream is CREATING (ResourceInUseException
+#: is the error both list; the wording is ours, in moto's "Firehose <name> under account <id>" form).
+NOT_ACTIVE = "Firehose {name} under account {account} is in CREATING state; {operation} is not possible until it is ACTIVE."
 
 
 @dataclass
@@ -128,12 +139,18 @@ class FirehoseSimulator:
 
     Use through :func:`activate_firehose`. ``objects`` lists what was written, ``reads`` counts GetRecords
     calls per (delivery stream, shard), ``throttled`` the calls refused by another layer, ``errors`` anything
-    the simulation could not do (missing bucket or source stream), never silently.
+    the simulation could not do (missing bucket or source stream), never silently. ``creating`` maps the
+    delivery streams still CREATING to the clock time they become ACTIVE; ``roles`` refuses new IAM roles.
     """
 
-    def __init__(self, clock: Clock, *, account_id: str | None = None, seed: int = 0) -> None:
+    def __init__(self, clock: Clock, *, account_id: str | None = None, seed: int = 0,
+                 creating_s: float = limits.FIREHOSE_CREATING_S.value,
+                 propagation_s: float = limits.IAM_PROPAGATION_S.value) -> None:
         self.clock = clock
         self.account_id = account_id
+        self.creating_s = creating_s
+        self.creating: dict[tuple[str, str, str], float] = {}
+        self.roles = RolePropagation(clock, propagation_s, account_id=account_id)
         self.objects: list[SimulatedObject] = []
         self.reads: Counter[tuple[str, str]] = Counter()
         self.throttled: Counter[tuple[str, str]] = Counter()
@@ -153,6 +170,7 @@ class FirehoseSimulator:
             try:
                 before = len(self.objects)
                 now = self.clock.now()
+                self._activate_due(now)
                 for delivery in list(self._deliveries.values()):
                     self._pump_one(delivery, now)
                 return len(self.objects) - before
@@ -180,6 +198,39 @@ class FirehoseSimulator:
     def buffered(self, name: str) -> int:
         """Records read from the source and not yet written to S3."""
         return sum(d.buffer_records for d in self._deliveries.values() if d.name == name)
+
+    # ------------------------------------------------------------------------------------- lifecycle
+    def _created(self, backend: FirehoseBackend, name: str) -> None:
+        """A delivery stream was just created: CREATING for ``creating_s``, then ACTIVE (and reading)."""
+        if self.account_id is not None and backend.account_id != self.account_id:
+            return
+        stream = backend.delivery_streams[name]
+        if self.creating_s > 0:
+            stream.delivery_stream_status = "CREATING"
+            self.creating[(backend.account_id, backend.region_name, name)] = self.clock.now() + self.creating_s
+        elif stream.delivery_stream_type == KINESIS_SOURCE:
+            self._register(backend, name)
+
+    def _activate_due(self, now: float) -> None:
+        for key, active_at in sorted(self.creating.items(), key=lambda item: item[1]):
+            if active_at > now:
+                continue
+            del self.creating[key]
+            account, region, name = key
+            backend = firehose_backends[account][region]
+            stream = backend.delivery_streams.get(name)
+            if stream is None:
+                continue
+            stream.delivery_stream_status = "ACTIVE"
+            if stream.delivery_stream_type == KINESIS_SOURCE:
+                self._register(backend, name)  # it reads its source from LATEST once ACTIVE
+
+    def refuse_unless_active(self, backend: FirehoseBackend, name: str, operation: str) -> None:
+        """Raise ``ResourceInUseException`` if delivery stream ``name`` is still CREATING."""
+        self.pump()
+        if (backend.account_id, backend.region_name, name) in self.creating:
+            raise ResourceInUseException(NOT_ACTIVE.format(name=name, account=backend.account_id,
+                                                           operation=operation))
 
     # --------------------------------------------------------------------------------- registration
     def _register(self, backend: FirehoseBackend, name: str) -> None:
@@ -214,9 +265,9 @@ class FirehoseSimulator:
 
     def _unregister(self, backend: FirehoseBackend, name: str) -> None:
         self._deliveries.pop((backend.account_id, backend.region_name, name), None)
+        self.creating.pop((backend.account_id, backend.region_name, name), None)
 
     def _delivery_stream(self, delivery: _Delivery) -> Any:
-        from moto.firehose.models import firehose_backends
         return firehose_backends[delivery.account_id][delivery.region].delivery_streams.get(delivery.name)
 
     # -------------------------------------------------------------------------------------- pumping
@@ -334,29 +385,43 @@ class FirehoseSimulator:
 
 
 @contextlib.contextmanager
-def activate_firehose(clock: Clock, *, account_id: str | None = None, seed: int = 0) -> Iterator[FirehoseSimulator]:
-    """Patch moto so Kinesis-source delivery streams deliver like AWS; yield the :class:`FirehoseSimulator`.
+def activate_firehose(clock: Clock, *, account_id: str | None = None, seed: int = 0,
+                      creating_s: float = limits.FIREHOSE_CREATING_S.value,
+                      propagation_s: float = limits.IAM_PROPAGATION_S.value) -> Iterator[FirehoseSimulator]:
+    """Patch moto so delivery streams are created and Kinesis-source ones deliver like AWS; yield the
+    :class:`FirehoseSimulator`.
 
     Enter it inside ``moto.mock_aws()`` (or with a ``ThreadedMotoServer`` in the same process), before
-    creating the delivery streams it should drive; ``account_id`` restricts it to one account. The patches
-    are class-level and undone on exit; they chain with other patches of the same methods.
+    creating the roles and delivery streams it should drive; ``account_id`` restricts it to one account.
+    ``creating_s`` (CREATING window) and ``propagation_s`` (new IAM roles refused) default to the catalogue;
+    0 turns either off. The patches are class-level and undone on exit; they chain with other patches of the
+    same methods.
     """
-    simulator = FirehoseSimulator(clock, account_id=account_id, seed=seed)
+    simulator = FirehoseSimulator(clock, account_id=account_id, seed=seed, creating_s=creating_s,
+                                  propagation_s=propagation_s)
     original_create = FirehoseBackend.create_delivery_stream
     original_delete = FirehoseBackend.delete_delivery_stream
     original_put_batch = FirehoseBackend.put_record_batch
     original_update = FirehoseBackend.update_destination
     original_setup = BaseResponse.setup_class
 
+    create_signature = inspect.signature(original_create)
+
     def create_delivery_stream(self: FirehoseBackend, *args: Any, **kwargs: Any) -> str:
+        request = create_signature.bind(self, *args, **kwargs).arguments
+        if simulator.account_id in (None, self.account_id):
+            source = request.get("kinesis_stream_source_configuration") or {}
+            simulator.roles.check(self.account_id, role_arns(source, [
+                value for key, value in request.items() if key.endswith("_configuration") and key not in (
+                    "kinesis_stream_source_configuration", "delivery_stream_encryption_configuration_input")]),
+                source.get("KinesisStreamARN", ""))
         arn = original_create(self, *args, **kwargs)
-        name = arn.split("/")[-1]
-        if self.delivery_streams[name].delivery_stream_type == KINESIS_SOURCE:
-            with simulator._lock:
-                simulator._register(self, name)
+        with simulator._lock:
+            simulator._created(self, arn.split("/")[-1])
         return arn
 
     def delete_delivery_stream(self: FirehoseBackend, delivery_stream_name: str, *args: Any, **kwargs: Any) -> Any:
+        simulator.refuse_unless_active(self, delivery_stream_name, "DeleteDeliveryStream")
         result = original_delete(self, delivery_stream_name, *args, **kwargs)
         with simulator._lock:
             simulator._unregister(self, delivery_stream_name)
@@ -369,6 +434,7 @@ def activate_firehose(clock: Clock, *, account_id: str | None = None, seed: int 
         return original_put_batch(self, delivery_stream_name, *args, **kwargs)
 
     def update_destination(self: FirehoseBackend, delivery_stream_name: str, *args: Any, **kwargs: Any) -> Any:
+        simulator.refuse_unless_active(self, delivery_stream_name, "UpdateDestination")
         with simulator._lock:
             simulator.flush(delivery_stream_name)  # what was buffered goes out under the old version
             return original_update(self, delivery_stream_name, *args, **kwargs)
@@ -385,4 +451,5 @@ def activate_firehose(clock: Clock, *, account_id: str | None = None, seed: int 
         stack.enter_context(mock.patch.object(FirehoseBackend, "put_record_batch", put_record_batch))
         stack.enter_context(mock.patch.object(FirehoseBackend, "update_destination", update_destination))
         stack.enter_context(mock.patch.object(BaseResponse, "setup_class", setup_class))
+        stack.enter_context(track_roles(simulator.roles))
         yield simulator

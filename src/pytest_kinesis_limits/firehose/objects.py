@@ -1,7 +1,7 @@
-"""Firehose → S3 delivery, checked object by object: key format, body splitting, listing the objects.
+"""Firehose → S3 objects, checked one by one: the key format, body splitting, listing the objects.
 
-Everything here works the same against AWS, a moto server or in-process moto: it only talks to S3 through
-a boto3 client and takes time from a :class:`~pytest_kinesis_limits.clock.Clock`.
+The first layer of :mod:`pytest_kinesis_limits.firehose` (imports nothing else of the package). Everything here
+works the same against AWS, a moto server or in-process moto: it only talks to S3 through a boto3 client.
 
 Documented formats (see docs/firehose.md):
 
@@ -11,10 +11,6 @@ Documented formats (see docs/firehose.md):
   expression gets that time prefix appended (s3-prefixes.html, "Semantic rules").
 * Body: the records' bytes concatenated with no delimiter, unless the ``AppendDelimiterToRecord`` processor
   is configured (then each record is followed by ``\\n``).
-
-Waiting for records and measuring latency live in :mod:`pytest_kinesis_limits.firehose_delivery`,
-provisioning (IAM role, delivery stream, the canaries that prove it reads its source) in
-:mod:`pytest_kinesis_limits.firehose_provision`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -356,44 +352,3 @@ def list_delivered(s3_client: Any, bucket: str, prefix: str = "", *, stream_name
     epoch = datetime.fromtimestamp(0, timezone.utc)
     out.sort(key=lambda o: (o.parsed.timestamp if o.parsed else epoch, o.last_modified or epoch, o.key))
     return out
-
-
-from .firehose_delivery import (  # noqa: E402  (re-exported: one import site for users)
-    DeliveryResult,
-    arrival_times,
-    compare_delivery,
-    delivery_bound_s,
-    delivery_poll_s,
-    object_waits,
-    poll_until,
-    wait_for_records,
-)
-from .firehose_provision import (  # noqa: E402  (re-exported: one import site for users)
-    CANARY,
-    CANARY_FIELD,
-    DeliveryStreamError,
-    DeliveryStreamInfo,
-    canary_id,
-    canary_record,
-    create_delivery_stream,
-    create_firehose_role,
-    delete_delivery_stream,
-    delete_delivery_stream_when_created,
-    delete_firehose_role,
-    firehose_role_policy,
-    prove_reading,
-    update_destination,
-    validate_buffering_hints,
-    without_canaries,
-    write_canaries,
-)
-
-__all__ = [
-    "BodyFormatError", "CANARY", "CANARY_FIELD", "DeliveredObject", "DeliveryResult", "DeliveryStreamError",
-    "DeliveryStreamInfo", "NEWLINE_DELIMITER", "ParsedKey", "SplitBody", "arrival_times", "canary_id",
-    "canary_record", "compare_delivery", "create_delivery_stream", "create_firehose_role", "delete_delivery_stream",
-    "delete_delivery_stream_when_created", "delete_firehose_role", "delivery_bound_s", "delivery_poll_s",
-    "evaluate_prefix", "firehose_role_policy", "format_key", "list_delivered", "object_waits", "parse_key",
-    "poll_until", "prove_reading", "split_json_records", "split_raw_records", "update_destination",
-    "validate_buffering_hints", "wait_for_records", "without_canaries", "write_canaries",
-]

@@ -1,0 +1,163 @@
+"""The hand-over: a delivery stream proven to be reading its source (canaries), and results without them.
+
+The last layer of :mod:`pytest_kinesis_limits.firehose` for the S3 destination (uses :mod:`.objects`,
+:mod:`.delivery` and :mod:`.provision`). A delivery stream starts reading its source at LATEST some time after
+ACTIVE; :func:`prove_reading` writes a canary per open shard until one of each is in the bucket, and
+:func:`without_canaries` keeps them out of a test's results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import Clock
+from ..keys import open_shard_ranges
+from ..payloads import encode_json
+from ..resources import BucketInfo, StreamInfo
+from .delivery import DeliveryResult, compare_delivery, poll_until
+from .objects import NEWLINE_DELIMITER, list_delivered
+from .provision import DeliveryStreamError
+
+#: The field that marks a canary record (its value is the delivery stream's name).
+CANARY_FIELD = "pytest-kinesis-limits-canary"
+#: Stands for any canary record in results (never a test's own id).
+CANARY = ("pytest-kinesis-limits", "canary")
+
+
+@dataclass(frozen=True)
+class DeliveryStreamInfo:
+    """A delivery stream made by ``make_delivery_stream``, reading ``source`` and writing to ``bucket``."""
+
+    name: str
+    arn: str
+    version: int
+    """DeliveryStreamVersion at hand-over (the catalogue's first version, unless updated)."""
+    source: StreamInfo
+    bucket: BucketInfo
+    role_name: str
+    role_arn: str
+    buffer_mib: int
+    buffer_seconds: int
+    prefix: str | None
+    append_delimiter: bool
+    canary_keys: frozenset[str]
+    """Keys of the objects in the bucket at hand-over (the canaries'); left out of ``wait_for_delivery``."""
+    ready_after_s: float
+    """Clock seconds from the CreateDeliveryStream call to the first canary's arrival on every shard."""
+    canaries_written: int = 0
+    """Canary records written before every shard's first one arrived (one per shard per poll)."""
+
+    @property
+    def delimiter(self) -> bytes | None:
+        """What follows each record in an object: ``\\n`` with AppendDelimiterToRecord, else nothing."""
+        return NEWLINE_DELIMITER if self.append_delimiter else None
+
+    def is_canary(self, record: Any) -> bool:
+        """Whether a decoded record is one of the fixtures' canaries."""
+        return is_canary(record)
+
+    def record_id(self, identify: Callable[[Any], Hashable]) -> Callable[[Any], Hashable]:
+        """``identify`` for a test's records, :func:`canary_id` for canaries (each canary its own id)."""
+        return lambda record: canary_id(record) if is_canary(record) else identify(record)
+
+
+def is_canary(record: Any) -> bool:
+    """Whether a decoded record is a canary."""
+    return isinstance(record, dict) and CANARY_FIELD in record
+
+
+def canary_id(record: Mapping[str, Any]) -> Hashable:
+    """A canary's own id: (CANARY_FIELD, shard, attempt)."""
+    return (CANARY_FIELD, record.get("shard"), record.get("attempt"))
+
+
+def canary_record(delivery_stream: str, shard_id: str, attempt: int = 0) -> bytes:
+    """The canary's bytes: compact JSON naming the delivery stream, the shard it is written to and the
+    attempt (so that each rewrite is distinct)."""
+    return encode_json({CANARY_FIELD: delivery_stream, "shard": shard_id, "attempt": attempt})
+
+
+def write_canaries(kinesis_client: Any, stream_name: str, delivery_stream: str, *,
+                   shards: Iterable[Any] | None = None, attempt: int = 0) -> dict[str, bytes]:
+    """Write one canary to every open shard of ``stream_name`` (or to ``shards``, ``keys.ShardRange``s of it),
+    with ExplicitHashKey = the shard's first hash key; return ``{shard id: canary bytes}``."""
+    written = {}
+    for shard in open_shard_ranges(kinesis_client, stream_name) if shards is None else shards:
+        data = canary_record(delivery_stream, shard.shard_id, attempt)
+        kinesis_client.put_record(StreamName=stream_name, Data=data, PartitionKey="canary",
+                                  ExplicitHashKey=str(shard.start))
+        written[shard.shard_id] = data
+    return written
+
+
+@dataclass
+class ReadingProof:
+    """What :func:`prove_reading` saw: the keys in the bucket once every shard's canary had arrived."""
+
+    keys: list[str]
+    canaries_written: int
+    polls: int
+    waited_s: float
+
+
+def prove_reading(kinesis_client: Any, s3_client: Any, stream_name: str, bucket: str, delivery_stream: str,
+                  clock: Clock, timeout_s: float, poll_s: float) -> ReadingProof:
+    """Show that ``delivery_stream`` reads ``stream_name``: a canary per open shard, rewritten on every poll
+    until one canary of each shard is in some object of ``bucket``.
+
+    A delivery stream starts reading at LATEST some time after ACTIVE; a canary written before that is never
+    delivered, so the canaries of shards still missing are written again (a new ``attempt`` each) at every
+    poll after the first, until one arrives or ``timeout_s`` passes on ``clock`` (then
+    ``DeliveryStreamError``, naming the shards). Raw bytes are matched, not decoded records, so a broken body
+    format fails a test's own verdict, not this setup. Canaries written after the one that arrived may be
+    delivered later, in the test's objects: :func:`without_canaries` and ``DeliveryStreamInfo.record_id``
+    keep them out of results.
+    """
+    start = clock.now()
+    shards = {shard.shard_id: shard for shard in open_shard_ranges(kinesis_client, stream_name)}
+    written: dict[str, list[bytes]] = {sid: [data] for sid, data in write_canaries(
+        kinesis_client, stream_name, delivery_stream, shards=shards.values()).items()}
+    last_write = [clock.now()]
+    polls: list[list[str]] = []
+    arrived: set[str] = set()
+
+    def every_shard_read() -> bool:
+        objects = list_delivered(s3_client, bucket, decode="raw")
+        polls.append([o.key for o in objects])
+        arrived.update(sid for sid, canaries in written.items()
+                       if any(c in o.body for c in canaries for o in objects))
+        missing = [sid for sid in written if sid not in arrived]
+        if missing and clock.now() - last_write[0] >= poll_s:
+            for sid, data in write_canaries(kinesis_client, stream_name, delivery_stream,
+                                            shards=[shards[sid] for sid in missing], attempt=len(polls)).items():
+                written[sid].append(data)
+            last_write[0] = clock.now()
+        return not missing
+
+    if not poll_until(every_shard_read, clock, timeout_s, poll_s, f"canaries of {delivery_stream}"):
+        missing = sorted(sid for sid in written if sid not in arrived)
+        raise DeliveryStreamError(
+            f"s3://{bucket}: no canary record of {len(missing)} of {len(written)} shard(s) ({', '.join(missing)}) "
+            f"delivered within {timeout_s:g} s ({sum(map(len, written.values()))} written, rewritten every "
+            f"{poll_s:g} s): the delivery stream is not reading its source (on plain moto nothing ever reads "
+            f"it: use --kinesis-fidelity=on)")
+    return ReadingProof(keys=polls[-1], canaries_written=sum(map(len, written.values())), polls=len(polls),
+                        waited_s=clock.now() - start)
+
+
+def without_canaries(result: DeliveryResult, delivery: DeliveryStreamInfo, identify: Callable[[Any], Hashable],
+                     expected_ids: Iterable[Hashable],
+                     send_times: Mapping[Hashable, float] | None = None) -> DeliveryResult:
+    """``result`` recomputed without the hand-over objects, without objects holding only canaries (late
+    rewrites) and without canary records in its counts; the remaining objects keep their bodies as read."""
+    objects = [o for o in result.objects if o.key not in delivery.canary_keys
+               and not (o.records and all(is_canary(r) for r in o.records))]
+    ids = (lambda r: CANARY if is_canary(r) else identify(r))
+    clean = compare_delivery(objects, expected_ids, ids, send_times, timed_out=result.timed_out,
+                             waited_s=result.waited_s, polls=result.polls)
+    clean.unexpected = [u for u in clean.unexpected if u != CANARY]
+    clean.duplicates.pop(CANARY, None)
+    clean.located.pop(CANARY, None)
+    return clean
