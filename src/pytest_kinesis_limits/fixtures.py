@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .clock import Clock, RealClock, SimulatedClock
 from .report import PROPERTY_NAME, Measurement
 from .settings import Settings
 
@@ -22,6 +21,8 @@ if TYPE_CHECKING:
     import boto3
     from botocore.client import BaseClient
 
+    from .clock import Clock
+    from .motoshare import SharedMock
     from .backends import Backend
     from .limits import Limit
     from .reader import ReadRecord
@@ -45,21 +46,34 @@ def kinesis_settings(pytestconfig: pytest.Config) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def kinesis_clock(kinesis_settings: Settings) -> Clock:
-    """The clock shared by producers, readers and the offline fidelity layer.
+def kinesis_clock(pytestconfig: pytest.Config) -> Clock:
+    """The clock shared by producers, readers, the offline fidelity layer and the test's own sleeps.
 
-    Offline: a :class:`~pytest_kinesis_limits.clock.SimulatedClock` (moves only when slept on, so verdicts are
-    the same run after run). Live and endpoint: the wall clock.
+    Offline: a ``SimulatedClock``; in tests that use the Kinesis fixtures, ``time.sleep`` (so botocore's retry
+    backoff and boto3 waiters too) moves it and returns at once, and ``time.time``/``time.monotonic`` read it.
+    ``--kinesis-clock=real``, live and endpoint: the wall clock.
     """
-    return SimulatedClock() if kinesis_settings.offline else RealClock()
+    from .plugin import clock_of
+
+    return clock_of(pytestconfig)
+
+
+# The trackers of the tests running now; while one holds a resource, a user's mock_aws() must not empty moto.
+_LIVE_TRACKERS: list[ResourceTracker] = []
+_SHARED_MOCK: list[SharedMock] = []
+
+
+def _plugin_resources_in_use() -> bool:
+    return any(tracker.names for tracker in _LIVE_TRACKERS)
 
 
 @pytest.fixture(scope="session")
 def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings) -> Iterator[Backend]:
-    """The backend in use (``.kind``: moto, live or endpoint; ``.label`` adds moto-plain), set up for the session.
+    """The backend in use: ``.kind`` moto, live or endpoint (``.label`` adds moto-plain), ``.region``, ``.account_id``.
 
-    Offline it starts ``moto.mock_aws`` for the session (the fidelity layer is applied per test, see
-    ``kinesis_fidelity``); live it is the backend the preflight checked.
+    Offline: moto in this process, its ``mock_aws`` active from here to the end of the session; your own
+    ``mock_aws()`` beside it still starts and ends empty, as without the plugin. Live and endpoint: the
+    backend the preflight checked (credentials, region, identity) before any test ran.
     """
     from .plugin import BACKEND_KEY
 
@@ -68,12 +82,17 @@ def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings) -> 
         assert backend is not None, "the live preflight did not run"
         yield backend
         return
-    import moto
-
     from .backends import offline_backend
+    from .motoshare import SharedMock
 
-    with moto.mock_aws():
+    shared = SharedMock(busy=_plugin_resources_in_use)
+    shared.start()
+    _SHARED_MOCK.append(shared)
+    try:
         yield offline_backend(kinesis_settings)
+    finally:
+        _SHARED_MOCK.remove(shared)
+        shared.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -194,8 +213,14 @@ def kinesis_resources(kinesis_settings: Settings) -> Iterator[ResourceTracker]:
     from .resources import ResourceTracker
 
     tracker = ResourceTracker(keep=kinesis_settings.keep_resources)
-    yield tracker
-    _report_cleanup(tracker)
+    _LIVE_TRACKERS.append(tracker)
+    try:
+        yield tracker
+        _report_cleanup(tracker)
+    finally:
+        _LIVE_TRACKERS.remove(tracker)
+        for shared in _SHARED_MOCK:
+            shared.settle()
 
 
 @pytest.fixture
