@@ -3,7 +3,8 @@
 Live runs use :class:`RealClock`. Offline runs use :class:`SimulatedClock`: time moves only when
 somebody sleeps on it, so a paced producer and the fidelity layer's per-second throttling see the
 same seconds run after run, whatever the machine load (DESIGN.md section 7). A simulated sleep returns
-at once, which also keeps the offline suite fast.
+at once, which also keeps the offline suite fast. The test's own ``time.sleep`` (and so botocore's retries and
+waiters) reaches the same clock through :mod:`pytest_kinesis_limits.simtime`.
 """
 
 from __future__ import annotations
