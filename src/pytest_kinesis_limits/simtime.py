@@ -63,14 +63,15 @@ _RUNNING = (ACTIVE, WOKEN)
 class _Participant:
     """One thread of the test, as the keeper sees it."""
 
-    __slots__ = ("keeper", "name", "ident", "thread", "status", "depth", "entry", "grant", "waits_on", "signature",
-                 "since")
+    __slots__ = ("keeper", "name", "ident", "native_id", "thread", "status", "depth", "entry", "grant", "waits_on",
+                 "signature", "since")
 
     def __init__(self, keeper: TimeKeeper, name: str, status: str, thread: threading.Thread | None) -> None:
         self.keeper = keeper
         self.name = name
         self.thread = thread
         self.ident: int | None = None
+        self.native_id: int | None = None
         self.status = status
         self.depth = 0  # nesting of known waits
         self.entry: int | None = None  # the sequence number of its live heap entry
@@ -128,7 +129,7 @@ class TimeKeeper:
     go on without it; ``poll`` is how often waiting participants look.
     """
 
-    def __init__(self, clock: SimulatedClock, *, stuck_after: float = 0.05, poll: float = 0.01) -> None:
+    def __init__(self, clock: SimulatedClock, *, stuck_after: float = 0.1, poll: float = 0.01) -> None:
         self.clock = clock
         self.stuck_after = stuck_after
         self.poll = poll
@@ -155,7 +156,7 @@ class TimeKeeper:
         with self._lock:
             if member is None or member.keeper is not self:
                 member = self._add(threading.current_thread().name, ACTIVE, threading.current_thread())
-                member.ident = threading.get_ident()
+                member.ident, member.native_id = threading.get_ident(), threading.get_native_id()
                 _local.participant = member
             member.status, member.depth = ACTIVE, 0
             self._paused = False
@@ -258,7 +259,7 @@ class TimeKeeper:
 
     def begin(self, member: _Participant) -> None:
         """In the adopted thread, before its target: wait for the turn."""
-        member.ident = threading.get_ident()
+        member.ident, member.native_id = threading.get_ident(), threading.get_native_id()
         _local.participant = member
         self._await(member)
 
@@ -330,7 +331,7 @@ class TimeKeeper:
                 member.status = DONE  # the thread is gone
                 continue
             signature = (id(frame), frame.f_lasti)
-            if signature != member.signature:
+            if signature != member.signature or _runnable(member.native_id):
                 member.signature, member.since = signature, now
             elif now - member.since >= self.stuck_after:
                 member.status = STUCK if member.status == ACTIVE else BLOCKED
@@ -374,6 +375,18 @@ class TimeKeeper:
 
     def __repr__(self) -> str:
         return f"TimeKeeper(clock={self.clock!r}, participants={len(self._members)})"
+
+
+def _runnable(native_id: int | None) -> bool:
+    """Whether the OS says the thread is running or waiting for a CPU (Linux: state R): on a loaded machine a
+    thread may get no CPU for a while, which is not being blocked. Elsewhere (no /proc) unknown: False."""
+    if native_id is None:
+        return False
+    try:
+        with open(f"/proc/self/task/{native_id}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] == b"R"
+    except (OSError, IndexError):
+        return False
 
 
 # ------------------------------------------------------------------------------------------------ patches
