@@ -86,7 +86,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if os.path.isdir(settings.report):
             raise pytest.UsageError(
                 f"--kinesis-report {settings.report!r} (from {settings.source_of('report')}) is a folder; the report "
-                f"is one JSON file. Fix: name a file, for example {os.path.join(settings.report, 'kinesis-limits.json')}.")
+                "is one JSON file. Fix: name a file, for example "
+                f"{os.path.join(settings.report, 'kinesis-limits.json')}.")
         if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
             raise pytest.UsageError(
                 f"--kinesis-report {settings.report!r} (from {settings.source_of('report')}): the folder {parent} "
@@ -205,6 +206,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
             return (yield)
     finally:
         keeper.close()
+        item.stash[KEEPER_KEY] = None  # the keeper holds the test's threads: let them go
 
 
 def _global_timeout(config: pytest.Config) -> bool:

@@ -20,16 +20,17 @@ runs until it sleeps, waits (``Thread.join``, ``Future.result``, ``Event.wait``,
 went to sleep), and the clock moves to its wake time only then. Four threads that each sleep one second move the
 clock one second, not four, in the same order every run. A participant blocked in something the keeper cannot see
 (a raw ``Lock.acquire``, a socket, a real sleep) is noticed when its stack has not moved for ``stuck_after`` real
-seconds, and the others go on without it, so nothing deadlocks. A thread woken from a plain ``Condition.wait`` runs
-at once beside the one that woke it. A single-threaded test pays one lock per sleep and gets exactly the clock
-arithmetic of :meth:`SimulatedClock.sleep <pytest_kinesis_limits.clock.SimulatedClock.sleep>`.
+seconds while the OS does not have it runnable, and the others go on without it, so nothing deadlocks (it rejoins
+the schedule at its next sleep or wait). A woken thread waits its turn too: the one that woke it runs on until it
+sleeps or waits. A single-threaded test pays one lock per sleep and gets exactly the clock arithmetic of
+:meth:`SimulatedClock.sleep <pytest_kinesis_limits.clock.SimulatedClock.sleep>`.
 
 Waits with a timeout (``Event.wait(5)``, ``queue.get(timeout=5)``) keep wall-clock timeouts: sleep in a loop
 instead. ``datetime.now()`` is not simulated. Other moto services (SQS visibility timeouts, DynamoDB TTL) keep
 moto's wall clock.
 
 Library code: no pytest import; the plugin's hooks drive :meth:`TimeKeeper.enter`, :meth:`TimeKeeper.exit` and
-:meth:`TimeKeeper.close`.
+:meth:`TimeKeeper.close`. What is replaced while a phase runs, and for whom: :mod:`pytest_kinesis_limits.timepatch`.
 """
 
 from __future__ import annotations
@@ -37,10 +38,7 @@ from __future__ import annotations
 import _thread
 import heapq
 import itertools
-import queue
-import os
 import sys
-import sysconfig
 import threading
 import time
 from collections.abc import Iterator
@@ -48,14 +46,11 @@ from contextlib import contextmanager
 from time import perf_counter as _real_perf_counter
 from typing import Any
 
+from . import timepatch
 from .clock import SimulatedClock
 
-#: Top-level modules whose calls to ``time`` keep the wall clock: the test runner and its plugins.
-TOOLING_MODULES = frozenset({"_pytest", "pytest", "pluggy", "xdist", "execnet", "pytest_timeout", "py"})
-_STDLIB_DIRS = tuple(sorted({os.path.join(sysconfig.get_paths()[key], "") for key in ("stdlib", "platstdlib")}))
-_real_time_code: dict[tuple[Any, str], bool] = {}  # (code, function) -> whether its calls keep the wall clock
-
-ACTIVE, READY, SLEEPING, BLOCKED, WOKEN, STUCK, DONE = "active", "ready", "sleeping", "blocked", "woken", "stuck", "done"
+ACTIVE, READY, SLEEPING, BLOCKED = "active", "ready", "sleeping", "blocked"
+WOKEN, STUCK, DONE = "woken", "stuck", "done"
 #: Participants that may be running: while one is, simulated time stands still.
 _RUNNING = (ACTIVE, WOKEN)
 
@@ -84,42 +79,10 @@ class _Participant:
         return f"<participant {self.name} {self.status}>"
 
 
-_local = threading.local()
-_active: TimeKeeper | None = None  # the keeper of the phase running now, if any
-
 
 def active_keeper() -> TimeKeeper | None:
     """The keeper of the test phase running now in this process, if any."""
-    return _active
-
-
-def _member() -> _Participant | None:
-    """The calling thread's participant in the active keeper (None: a thread that keeps real time)."""
-    keeper = _active
-    if keeper is None or getattr(_local, "quiet", False):
-        return None
-    member: _Participant | None = getattr(_local, "participant", None)
-    if member is None or member.keeper is not keeper:
-        return None
-    return member
-
-
-def _simulated_caller(name: str) -> bool:
-    """Whether the caller of the patched ``time.<name>`` (two frames up) gets simulated time: not when it is the
-    standard library (by file: a user's package may be named like a stdlib module) or the test runner and its plugins
-    (by module) calling ``time.<name>`` itself; a stdlib function that calls a function it was handed
-    (``executor.submit(time.sleep, 1)``) does not name it, and the call is the test's own."""
-    code = sys._getframe(2).f_code
-    real = _real_time_code.get((code, name))
-    if real is None:
-        filename = code.co_filename
-        module = sys._getframe(2).f_globals.get("__name__", "") or ""
-        machinery = (filename.startswith("<frozen") or module.partition(".")[0] in TOOLING_MODULES
-                     or (filename.startswith(_STDLIB_DIRS) and "site-packages" not in filename))
-        real = machinery and name in code.co_names
-        if len(_real_time_code) < 4096:
-            _real_time_code[(code, name)] = real
-    return not real
+    return timepatch.active
 
 
 class TimeKeeper:
@@ -147,32 +110,30 @@ class TimeKeeper:
     # -------------------------------------------------------------------------------- phases (the plugin)
     def enter(self) -> None:
         """Start (or resume) a phase on the calling thread: it becomes a running participant; time is patched."""
-        global _active
         if self._closed:
             raise RuntimeError("this TimeKeeper is closed")
-        if _active is not None and _active is not self:
-            raise RuntimeError(f"another TimeKeeper is active ({_active!r})")
-        member = getattr(_local, "participant", None)
+        if timepatch.active is not None and timepatch.active is not self:
+            raise RuntimeError(f"another TimeKeeper is active ({timepatch.active!r})")
+        member = getattr(timepatch.local, "participant", None)
         with self._lock:
             if member is None or member.keeper is not self:
                 member = self._add(threading.current_thread().name, ACTIVE, threading.current_thread())
                 member.ident, member.native_id = threading.get_ident(), threading.get_native_id()
-                _local.participant = member
+                timepatch.local.participant = member
             member.status, member.depth = ACTIVE, 0
             self._paused = False
         self.clock.sleep_hook = self._clock_sleep
-        _install()
-        _active = self
+        timepatch.install()
+        timepatch.active = self
 
     def exit(self) -> None:
         """End a phase: time is the wall clock again for everyone; sleeping participants stay asleep until the next
         phase (the thread that ran the phase is still running, so simulated time stands still in between)."""
-        global _active
         with self._lock:
             self._paused = True
-        if _active is self:
-            _active = None
-        _uninstall()
+        if timepatch.active is self:
+            timepatch.active = None
+        timepatch.uninstall()
 
     def close(self) -> None:
         """End the test: every participant still waiting goes on at once, on the wall clock from now on."""
@@ -260,7 +221,7 @@ class TimeKeeper:
     def begin(self, member: _Participant) -> None:
         """In the adopted thread, before its target: wait for the turn."""
         member.ident, member.native_id = threading.get_ident(), threading.get_native_id()
-        _local.participant = member
+        timepatch.local.participant = member
         self._await(member)
 
     def end(self, member: _Participant) -> None:
@@ -359,7 +320,7 @@ class TimeKeeper:
 
     def _clock_sleep(self, seconds: float) -> bool:
         """``SimulatedClock.sleep`` from a participant goes through the schedule too."""
-        member = _member()
+        member = timepatch.member()
         if member is None:
             return False
         self.sleep(member, seconds)
@@ -389,208 +350,4 @@ def _runnable(native_id: int | None) -> bool:
         return False
 
 
-# ------------------------------------------------------------------------------------------------ patches
-_saved: dict[tuple[Any, str], Any] = {}
-
-
-def _original(owner: Any, name: str) -> Any:
-    return _saved[(owner, name)]
-
-
-def _sleep(seconds: float) -> None:
-    member = _member()
-    if member is None or not _simulated_caller("sleep"):
-        return _original(time, "sleep")(seconds)  # type: ignore[no-any-return]
-    seconds = float(seconds)
-    if seconds < 0:
-        raise ValueError("sleep length must be non-negative")
-    member.keeper.sleep(member, seconds)
-    return None
-
-
-def _time() -> float:
-    member = _member()
-    if member is None or not _simulated_caller("time"):
-        return float(_original(time, "time")())
-    return member.keeper.now()
-
-
-def _time_ns() -> int:
-    member = _member()
-    if member is None or not _simulated_caller("time_ns"):
-        return int(_original(time, "time_ns")())
-    return round(member.keeper.now() * 1e9)
-
-
-def _monotonic() -> float:
-    member = _member()
-    if member is None or not _simulated_caller("monotonic"):
-        return float(_original(time, "monotonic")())
-    return member.keeper.monotonic_ns() / 1e9
-
-
-def _monotonic_ns() -> int:
-    member = _member()
-    if member is None or not _simulated_caller("monotonic_ns"):
-        return int(_original(time, "monotonic_ns")())
-    return member.keeper.monotonic_ns()
-
-
-def _tooling_thread(thread: threading.Thread) -> bool:
-    for part in (type(thread), getattr(thread, "_target", None), getattr(thread, "function", None)):
-        module = getattr(part, "__module__", None) or ""
-        if module.partition(".")[0] in TOOLING_MODULES:
-            return True
-    return False
-
-
-def _thread_start(self: threading.Thread) -> None:
-    member = _member()
-    start = _original(threading.Thread, "start")
-    if member is None or _tooling_thread(self):
-        return start(self)  # type: ignore[no-any-return]
-    keeper = member.keeper
-    child = keeper.adopt(self)
-    run = self.run
-
-    def run_in_turn() -> None:
-        keeper.begin(child)
-        try:
-            run()
-        finally:
-            keeper.end(child)
-
-    self.run = run_in_turn  # type: ignore[method-assign]
-    _local.quiet = True  # Thread.start waits for the thread to signal it started: not a scheduling point
-    try:
-        start(self)
-    except BaseException:
-        keeper.end(child)
-        raise
-    finally:
-        _local.quiet = False
-    return None
-
-
-def _thread_join(self: threading.Thread, timeout: float | None = None) -> None:
-    member = _member()
-    join = _original(threading.Thread, "join")
-    if member is None or not self.is_alive() or self is threading.current_thread():
-        return join(self, timeout)  # type: ignore[no-any-return]
-    keeper = member.keeper
-    keeper.block(member, self)
-    try:
-        return join(self, timeout)  # type: ignore[no-any-return]
-    finally:
-        keeper.unblock(member)
-
-
-def _condition_wait(self: threading.Condition, timeout: float | None = None) -> bool:
-    """``Condition.wait`` as CPython writes it, plus the keeper: the waiter is registered so that ``notify`` can say
-    who wakes, and a woken participant waits its turn *before* it takes the condition's lock back (so the thread
-    that woke it, still running, can use that lock)."""
-    member = _member()
-    if (member is None or (timeout is not None and timeout <= 0)
-            or not hasattr(self, "_waiters") or not hasattr(self, "_release_save")):
-        return _original(threading.Condition, "wait")(self, timeout)  # type: ignore[no-any-return]
-    if not self._is_owned():  # type: ignore[attr-defined]
-        raise RuntimeError("cannot wait on un-acquired lock")
-    keeper = member.keeper
-    waiter = _thread.allocate_lock()
-    waiter.acquire()
-    self._waiters.append(waiter)  # type: ignore[attr-defined]
-    keeper.block(member, waiter)
-    saved_state = self._release_save()  # type: ignore[attr-defined]
-    gotit = False
-    try:
-        if timeout is None:
-            waiter.acquire()
-            gotit = True
-        else:
-            gotit = waiter.acquire(True, timeout)
-        keeper.unblock(member)
-        return gotit
-    finally:
-        if member.depth:  # interrupted before unblock: leave the wait without waiting a turn
-            keeper.unblock(member, gated=False)
-        self._acquire_restore(saved_state)  # type: ignore[attr-defined]
-        if not gotit:
-            try:
-                self._waiters.remove(waiter)  # type: ignore[attr-defined]
-            except ValueError:
-                pass
-
-
-def _condition_notify(self: threading.Condition, n: int = 1) -> None:
-    keeper = _active
-    if keeper is not None and hasattr(self, "_waiters") and self._is_owned():  # type: ignore[attr-defined]
-        for waiter in list(itertools.islice(self._waiters, n)):  # type: ignore[attr-defined]
-            keeper.wake(waiter)
-    return _original(threading.Condition, "notify")(self, n)  # type: ignore[no-any-return]
-
-
-class SimpleQueue(queue.SimpleQueue):  # type: ignore[type-arg]
-    """``queue.SimpleQueue`` (what ``ThreadPoolExecutor`` hands work through) whose blocking ``get`` and ``put`` the
-    keeper sees, so an idle pool worker neither holds simulated time up nor misses its turn when work arrives.
-    Installed as ``queue.SimpleQueue`` during a phase."""
-
-    def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        member = _member()
-        if member is None or not block:
-            return super().get(block, timeout)
-        try:
-            return super().get(False)
-        except queue.Empty:
-            pass
-        keeper = member.keeper
-        keeper.block(member, self)
-        try:
-            return super().get(block, timeout)
-        finally:
-            keeper.unblock(member)
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        super().put(item, block, timeout)
-        keeper = _active
-        if keeper is not None:
-            keeper.wake(self)
-
-    def put_nowait(self, item: Any) -> None:
-        self.put(item, False)
-
-
-_PATCHES: tuple[tuple[Any, str, Any], ...] = (
-    (time, "sleep", _sleep),
-    (time, "time", _time),
-    (time, "time_ns", _time_ns),
-    (time, "monotonic", _monotonic),
-    (time, "monotonic_ns", _monotonic_ns),
-    (threading.Thread, "start", _thread_start),
-    (threading.Thread, "join", _thread_join),
-    (threading.Condition, "wait", _condition_wait),
-    (threading.Condition, "notify", _condition_notify),
-    (queue, "SimpleQueue", SimpleQueue),
-)
-
-
-def _install() -> None:
-    """Put our functions in place, except where something else (a test's ``monkeypatch``) replaced what we
-    restored last time: that replacement is the test's intent and wins."""
-    for owner, name, replacement in _PATCHES:
-        current = getattr(owner, name)
-        if current is replacement:
-            continue
-        if (owner, name) not in _saved or current is _saved[(owner, name)]:
-            _saved[(owner, name)] = current
-            setattr(owner, name, replacement)
-
-
-def _uninstall() -> None:
-    """Restore what was there before, where nothing else replaced our function meanwhile (a test's own
-    ``monkeypatch`` of ``time.sleep`` is left for its own undo)."""
-    for owner, name, replacement in _PATCHES:
-        if getattr(owner, name) is replacement and (owner, name) in _saved:
-            setattr(owner, name, _saved[(owner, name)])
-
-
-__all__ = ["SimpleQueue", "TimeKeeper", "active_keeper"]
+__all__ = ["TimeKeeper", "active_keeper"]
