@@ -208,30 +208,49 @@ def _condition_notify(self: threading.Condition, n: int = 1) -> None:
 
 
 class SimpleQueue(queue.SimpleQueue):  # type: ignore[type-arg]
-    """``queue.SimpleQueue`` (what ``ThreadPoolExecutor`` hands work through) whose blocking ``get`` and ``put`` the
-    keeper sees, so an idle pool worker neither holds simulated time up nor misses its turn when work arrives.
-    Installed as ``queue.SimpleQueue`` during a phase."""
+    """``queue.SimpleQueue`` (what ``ThreadPoolExecutor`` hands work through) whose blocking ``get`` the keeper sees,
+    so an idle pool worker neither holds simulated time up nor misses its turn when work arrives. Installed as
+    ``queue.SimpleQueue`` during a phase. A participant waits on a lock of its own, released by ``put`` in arrival
+    order, so the keeper knows exactly which worker a ``put`` wakes (the C queue wakes its waiters in no set order).
+    """
+
+    def __init__(self) -> None:
+        self._waiters: list[Any] = []  # participants' wake locks, first come first
+        self._guard = _thread.allocate_lock()
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         me = member()
         if me is None or not block:
             return super().get(block, timeout)
-        try:
-            return super().get(False)
-        except queue.Empty:
-            pass
         keeper = me.keeper
-        keeper.block(me, self)
-        try:
-            return super().get(block, timeout)
-        finally:
-            keeper.unblock(me)
+        while True:
+            with self._guard:
+                try:
+                    return super().get(False)
+                except queue.Empty:
+                    waiter = _thread.allocate_lock()
+                    waiter.acquire()
+                    self._waiters.append(waiter)
+            keeper.block(me, waiter)
+            try:
+                woken = waiter.acquire(True, -1 if timeout is None else timeout)
+            finally:
+                with self._guard:
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
+                keeper.unblock(me)
+            if not woken:
+                return super().get(False)  # the timeout passed: an item, or queue.Empty as the real one raises
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        super().put(item, block, timeout)
-        keeper = active
-        if keeper is not None:
-            keeper.wake(self)
+        with self._guard:
+            super().put(item, block, timeout)
+            waiter = self._waiters.pop(0) if self._waiters else None
+        if waiter is not None:
+            keeper = active
+            if keeper is not None:
+                keeper.wake(waiter)
+            waiter.release()
 
     def put_nowait(self, item: Any) -> None:
         self.put(item, False)

@@ -270,3 +270,25 @@ def test_a_woken_thread_runs_before_time_moves_on() -> None:
     events = [event for event, _ in timelines[0]]
     assert events == ["consumer woke", "producer", "result", "producer again", "later"]
     assert [at for _, at in timelines[0]] == pytest.approx([1.0, 1.1, 1.5, 2.0, 3.5])
+
+
+def test_work_handed_to_idle_pool_workers_starts_before_time_moves() -> None:
+    """Several idle workers wait on one SimpleQueue: each submit wakes exactly one, and it runs at once."""
+    def run() -> tuple[list[float], int]:
+        keeper = TimeKeeper(SimulatedClock(START))
+        with keeper.phase():
+            with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                warm = [pool.submit(time.sleep, 0) for _ in range(3)]  # three workers, now idle
+                for future in warm:
+                    future.result()
+                started = []
+                for n in range(6):
+                    started.append(pool.submit(lambda: time.time() - START))
+                    time.sleep(0.5)
+                got = [f.result() for f in started]
+        keeper.close()
+        return got, keeper.set_aside
+
+    runs = [run() for _ in range(5)]
+    assert all(r == runs[0] for r in runs), runs
+    assert runs[0] == ([0.0, 0.5, 1.0, 1.5, 2.0, 2.5], 0)
