@@ -58,6 +58,10 @@ def test_four_producer_threads_share_one_shard(kinesis_stream, kinesis_client, r
 
 
 def test_a_plain_put_record_loop_rides_on_botocore_retries(kinesis_stream, kinesis_client):
-    # kinesis_client retries a throttled call itself (standard mode, up to 8 attempts with backoff).
-    for n in range(1100):
-        kinesis_client.put_record(StreamName=kinesis_stream.name, Data=b"%d" % n, PartitionKey="k")
+    # Spend the shard's budget for this second (1,000 records), then put one by one: the first calls are
+    # throttled, and kinesis_client retries them itself (standard mode, up to 8 attempts with backoff).
+    for first in (0, 500):
+        kinesis_client.put_records(StreamName=kinesis_stream.name, Records=events(first, BATCH))
+    for n in range(1000, 1050):
+        response = kinesis_client.put_record(StreamName=kinesis_stream.name, Data=b"%d" % n, PartitionKey="k")
+        assert response["SequenceNumber"]
