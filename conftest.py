@@ -20,22 +20,6 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 pytest_plugins = ["pytester"]
 
 
-@pytest.fixture(autouse=True)
-def _empty_moto_for_tests_with_their_own_mock(request: pytest.FixtureRequest) -> None:
-    """Start every test that does not use the plugin's Kinesis fixtures from empty moto backends.
-
-    The plugin keeps one ``moto.mock_aws`` for the session (its tests make and delete their own resources),
-    and a test's own nested ``moto.mock_aws()`` does not reset while another mock is active: without this,
-    the unit tests' fixed stream names would collide whenever xdist puts them behind a Kinesis test.
-    """
-    from moto.core.base_backend import BackendDict
-
-    from pytest_kinesis_limits.plugin import KINESIS_FIXTURES
-
-    if not KINESIS_FIXTURES.intersection(request.fixturenames):
-        BackendDict.reset()
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """moto for the test, with fake credentials and us-east-1 (never real AWS)."""

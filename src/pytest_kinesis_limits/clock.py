@@ -3,7 +3,8 @@
 Live runs use :class:`RealClock`. Offline runs use :class:`SimulatedClock`: time moves only when
 somebody sleeps on it, so a paced producer and the fidelity layer's per-second throttling see the
 same seconds run after run, whatever the machine load (DESIGN.md section 7). A simulated sleep returns
-at once, which also keeps the offline suite fast.
+at once, which also keeps the offline suite fast. The test's own ``time.sleep`` (and so botocore's retries and
+waiters) reaches the same clock through :mod:`pytest_kinesis_limits.simtime`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 
@@ -50,6 +52,10 @@ class SimulatedClock:
 
     It starts at a whole second (by default the current one, so that timestamps look recent), which keeps
     per-second buckets aligned the same way in every run.
+
+    ``sleep_hook``, when set, is offered every sleep first (it returns True when it took care of it): the
+    plugin's :class:`~pytest_kinesis_limits.simtime.TimeKeeper` uses it so that sleeps of several threads of a
+    test overlap instead of adding up. Without one (and for a single thread) a sleep is :meth:`advance`.
     """
 
     simulated = True
@@ -57,6 +63,7 @@ class SimulatedClock:
     def __init__(self, start: float | None = None) -> None:
         self._now = float(math.floor(time.time() if start is None else start))
         self._lock = threading.Lock()
+        self.sleep_hook: Callable[[float], bool] | None = None
 
     def now(self) -> float:
         with self._lock:
@@ -65,6 +72,13 @@ class SimulatedClock:
     def sleep(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError(f"cannot sleep a negative time ({seconds} s)")
+        hook = self.sleep_hook
+        if hook is not None and hook(seconds):
+            return
+        self.advance(seconds)
+
+    def advance(self, seconds: float) -> None:
+        """Move ``seconds`` forward at once (what a sleep does when nothing else is scheduled)."""
         with self._lock:
             self._now += seconds
 

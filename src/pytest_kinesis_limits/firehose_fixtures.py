@@ -53,7 +53,8 @@ def make_delivery_stream(
     kinesis_resources: ResourceTracker,
 ) -> Callable[..., DeliveryStreamInfo]:
     """Factory: ``make_delivery_stream(source_stream, bucket, buffer_mib=1, buffer_seconds=0, prefix=None,
-    append_delimiter=False)`` -> DeliveryStreamInfo.
+    append_delimiter=False)`` -> DeliveryStreamInfo, Kinesis source to S3, proven reading. Offline the delivery
+    simulation on the simulated clock; live a real delivery stream and IAM role (billed per GB ingested).
 
     Makes the IAM role (path ``/pytest-kinesis-limits/``, tagged, policy scoped to exactly the stream's and
     bucket's ARNs, both in the stream's partition) and a Kinesis-source delivery stream to S3 (uncompressed; the
@@ -108,7 +109,7 @@ def make_delivery_stream(
 def firehose_delivery_stream(make_delivery_stream: Callable[..., DeliveryStreamInfo], kinesis_stream: StreamInfo,
                              s3_bucket: BucketInfo) -> DeliveryStreamInfo:
     """A delivery stream reading ``kinesis_stream`` into ``s3_bucket`` with the shortest buffering (1 MiB, 0 s),
-    already proven to be reading (see ``make_delivery_stream``); deleted after the test."""
+    already proven to be reading (see ``make_delivery_stream``; offline simulated, live real); deleted after."""
     return make_delivery_stream(kinesis_stream, s3_bucket)
 
 
@@ -116,7 +117,7 @@ def firehose_delivery_stream(make_delivery_stream: Callable[..., DeliveryStreamI
 def wait_for_delivery(s3_client: BaseClient, kinesis_clock: Clock, kinesis_wait_policy: WaitPolicy
                       ) -> Callable[..., fh.DeliveryResult]:
     """Factory: ``wait_for_delivery(delivery, expected_ids, identify, *, send_times=None, timeout_s=None)``
-    -> DeliveryResult.
+    -> DeliveryResult (delivered, missing, duplicates); polls S3, in simulated seconds offline, real ones live.
 
     Polls the delivery stream's bucket until every expected id arrived or the bound passed (default: the
     interval hint plus the wait policy's span), checking keys against the documented format (name, prefix)

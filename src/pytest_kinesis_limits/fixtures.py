@@ -1,5 +1,8 @@
 """Fixtures of pytest-kinesis-limits: backend, clients, resources, clock and measurements.
 
+Each docstring says in a line or two how the fixture behaves offline (moto, simulated time) and live: it is
+the reference ``pytest --fixtures`` prints.
+
 Every fixture has a docstring, so ``pytest --fixtures`` documents the API. Session fixtures start the
 backend once per process (each pytest-xdist worker has its own); resource fixtures are factories that
 remember what they made and delete it at teardown, even after a failed test or Ctrl-C, warning loudly
@@ -14,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .clock import Clock, RealClock, SimulatedClock
 from .report import PROPERTY_NAME, Measurement
 from .settings import Settings
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     import boto3
     from botocore.client import BaseClient
 
+    from .clock import Clock
+    from .motoshare import SharedMock
     from .backends import Backend
     from .limits import Limit
     from .reader import ReadRecord
@@ -40,26 +44,43 @@ def _settings(config: pytest.Config) -> Settings:
 
 @pytest.fixture(scope="session")
 def kinesis_settings(pytestconfig: pytest.Config) -> Settings:
-    """The resolved pytest-kinesis-limits settings (command line > environment > ini > default)."""
+    """The resolved settings (command line > environment > ini > default): ``.live``, ``.backend_label``,
+    ``.effective_timeout``, ... and ``.source_of(name)``. The same object offline, live and against an endpoint."""
     return _settings(pytestconfig)
 
 
 @pytest.fixture(scope="session")
-def kinesis_clock(kinesis_settings: Settings) -> Clock:
-    """The clock shared by producers, readers and the offline fidelity layer.
+def kinesis_clock(pytestconfig: pytest.Config) -> Clock:
+    """The clock of producers, readers, the offline layer and your sleeps. Offline a SimulatedClock: in tests using the
+    Kinesis fixtures time.sleep (so botocore retries and waiters) moves it at once. Live/endpoint: the wall clock.
 
-    Offline: a :class:`~pytest_kinesis_limits.clock.SimulatedClock` (moves only when slept on, so verdicts are
-    the same run after run). Live and endpoint: the wall clock.
+    Offline, ``time.time``/``time.monotonic`` of the test's threads read it too, and threads sleeping together
+    overlap, in the same order every run (``--kinesis-clock=real`` runs offline on the wall clock instead). Not
+    reached: ``from time import sleep`` bound before the test, ``datetime.now()``, waits with a timeout
+    (``Event.wait(5)``), and the standard library's own timing (asyncio, subprocess): docs/fixtures.md.
     """
-    return SimulatedClock() if kinesis_settings.offline else RealClock()
+    from .plugin import clock_of
+
+    return clock_of(pytestconfig)
+
+
+# The trackers of the tests running now; while one holds a resource, a user's mock_aws() must not empty moto.
+_LIVE_TRACKERS: list[ResourceTracker] = []
+_SHARED_MOCK: list[SharedMock] = []
+
+
+def _plugin_resources_in_use() -> bool:
+    return any(tracker.names for tracker in _LIVE_TRACKERS)
 
 
 @pytest.fixture(scope="session")
 def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings) -> Iterator[Backend]:
-    """The backend in use (``.kind``: moto, live or endpoint; ``.label`` adds moto-plain), set up for the session.
+    """The backend: ``.kind`` moto/live/endpoint (``.label`` adds moto-plain), ``.region``, ``.account_id``. Offline
+    moto's mock_aws stays on for the session (your own mock_aws() still starts empty); live, the preflight's.
 
-    Offline it starts ``moto.mock_aws`` for the session (the fidelity layer is applied per test, see
-    ``kinesis_fidelity``); live it is the backend the preflight checked.
+    Offline: moto in this process, its ``mock_aws`` active from the first Kinesis test to the end of the session;
+    your own ``mock_aws()`` beside it starts and ends empty, as without the plugin. Live and endpoint: the backend
+    the preflight checked (credentials, region, identity) before any test ran.
     """
     from .plugin import BACKEND_KEY
 
@@ -68,12 +89,17 @@ def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings) -> 
         assert backend is not None, "the live preflight did not run"
         yield backend
         return
-    import moto
-
     from .backends import offline_backend
+    from .motoshare import SharedMock
 
-    with moto.mock_aws():
+    shared = SharedMock(busy=_plugin_resources_in_use)
+    shared.start()
+    _SHARED_MOCK.append(shared)
+    try:
         yield offline_backend(kinesis_settings)
+    finally:
+        _SHARED_MOCK.remove(shared)
+        shared.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -98,53 +124,57 @@ def _kinesis_fidelity_layer(request: pytest.FixtureRequest, kinesis_settings: Se
 
 @pytest.fixture
 def kinesis_fidelity(_kinesis_fidelity_layer: Any) -> Any:
-    """The offline fidelity layer in force for this test (to reconfigure it), or ``None`` when there is none."""
+    """Offline (fidelity on): the fidelity layer in force for this test; change ``.config`` (e.g.
+    ``write_records_per_s``) and the next call obeys it; ``.firehose`` is the delivery simulation. Else ``None``."""
     return _kinesis_fidelity_layer
 
 
 @pytest.fixture(scope="session")
 def kinesis_boto_session(kinesis_backend: Backend) -> boto3.Session:
-    """The boto3 session all the plugin's clients share."""
+    """The boto3 session all the plugin's clients share: dummy credentials offline (moto), your credential chain
+    and region live, dummy credentials against an endpoint unless you configured some."""
     return kinesis_backend.session()
 
 
 @pytest.fixture(scope="session")
 def kinesis_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) -> BaseClient:
-    """A Kinesis client with botocore's standard retries (throttling retried with backoff)."""
+    """A Kinesis client with botocore's standard retries (8 attempts, jittered exponential backoff). Offline the
+    backoff moves the simulated clock, so a throttled shard has budget again, at no wall time; live, real waits.
+
+    For limit probes, which must see every refusal, use ``kinesis_client_no_retry``.
+    """
     return kinesis_backend.client("kinesis", session=kinesis_boto_session)
 
 
 @pytest.fixture(scope="session")
 def kinesis_client_no_retry(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) -> BaseClient:
-    """A Kinesis client that makes one attempt per call, for limit probes.
-
-    botocore retries ProvisionedThroughputExceededException by itself and would hide the throttling a
-    limit test is looking for.
-    """
+    """A Kinesis client that makes one attempt per call, offline and live alike: your code (or a limit probe) sees
+    every ProvisionedThroughputExceededException, which botocore would otherwise retry and hide."""
     return kinesis_backend.client("kinesis", retries=False, session=kinesis_boto_session)
 
 
 @pytest.fixture(scope="session")
 def firehose_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) -> BaseClient:
-    """A Firehose client (standard retries)."""
+    """A Firehose client (standard retries; offline on moto with the delivery simulation, live on your account)."""
     return kinesis_backend.client("firehose", session=kinesis_boto_session)
 
 
 @pytest.fixture(scope="session")
 def s3_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) -> BaseClient:
-    """An S3 client (standard retries)."""
+    """An S3 client (standard retries; offline moto's S3, live your account's)."""
     return kinesis_backend.client("s3", session=kinesis_boto_session)
 
 
 @pytest.fixture(scope="session")
 def iam_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) -> BaseClient:
-    """An IAM client (standard retries), for the role Firehose assumes."""
+    """An IAM client (standard retries), for the role Firehose assumes (offline moto's IAM, live your account's)."""
     return kinesis_backend.client("iam", session=kinesis_boto_session)
 
 
 @pytest.fixture(scope="session")
 def kinesis_run_id(pytestconfig: pytest.Config) -> str:
-    """The id of this test run, shared by all pytest-xdist workers; it is in every name and the ``run-id`` tag."""
+    """The id of this test run, shared by all pytest-xdist workers; it is in every name and the ``run-id`` tag
+    (``pytest-kinesis-limits sweep --run-id`` finds a killed run's leftovers live)."""
     from .plugin import RUN_ID_KEY
     from .resources import new_run_id
 
@@ -158,7 +188,8 @@ def kinesis_run_id(pytestconfig: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def kinesis_namer(pytestconfig: pytest.Config, kinesis_settings: Settings, kinesis_run_id: str) -> Namer:
-    """Makes resource names ``<prefix>-<run id>-<worker>-<n>``, unique per run and xdist worker."""
+    """Makes resource names ``<prefix>-<run id>-<worker>-<n>`` (``.name(kind)``), unique per run and xdist worker,
+    valid for Kinesis, Firehose, S3 and IAM alike."""
     from .resources import Namer
 
     worker = getattr(pytestconfig, "workerinput", {}).get("workerid", "gw")
@@ -167,7 +198,8 @@ def kinesis_namer(pytestconfig: pytest.Config, kinesis_settings: Settings, kines
 
 @pytest.fixture(scope="session")
 def kinesis_tags(kinesis_run_id: str) -> dict[str, str]:
-    """The tags put on every resource: ``created-by`` and ``run-id``."""
+    """The tags put on every resource: ``created-by=pytest-kinesis-limits`` and ``run-id`` (a sweep deletes only
+    what carries them)."""
     from .resources import tags_for
 
     return tags_for(kinesis_run_id)
@@ -175,7 +207,8 @@ def kinesis_tags(kinesis_run_id: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def kinesis_wait_policy(kinesis_backend: Backend) -> WaitPolicy:
-    """How long resource fixtures wait for a resource (short polls on a simulated clock, 5 s polls live)."""
+    """How resource fixtures poll for a resource: offline every 0.25 simulated seconds (no wall time), live and
+    against an endpoint every 5 s, up to 15 minutes."""
     from .resources import WaitPolicy
 
     return WaitPolicy(delay=0.25, attempts=400) if kinesis_backend.offline else WaitPolicy(delay=5, attempts=180)
@@ -190,12 +223,20 @@ def _report_cleanup(tracker: ResourceTracker) -> None:
 
 @pytest.fixture
 def kinesis_resources(kinesis_settings: Settings) -> Iterator[ResourceTracker]:
-    """The tracker of what this test created; everything in it is deleted at teardown (unless kept)."""
+    """The tracker of what this test created; ``.add(kind, name, delete)`` adds your own. Everything in it is deleted
+    at teardown, newest first, also after a failure (``--kinesis-keep-resources`` keeps it); a failed deletion is a
+    KinesisCleanupWarning."""
     from .resources import ResourceTracker
 
     tracker = ResourceTracker(keep=kinesis_settings.keep_resources)
-    yield tracker
-    _report_cleanup(tracker)
+    _LIVE_TRACKERS.append(tracker)
+    try:
+        yield tracker
+        _report_cleanup(tracker)
+    finally:
+        _LIVE_TRACKERS.remove(tracker)
+        for shared in _SHARED_MOCK:
+            shared.settle()
 
 
 @pytest.fixture
@@ -207,18 +248,26 @@ def make_stream(
     kinesis_wait_policy: WaitPolicy,
     kinesis_resources: ResourceTracker,
 ) -> Callable[..., StreamInfo]:
-    """Factory: ``make_stream(shard_count=1, on_demand=False, max_record_size_kib=None)`` -> StreamInfo.
+    """Factory: ``make_stream(shard_count=1, *, on_demand=False, max_record_size_kib=None)`` -> StreamInfo, ACTIVE,
+    tagged, deleted at teardown. Offline on moto with the fidelity layer (simulated waits); live in your account.
 
-    Creates a tagged stream, waits until it is ACTIVE and deletes it at teardown.
+    On-demand streams take no shard count (AWS starts them with 4 shards). StreamInfo: name, arn, shard_count,
+    on_demand, max_record_size_kib, max_record_bytes.
     """
     from . import resources
 
-    def make(shard_count: int = 1, *, on_demand: bool = False, max_record_size_kib: int | None = None) -> StreamInfo:
+    def make(shard_count: int | None = None, *, on_demand: bool = False,
+             max_record_size_kib: int | None = None) -> StreamInfo:
+        __tracebackhide__ = True
+        if on_demand and shard_count is not None:
+            pytest.fail(f"make_stream({shard_count}, on_demand=True): an on-demand stream has no shard count (AWS "
+                        "chooses it: 4 shards at first, then scales). Fix: make_stream(on_demand=True) for an "
+                        f"on-demand stream, or make_stream({shard_count}) for a provisioned one.", pytrace=False)
         name = kinesis_namer.name("s")
         kinesis_resources.add("stream", name, lambda: resources.delete_stream(
             kinesis_client, name, clock=kinesis_clock, policy=kinesis_wait_policy))
         return resources.create_stream(
-            kinesis_client, name, shard_count=shard_count, on_demand=on_demand,
+            kinesis_client, name, shard_count=1 if shard_count is None else shard_count, on_demand=on_demand,
             max_record_size_kib=max_record_size_kib, tags=kinesis_tags, clock=kinesis_clock,
             policy=kinesis_wait_policy)
 
@@ -227,7 +276,8 @@ def make_stream(
 
 @pytest.fixture
 def kinesis_stream(make_stream: Callable[..., StreamInfo]) -> StreamInfo:
-    """A fresh one-shard provisioned stream (the seed's setup), deleted after the test."""
+    """A fresh one-shard provisioned stream (the seed's setup), deleted after the test: 1,000 records/s and 1 MiB/s
+    of writes, throttled per simulated second offline, by AWS live."""
     return make_stream()
 
 
@@ -239,7 +289,8 @@ def make_bucket(
     kinesis_tags: dict[str, str],
     kinesis_resources: ResourceTracker,
 ) -> Callable[[], BucketInfo]:
-    """Factory: ``make_bucket()`` -> BucketInfo; a tagged bucket, emptied and deleted at teardown."""
+    """Factory: ``make_bucket()`` -> BucketInfo(name, arn); a tagged bucket in the run's region, emptied (every
+    version) and deleted at teardown. Offline in moto's S3, live in your account."""
     from . import resources
 
     def make() -> BucketInfo:
@@ -252,20 +303,40 @@ def make_bucket(
 
 @pytest.fixture
 def s3_bucket(make_bucket: Callable[[], BucketInfo]) -> BucketInfo:
-    """A fresh S3 bucket, emptied and deleted after the test."""
+    """A fresh S3 bucket (see ``make_bucket``), emptied and deleted after the test."""
     return make_bucket()
 
 
 @pytest.fixture
 def record_measurement(request: pytest.FixtureRequest, kinesis_settings: Settings) -> Callable[..., Measurement]:
-    """Record what a test measured: ``record_measurement(limit, measured, verdict=..., detail=..., unit=None)``.
+    """Record a measurement (a row of the session's table, --kinesis-report and junitxml), offline and live alike:
+    ``record_measurement(limit, measured, *, verdict, detail="", unit=None, documented=None, source="")``.
 
-    ``limit`` is a catalogue :class:`~pytest_kinesis_limits.limits.Limit`. The measurement is printed in the
-    session's table, written to ``--kinesis-report`` and carried to junitxml as a property.
+    ``limit``: a catalogue ``Limit`` (``limits.PUT_RECORDS_MAX_RECORDS``) or its key (``"put_records.max_records"``),
+    or a name of your own (``"my-consumer.lag_s"``, with ``documented=`` and ``unit=`` if it has a number).
+    ``verdict``: pass, fail, inconclusive (the client could not offer what the check needs), unsupported or info.
     """
+    from .limits import CATALOGUE, Limit
+    from .report import VERDICTS
 
-    def record(limit: Limit, measured: float | None, *, verdict: str, detail: str = "",
-               unit: str | None = None, **extra: Any) -> Measurement:
+    def record(limit: Limit | str, measured: float | None, *, verdict: str, detail: str = "",
+               unit: str | None = None, documented: float | None = None, source: str = "",
+               **extra: Any) -> Measurement:
+        __tracebackhide__ = True
+        if verdict not in VERDICTS:
+            pytest.fail(f"record_measurement(..., verdict={verdict!r}): the verdict is one of "
+                        f"{', '.join(VERDICTS)}.", pytrace=False)
+        if isinstance(limit, str):
+            limit = _limit_named(limit, documented=documented, unit=unit, source=source)
+        elif isinstance(limit, Limit):
+            if documented is not None or source:
+                pytest.fail(f"record_measurement({limit.key!r}, ..., documented=/source=): a catalogue limit carries "
+                            "its own documented value and source. Fix: drop them, or name a limit of your own.",
+                            pytrace=False)
+        else:
+            pytest.fail(f"record_measurement({limit!r}, ...): the limit is a catalogue Limit "
+                        "(pytest_kinesis_limits.limits), a catalogue key, or a name of your own (a str); "
+                        f"catalogue keys: {', '.join(sorted(CATALOGUE))}.", pytrace=False)
         measurement = Measurement.of(limit, measured, test=request.node.nodeid,
                                      backend=kinesis_settings.backend_label, verdict=verdict, detail=detail,
                                      unit=unit, **extra)
@@ -275,13 +346,38 @@ def record_measurement(request: pytest.FixtureRequest, kinesis_settings: Setting
     return record
 
 
+def _limit_named(name: str, *, documented: float | None, unit: str | None, source: str) -> Limit:
+    """The catalogue limit with key ``name``, or a limit of the user's own (not in the catalogue)."""
+    import difflib
+
+    from .limits import CATALOGUE, Limit
+
+    __tracebackhide__ = True
+    if name in CATALOGUE:
+        if documented is not None or source:
+            pytest.fail(f"record_measurement({name!r}, ..., documented=/source=): {name!r} is a catalogue limit "
+                        "with its own documented value and source. Fix: drop them, or use a name of your own.",
+                        pytrace=False)
+        return CATALOGUE[name]
+    near = difflib.get_close_matches(name, sorted(CATALOGUE), n=1, cutoff=0.85)
+    if near and documented is None:
+        pytest.fail(f"record_measurement({name!r}, ...): no catalogue limit has that key; did you mean {near[0]!r}? "
+                    "Fix: correct the key, or give a limit of your own a name that is not this close to a "
+                    "catalogue key.", pytrace=False)
+    if not name.strip():
+        pytest.fail("record_measurement('', ...): a limit needs a name.", pytrace=False)
+    return Limit(key=name, value=documented, unit=unit or "", description="", source=source,  # type: ignore[arg-type]
+                 as_of="")
+
+
 @pytest.fixture
 def read_records(kinesis_client: BaseClient, kinesis_clock: Clock, kinesis_settings: Settings
                  ) -> Callable[..., list[ReadRecord]]:
-    """Factory: ``read_records(stream, **options)`` -> every record of the stream, in read order.
+    """Factory: ``read_records(stream, **options)`` -> every record (ReadRecord), parents before children, paced
+    within the read limits (5 calls/s per shard: simulated seconds offline, instant; real seconds live).
 
-    Reads all shards from TRIM_HORIZON, parents to their end before children, paced within the read
-    limits, until caught up (see :func:`pytest_kinesis_limits.reader.read_stream`; ``options`` go to it).
+    Reads all shards from TRIM_HORIZON until caught up; ``options`` go to
+    :func:`pytest_kinesis_limits.reader.read_stream`.
     """
     from .reader import read_stream
 

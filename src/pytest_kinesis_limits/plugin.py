@@ -18,7 +18,11 @@ from .report import PROPERTY_NAME, Measurement, format_table, summary_line, writ
 from .settings import SPECS, Settings, SettingError, resolve
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from .backends import Backend  # noqa: F401 - named in the BACKEND_KEY stash key
+    from .clock import Clock
+    from .simtime import TimeKeeper  # noqa: F401 - named in the KEEPER_KEY stash key
 
 pytest_plugins = ["pytest_kinesis_limits.fixtures", "pytest_kinesis_limits.firehose_fixtures"]
 
@@ -26,6 +30,8 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 BACKEND_KEY = pytest.StashKey["Backend | None"]()
 MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
 RUN_ID_KEY = pytest.StashKey[str]()
+CLOCK_KEY = pytest.StashKey["Clock"]()
+KEEPER_KEY = pytest.StashKey["TimeKeeper | None"]()
 
 # Tests that use any of these get the plugin's default timeout.
 KINESIS_FIXTURES = frozenset({
@@ -77,6 +83,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     if settings.report and not _is_worker(config):
         parent = os.path.dirname(os.path.abspath(settings.report))
+        if os.path.isdir(settings.report):
+            raise pytest.UsageError(
+                f"--kinesis-report {settings.report!r} (from {settings.source_of('report')}) is a folder; the report "
+                "is one JSON file. Fix: name a file, for example "
+                f"{os.path.join(settings.report, 'kinesis-limits.json')}.")
         if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
             raise pytest.UsageError(
                 f"--kinesis-report {settings.report!r} (from {settings.source_of('report')}): the folder {parent} "
@@ -100,6 +111,21 @@ def settings_of(config: pytest.Config) -> Settings:
     return config.stash[SETTINGS_KEY]
 
 
+def clock_of(config: pytest.Config) -> Clock:
+    """The session's clock (the ``kinesis_clock`` fixture): simulated offline unless ``--kinesis-clock=real``."""
+    if CLOCK_KEY not in config.stash:
+        from .clock import RealClock, SimulatedClock
+
+        config.stash[CLOCK_KEY] = SimulatedClock() if settings_of(config).simulated_clock else RealClock()
+    return config.stash[CLOCK_KEY]
+
+
+TIME_OFFLINE = ("kinesis-limits time: simulated (offline): in tests that use the Kinesis fixtures, time.sleep, "
+                "botocore retries and boto3 waiters move the shards' clock and return at once; "
+                "--kinesis-clock=real for the wall clock")
+TIME_OFFLINE_REAL = "kinesis-limits time: the wall clock (--kinesis-clock=real): the offline layer counts real seconds"
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     settings = settings_of(config)
     backend = config.stash.get(BACKEND_KEY, None)
@@ -111,6 +137,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     chosen = [f"{name}={getattr(settings, name)!r} ({source})" for name, source in settings.sources.items()]
     if chosen:
         lines.append("kinesis-limits settings: " + "; ".join(chosen))
+    if settings.offline:
+        lines.append(TIME_OFFLINE if settings.simulated_clock else TIME_OFFLINE_REAL)
     if settings.backend_kind == "live":  # an endpoint (emulator) bills nothing
         lines.append("kinesis-limits cost: provisioned shards are billed per shard-hour and PUT payload unit; "
                      "a full live run creates short-lived 1-11 shard streams and Firehose delivery streams "
@@ -130,6 +158,55 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         uses_kinesis = KINESIS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
         if uses_kinesis and not global_timeout and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(settings.effective_timeout))
+
+
+def _keeper(item: pytest.Item) -> TimeKeeper | None:
+    """The TimeKeeper of a test that uses the offline backend on the simulated clock (made at its setup)."""
+    if KEEPER_KEY not in item.stash:
+        keeper = None
+        uses_kinesis = KINESIS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if uses_kinesis and settings_of(item.config).simulated_clock:
+            from .clock import SimulatedClock
+            from .simtime import TimeKeeper, active_keeper
+
+            clock = clock_of(item.config)
+            if isinstance(clock, SimulatedClock) and active_keeper() is None:  # (not a pytester run inside a test)
+                keeper = TimeKeeper(clock)
+        item.stash[KEEPER_KEY] = keeper
+    return item.stash[KEEPER_KEY]
+
+
+# Simulated time covers each phase's own work (fixtures and the test), inside every other plugin's wrapper
+# (trylast): pytest's reporting between phases, pytest-timeout's timer and xdist's messages keep the wall clock.
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    keeper = _keeper(item)
+    if keeper is None:
+        return (yield)
+    with keeper.phase():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    keeper = item.stash.get(KEEPER_KEY, None)
+    if keeper is None:
+        return (yield)
+    with keeper.phase():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    keeper = item.stash.get(KEEPER_KEY, None)
+    if keeper is None:
+        return (yield)
+    try:
+        with keeper.phase():
+            return (yield)
+    finally:
+        keeper.close()
+        item.stash[KEEPER_KEY] = None  # the keeper holds the test's threads: let them go
 
 
 def _global_timeout(config: pytest.Config) -> bool:

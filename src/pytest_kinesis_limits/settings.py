@@ -10,6 +10,8 @@ This module imports neither pytest nor boto3: the plugin feeds it the raw values
 
 from __future__ import annotations
 
+import difflib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -115,6 +117,17 @@ def parse_whole_seconds(raw: str) -> int:
     return int(value)
 
 
+def parse_timeout(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number of seconds, such as 300 (0 turns the timeout off)") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("expected a finite number of seconds, such as 300; to run without a per-test timeout "
+                         "give 0 (pytest-timeout takes no infinity)")
+    return value
+
+
 def parse_tick(raw: str) -> float:
     value = parse_positive_float(raw)
     if value > 1:
@@ -162,8 +175,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("prefix", "--kinesis-prefix", "first part of every resource name", parse_prefix, default="pkl",
          metavar="PREFIX"),
     Spec("timeout", "--kinesis-timeout", "default per-test timeout in seconds for tests that use the Kinesis "
-         "fixtures (default: 120 offline, 1800 live); a timeout marker or --timeout wins",
-         parse_positive_float, metavar="SECONDS"),
+         "fixtures (default: 120 offline, 1800 live; 0 = none); a timeout marker or --timeout wins",
+         parse_timeout, metavar="SECONDS"),
     Spec("report", "--kinesis-report", "also write the measurements as JSON to this file", str.strip,
          metavar="PATH"),
     Spec("rate_tolerance", "--kinesis-rate-tolerance", "throughput tests: how far above the documented rate "
@@ -179,6 +192,9 @@ SPECS: tuple[Spec, ...] = (
     Spec("rate_tick", "--kinesis-rate-tick", "throughput tests: the producer's pacing period in seconds, at "
          "most 1; each tick sends its share of the offered rate at once (default: 1 offline, 0.1 live)",
          parse_tick, metavar="SECONDS"),
+    Spec("clock", "--kinesis-clock", "offline only: 'simulated' runs the offline layer on a simulated clock that "
+         "time.sleep, botocore retries and waiters in the tests move at once (deterministic, fast); 'real' runs it "
+         "on the wall clock", parse_choice("simulated", "real"), default="simulated", metavar="simulated|real"),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -201,6 +217,7 @@ class Settings:
     rate_tolerance_below: float | None = None
     rate_window: int | None = None
     rate_tick: float | None = None
+    clock: str = "simulated"
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -252,6 +269,11 @@ class Settings:
             return self.rate_tick
         return 1.0 if self.offline else 0.1
 
+    @property
+    def simulated_clock(self) -> bool:
+        """Offline on the simulated clock (``--kinesis-clock=simulated``, the default offline)."""
+        return self.offline and self.clock == "simulated"
+
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
 
@@ -262,10 +284,40 @@ def _parse(spec: Spec, raw: Any, source: str) -> Any:
     try:
         return spec.parse(raw)
     except ValueError as exc:
+        fix = (f"Fix: give {spec.option} a valid value." if source.startswith(_CLI) else
+               f"Fix it there, or override it with {spec.option} on the command line.")
+        raise SettingError(f"invalid value {raw!r} for {spec.option} from {source}: {exc}. {fix}") from None
+
+
+_CLI = "the command line"
+
+
+def check_environment(env: Mapping[str, str]) -> None:
+    """Raise :class:`SettingError` for a ``KINESIS_LIMITS_*`` variable that is no setting (a typo would otherwise be
+    ignored without a word), naming the setting it most resembles."""
+    known = {spec.env for spec in SPECS}
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in known:
+            near = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+            hint = f" Did you mean {near[0]}?" if near else ""
+            raise SettingError(
+                f"unknown environment variable {name}: it is not a pytest-kinesis-limits setting.{hint} "
+                f"Fix: rename or unset it (settings: {', '.join(sorted(known))}).")
+
+
+def check_combinations(settings: Settings) -> None:
+    """Raise :class:`SettingError` for settings that contradict each other (and would otherwise be ignored)."""
+    if settings.live and settings.aws_endpoint_url:
         raise SettingError(
-            f"invalid value {raw!r} for {spec.option} from {source}: {exc}. "
-            f"Fix it there, or override it with {spec.option} on the command line."
-        ) from None
+            f"--live (from {settings.source_of('live')}) and --aws-endpoint-url (from "
+            f"{settings.source_of('aws_endpoint_url')}) contradict each other: --live runs against real AWS, an "
+            "endpoint URL against an emulator. Fix: drop one of them (--no-live overrides an environment or ini "
+            "value).")
+    if not settings.offline and settings.fidelity == "off":
+        raise SettingError(
+            f"--kinesis-fidelity=off (from {settings.source_of('fidelity')}) applies to the offline backend (moto "
+            f"in this process) only, and this is a {settings.backend_kind} run. Fix: drop it; to test plain moto "
+            "over HTTP, run 'pytest-kinesis-limits serve --fidelity off' and point --aws-endpoint-url at it.")
 
 
 def resolve(
@@ -296,4 +348,7 @@ def resolve(
             break
         else:
             values[spec.name] = spec.default
-    return Settings(**values, sources=sources)
+    check_environment(env)
+    settings = Settings(**values, sources=sources)
+    check_combinations(settings)
+    return settings
