@@ -147,8 +147,8 @@ class Spec:
 SPECS: tuple[Spec, ...] = (
     Spec("live", "--live", "run against real AWS (boto3's default credential chain) instead of offline moto",
          parse_bool, default=False, flag=True),
-    Spec("aws_region", "--aws-region", "AWS region for --live and --aws-endpoint-url runs (default: the "
-         "profile's or AWS_REGION; offline: us-east-1)", parse_region, metavar="REGION"),
+    Spec("aws_region", "--aws-region", "AWS region for --live and --aws-endpoint-url runs (default: AWS_REGION, "
+         "then AWS_DEFAULT_REGION, then the profile's region; offline: us-east-1)", parse_region, metavar="REGION"),
     Spec("aws_profile", "--aws-profile", "AWS profile for --live runs (default: AWS_PROFILE or the default "
          "profile)", parse_profile, metavar="NAME"),
     Spec("aws_endpoint_url", "--aws-endpoint-url", "run the live code path against this Kinesis-compatible "
