@@ -182,10 +182,15 @@ def kinesis_wait_policy(kinesis_backend: Backend) -> WaitPolicy:
 
 
 def _report_cleanup(tracker: ResourceTracker) -> None:
-    for kind, name, error in tracker.cleanup():
-        warnings.warn(KinesisCleanupWarning(
-            f"could not delete {kind} {name!r}: {error!r}. It is tagged created-by=pytest-kinesis-limits; "
-            "delete it by hand or with a later sweep."), stacklevel=1)
+    """Delete what the tracker holds and warn about each failure; an interruption (Ctrl-C, SIGTERM, a timeout)
+    during the cleanup does not stop it (see ``ResourceTracker.cleanup``) and is re-raised after the warnings."""
+    try:
+        tracker.cleanup()
+    finally:
+        for kind, name, error in tracker.failures:
+            warnings.warn(KinesisCleanupWarning(
+                f"could not delete {kind} {name!r}: {error!r}. It is tagged created-by=pytest-kinesis-limits; "
+                "delete it by hand or with 'pytest-kinesis-limits sweep'."), stacklevel=1)
 
 
 @pytest.fixture
