@@ -145,12 +145,12 @@ def iam_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) ->
 @pytest.fixture(scope="session")
 def kinesis_run_id(pytestconfig: pytest.Config) -> str:
     """The id of this test run, shared by all pytest-xdist workers; it is in every name and the ``run-id`` tag."""
-    from .plugin import RUN_ID_KEY
+    from .plugin import RUN_ID_KEY, RUN_ID_WORKERINPUT
     from .resources import new_run_id
 
     workerinput = getattr(pytestconfig, "workerinput", None)
-    if workerinput is not None:
-        return str(workerinput["testrunuid"])[:12]
+    if workerinput is not None:  # the controller's id (see plugin.pytest_configure_node), else xdist's uid
+        return str(workerinput.get(RUN_ID_WORKERINPUT) or workerinput["testrunuid"])[:12]
     if RUN_ID_KEY not in pytestconfig.stash:
         pytestconfig.stash[RUN_ID_KEY] = new_run_id()
     return pytestconfig.stash[RUN_ID_KEY]

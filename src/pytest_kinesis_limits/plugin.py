@@ -26,6 +26,8 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 BACKEND_KEY = pytest.StashKey["Backend | None"]()
 MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
 RUN_ID_KEY = pytest.StashKey[str]()
+#: The key under which an xdist controller hands its run id to its workers (``workerinput``).
+RUN_ID_WORKERINPUT = "kinesis_limits_run_id"
 
 # Tests that use any of these get the plugin's default timeout.
 KINESIS_FIXTURES = frozenset({
@@ -129,7 +131,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.xfail(strict=True, reason=f"known gap of {label}: {reason}"))
         uses_kinesis = KINESIS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
         if uses_kinesis and not global_timeout and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(settings.effective_timeout))
+            # func_only: the timer bounds the test's body; setup and teardown (creating and deleting resources)
+            # are bounded by the wait policy instead, and a timer must never cut a deletion short.
+            item.add_marker(pytest.mark.timeout(settings.effective_timeout, func_only=True))
 
 
 def _global_timeout(config: pytest.Config) -> bool:
@@ -173,3 +177,45 @@ class MeasurementCollector:
                                   "account": getattr(backend, "account_id", None),
                                   "endpoint": settings.aws_endpoint_url, "fidelity": settings.fidelity}
         write_json(settings.report, self.measurements, header)
+
+
+# --- interruptions: SIGTERM cleans up like Ctrl-C (live and endpoint runs; see interrupts.py) ---------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if settings_of(config).offline:
+        return  # offline nothing outlives the process: SIGTERM keeps its default
+    from .interrupts import Guard
+
+    guard = Guard(controller=config.pluginmanager.hasplugin("dsession"), exit_by_signal=not _is_worker(config))
+    if guard.install():
+        config.pluginmanager.register(InterruptHooks(guard), "kinesis-limits-interrupts")
+
+
+class InterruptHooks:
+    """Registered while a :class:`~pytest_kinesis_limits.interrupts.Guard` is installed."""
+
+    def __init__(self, guard: Any) -> None:
+        self.guard = guard
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_newgateway(self, gateway: Any) -> None:
+        from .interrupts import worker_process
+
+        self.guard.add_worker(worker_process(gateway))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self) -> None:
+        self.guard.uninstall()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker names and tags its resources with the controller's run id (a UTC time and a
+    random part, see ``resources.new_run_id``) rather than xdist's random uid, so that ``sweep`` can read a
+    run's time from its id where a service gives no creation time."""
+    from .resources import new_run_id
+
+    if RUN_ID_KEY not in node.config.stash:
+        node.config.stash[RUN_ID_KEY] = new_run_id()
+    node.workerinput[RUN_ID_WORKERINPUT] = node.config.stash[RUN_ID_KEY]
