@@ -166,11 +166,12 @@ def kinesis_namer(pytestconfig: pytest.Config, kinesis_settings: Settings, kines
 
 
 @pytest.fixture(scope="session")
-def kinesis_tags(kinesis_run_id: str) -> dict[str, str]:
-    """The tags put on every resource: ``created-by`` and ``run-id``."""
+def kinesis_tags(kinesis_run_id: str, kinesis_backend: Backend) -> dict[str, str]:
+    """The tags put on every resource: ``created-by``, ``run-id`` and ``region`` (the region it serves, which
+    tells a sweep of one region which of the global IAM roles are its own)."""
     from .resources import tags_for
 
-    return tags_for(kinesis_run_id)
+    return tags_for(kinesis_run_id, region=kinesis_backend.region)
 
 
 @pytest.fixture(scope="session")

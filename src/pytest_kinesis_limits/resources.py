@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 CREATED_BY = "pytest-kinesis-limits"
 TAG_CREATED_BY = "created-by"
 TAG_RUN_ID = "run-id"
+#: The region a resource serves. IAM roles are global and S3 lists buckets account-wide: a sweep of one region
+#: tells its roles by this tag (see ``sweep``).
+TAG_REGION = "region"
 
 
 def new_run_id() -> str:
@@ -54,8 +57,12 @@ class Namer:
         return f"{self.base}-{tag}{n}" if tag else f"{self.base}-{n}"
 
 
-def tags_for(run_id: str) -> dict[str, str]:
-    return {TAG_CREATED_BY: CREATED_BY, TAG_RUN_ID: run_id}
+def tags_for(run_id: str, region: str | None = None) -> dict[str, str]:
+    """The tags of every resource of a run: ``created-by``, ``run-id`` and, given one, the ``region`` it serves."""
+    tags = {TAG_CREATED_BY: CREATED_BY, TAG_RUN_ID: run_id}
+    if region:
+        tags[TAG_REGION] = region
+    return tags
 
 
 @dataclass(frozen=True)

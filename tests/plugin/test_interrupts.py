@@ -20,6 +20,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from pytest_kinesis_limits import cli
+
 # A spy on resources.delete_stream: the first deletion of each process notes that teardown has begun and, with
 # SLOW_DELETE_S, takes that long first (a stream or delivery stream deletion takes seconds to minutes on AWS).
 # Polls every 0.2 s instead of the live 5 s, so that the Firehose fixture is ready in about a second.
@@ -239,3 +241,27 @@ def test_sigterm_to_the_whole_process_group_cleans_up_every_worker(pytester: pyt
     run.signal(signal.SIGTERM, group=True)
     assert run.end() == -signal.SIGTERM, run.text()
     assert run.left() == NOTHING, run.text()
+
+
+# --------------------------------------------------------------------------------------------------- kill -9
+def test_only_kill_9_leaves_resources_and_sweep_removes_them(pytester: pytest.Pytester, moto_server_url: str,
+                                                             monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    run = Run(pytester, moto_server_url, TEST_WITH_FIREHOSE)
+    run.wait_for("ready-*")
+    run.signal(signal.SIGKILL)
+    assert run.end() == -signal.SIGKILL
+    left = run.left()
+    assert all(left.values()), left
+    run_id = left["streams"][0].split("-")[1]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    sweep = ["sweep", "--endpoint-url", moto_server_url, "--region", "us-east-1"]
+    assert cli.main(sweep + ["--yes"]) == 0
+    out = capsys.readouterr().out
+    assert f"left stream {left['streams'][0]}: run {run_id} is " in out, "a fresh run is left alone by default"
+    assert run.left() == left
+    assert cli.main(sweep + ["--run-id", run_id, "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert run.left() == NOTHING, out
+    kinds = [line.split()[1] for line in out.splitlines() if line.startswith("deleting ")]
+    assert kinds == ["delivery-stream", "stream", "stream", "bucket", "role"], out
