@@ -124,6 +124,7 @@ class Wording:
     profile: str = "--aws-profile"
     endpoint_url: str = "--aws-endpoint-url"
     live: str | None = "--live"  # None: the caller has no such switch (sweep is live unless --endpoint-url)
+    what: str = "run"  # what the caller does: "the live run", "the live sweep"
 
     def flag(self, setting: str) -> str:
         return str(getattr(self, setting.removeprefix("aws_")))
@@ -182,7 +183,8 @@ def preflight(settings: Settings, wording: Wording = PYTEST_WORDING) -> Backend:
     if settings.aws_region:
         region_source = _source(settings, "aws_region", wording)
     if not region:
-        raise PreflightError(f"no AWS region is set for the {kind} run. Fix: {_region_fix(settings, wording)}.")
+        raise PreflightError(f"no AWS region is set for the {kind} {wording.what}. "
+                             f"Fix: {_region_fix(settings, wording)}.")
     if kind == "live":
         known = set(base.get_available_regions("kinesis"))
         for partition in ("aws-cn", "aws-us-gov"):
@@ -206,9 +208,9 @@ def preflight(settings: Settings, wording: Wording = PYTEST_WORDING) -> Backend:
         if kind == "live":
             offline = f"; or drop {wording.live} to run offline on moto" if wording.live else ""
             raise PreflightError(
-                f"no AWS credentials were found for {wording.live or 'AWS'}. Fix: run 'aws configure' (or "
-                f"'aws sso login'), set AWS_PROFILE or {wording.profile}, or export AWS_ACCESS_KEY_ID and "
-                f"AWS_SECRET_ACCESS_KEY{offline}."
+                f"no AWS credentials were found{' for ' + wording.live if wording.live else ''}. Fix: run "
+                f"'aws configure' (or 'aws sso login'), set AWS_PROFILE or {wording.profile}, or export "
+                f"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY{offline}."
             )
         dummy = True  # emulators accept any credentials
     backend = Backend(

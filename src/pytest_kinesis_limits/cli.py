@@ -2,7 +2,8 @@
 
 ``serve`` runs moto's server on loopback with the offline fidelity layer (a Kinesis-like endpoint for
 ``pytest --aws-endpoint-url``). ``sweep`` finds resources this tool tagged (``created-by``) that a killed
-run left behind, and deletes them only when asked to with ``--yes``.
+run left behind in one region, of runs older than ``--older-than`` (or the one ``--run-id`` names), and
+deletes them only when asked to with ``--yes`` (rules: :mod:`pytest_kinesis_limits.sweep`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from .sweep import DEFAULT_OLDER_THAN_S, delete_planned, find_tagged, format_age, plan_sweep, spell_age
 
     older_than = DEFAULT_OLDER_THAN_S if args.older_than is None else args.older_than
-    wording = Wording(region="--region", profile="--profile", endpoint_url="--endpoint-url", live=None)
+    wording = Wording(region="--region", profile="--profile", endpoint_url="--endpoint-url", live=None,
+                      what="sweep")
 
     try:
         # The same settings as the test run (KINESIS_LIMITS_* and AWS_REGION / AWS_DEFAULT_REGION / the profile),

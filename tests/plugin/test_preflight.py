@@ -124,3 +124,8 @@ def test_region_message_names_only_ways_that_work(no_aws_config) -> None:
     message = str(error.value)
     for way in ("--aws-region", "KINESIS_LIMITS_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "~/.aws/config"):
         assert way in message
+
+
+def test_help_names_the_region_variables_in_their_order(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    assert "AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region" in " ".join(result.stdout.str().split())

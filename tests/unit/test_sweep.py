@@ -264,3 +264,18 @@ def test_sweep_without_a_region_names_its_own_flags(aws, capsys) -> None:
 def test_sweep_accepts_the_pytest_spelling_of_its_options(aws, capsys) -> None:
     assert cli.main(["sweep", "--aws-region", "eu-west-1"]) == 0
     assert capsys.readouterr().out.startswith("sweep of eu-west-1:")
+
+
+def test_sweep_without_credentials_names_its_own_flags(monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "KINESIS_LIMITS_AWS_ENDPOINT_URL", "KINESIS_LIMITS_AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert cli.main(["sweep"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sweep: no AWS credentials were found. Fix:") and "--profile" in err
+    assert "--aws-profile" not in err and "--live" not in err
