@@ -191,10 +191,12 @@ def test_sigterm_mid_teardown_still_deletes_every_entry_and_a_second_one_is_igno
 
 
 def test_a_timeout_during_teardown_does_not_stop_the_cleanup(pytester: pytest.Pytester, moto_server_url: str) -> None:
-    """pytest-timeout's own --timeout covers teardown: its Failed cuts the slow deletion, and every entry is
-    still deleted (the test errors with the timeout, nothing is left)."""
-    run = Run(pytester, moto_server_url, TEST_STREAMS_AND_BUCKET, "--timeout", "4", body_s=0, slow_delete_s=30)
+    """pytest-timeout's own --timeout covers setup and teardown: its Failed cuts the slow (30 s) deletion at 5 s,
+    and every entry is still deleted (the test errors with the timeout, nothing is left)."""
+    started = time.monotonic()
+    run = Run(pytester, moto_server_url, TEST_STREAMS_AND_BUCKET, "--timeout", "5", body_s=0, slow_delete_s=30)
     assert run.end() == pytest.ExitCode.TESTS_FAILED, run.text()
+    assert list(run.marks.glob("teardown-*")) and time.monotonic() - started < 25, "cut in teardown"
     assert re.search(r"ERROR test_inner\.py::test_makes_resources\[0\] - Failed: Timeout", run.text()), run.text()
     assert run.left() == NOTHING, run.text()
 
@@ -202,12 +204,12 @@ def test_a_timeout_during_teardown_does_not_stop_the_cleanup(pytester: pytest.Py
 def test_the_plugins_timeout_bounds_the_test_body_not_setup_and_teardown(
         pytester: pytest.Pytester, moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """--kinesis-timeout times the test's body only (func_only): setup and teardown, bounded by the wait
-    policy, are never cut. The first test's 6 s deletion outlasts the 3 s timeout, its body does not: it passes.
-    The second test's body outlasts it: it fails with the timeout, and its resources are deleted too."""
+    policy, are never cut. The first test's 2 s deletion (and its setup) outlast the 1 s timeout, its body does
+    not: it passes. The second test's body outlasts it: it fails with the timeout, and its resources go too."""
     monkeypatch.setenv("BODY_S_0", "0")
-    monkeypatch.setenv("BODY_S_1", "60")
-    run = Run(pytester, moto_server_url, TEST_STREAMS_AND_BUCKET, "--kinesis-timeout", "3", tests=2,
-              slow_delete_s=6)
+    monkeypatch.setenv("BODY_S_1", "30")
+    run = Run(pytester, moto_server_url, TEST_STREAMS_AND_BUCKET, "--kinesis-timeout", "1", tests=2,
+              slow_delete_s=2)
     assert run.end() == pytest.ExitCode.TESTS_FAILED, run.text()
     assert re.search(r"PASSED test_inner\.py::test_makes_resources\[0\]", run.text()), run.text()
     assert re.search(r"FAILED test_inner\.py::test_makes_resources\[1\] - Failed: Timeout", run.text()), run.text()
@@ -220,7 +222,7 @@ def test_sigterm_to_the_xdist_controller_reaches_the_workers_cleanup(pytester: p
     """`kill PID` of the controller alone. Its workers get SIGTERM and clean up, and the controller waits for
     them: their deletions take 12 s here, longer than xdist gives a worker on its own interrupt path (10 s, then
     SIGKILL) or execnet a worker whose controller is gone (5 s, SIGINT, 10 s more, exit). (Ctrl-C to the
-    controller takes the same path: tests/unit/test_interrupts.py.)"""
+    controller takes the same path: tests/unit/test_interrupt_guard.py.)"""
     run = Run(pytester, moto_server_url, TEST_STREAMS_AND_BUCKET, "-n", "2", tests=2, slow_delete_s=12)
     run.wait_for("ready-*", count=2)
     workers = run.worker_pids()
