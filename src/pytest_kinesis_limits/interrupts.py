@@ -18,27 +18,30 @@ A :class:`Guard` makes SIGTERM do what Ctrl-C does, in each kind of pytest proce
 Only ``kill -9`` (SIGKILL) cannot be handled: what such a run made is left for ``pytest-kinesis-limits sweep``.
 
 Exit status: the session ends as an interrupted one (the summary, the measurement table, ``--kinesis-report``
-and junitxml are written; pytest's own status is 2), and then a process that got SIGTERM ends *by* SIGTERM: the
-handler is reset to the default and the signal raised again at exit, as the GNU C library manual recommends for
-a handler that cleans up ("Termination in Handler"). The parent sees what it sent: a shell reports 143, Python's
-``subprocess`` -15, ``timeout --preserve-status`` 143, systemd a clean stop. Ctrl-C keeps pytest's status 2.
+and junitxml are written). After Ctrl-C the status is pytest's 2. After SIGTERM it is
+:data:`EXIT_STATUS_SIGTERM`, 143 = 128 + 15: what a shell reports for a process ended by SIGTERM, and what
+Docker, Kubernetes and the JVM report for a SIGTERM'd program, so CI and wrappers can tell "cancelled" from
+pytest's own statuses (0-5). Re-raising SIGTERM at exit (the GNU C library manual's way for a handler that
+cleans up) would make the parent see the signal itself, but Python can only do that from an ``atexit``
+function, and those run last-registered first: every exit function registered earlier (coverage's data
+file, logging's flush, execnet's cleanup) would be skipped.
 
 Plain library code (no pytest): the plugin's hooks decide where a guard is installed (``plugin.py``).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, Protocol
 
 PREFIX = "pytest-kinesis-limits"
+#: The exit status of a run stopped by SIGTERM (128 + the signal's number, as shells report it).
+EXIT_STATUS_SIGTERM = 128 + signal.SIGTERM
 
 
 class Process(Protocol):
@@ -67,13 +70,11 @@ def worker_process(gateway: Any) -> Process | None:
 class Guard:
     """The SIGTERM (and, in a process that runs tests, SIGINT) handlers of one pytest process.
 
-    ``controller``: this process is a pytest-xdist controller (see the module's text). ``exit_by_signal``:
-    after a SIGTERM, end the process by SIGTERM at exit (not in xdist workers, whose exit xdist manages).
+    ``controller``: this process is a pytest-xdist controller (see the module's text).
     """
 
-    def __init__(self, *, controller: bool = False, exit_by_signal: bool = True) -> None:
+    def __init__(self, *, controller: bool = False) -> None:
         self.controller = controller
-        self.exit_by_signal = exit_by_signal
         self.interrupted = False  # a first SIGTERM or SIGINT was seen
         self.terminated = False  # a SIGTERM was seen
         self.workers: list[Process] = []
@@ -95,19 +96,16 @@ class Guard:
             handlers[signal.SIGINT] = self._on_signal
         for signum, handler in handlers.items():
             self._previous[signum] = signal.signal(signum, handler)
-        atexit.register(self._exit_like_the_signal)  # registered first, so it runs after other exit functions
         return True
 
     def uninstall(self) -> None:
-        """Put the previous handlers back (where ours is still in place); the exit by SIGTERM stays due."""
+        """Put the previous handlers back (where ours is still in place)."""
         if threading.current_thread() is not threading.main_thread():
             return
         for signum, previous in self._previous.items():
             if signal.getsignal(signum) == self._on_signal:
                 signal.signal(signum, previous)
         self._previous.clear()
-        if not (self.terminated and self.exit_by_signal):
-            atexit.unregister(self._exit_like_the_signal)
         if self._stderr_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._stderr_fd)
@@ -151,12 +149,3 @@ class Guard:
             return
         self._note("SIGTERM: stopping as on Ctrl-C; deleting what this run made first")
         raise KeyboardInterrupt
-
-    def _exit_like_the_signal(self) -> None:
-        if not (self.terminated and self.exit_by_signal):
-            return
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)

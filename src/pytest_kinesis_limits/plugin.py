@@ -187,22 +187,32 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return  # offline nothing outlives the process: SIGTERM keeps its default
     from .interrupts import Guard
 
-    guard = Guard(controller=config.pluginmanager.hasplugin("dsession"), exit_by_signal=not _is_worker(config))
+    guard = Guard(controller=config.pluginmanager.hasplugin("dsession"))
     if guard.install():
-        config.pluginmanager.register(InterruptHooks(guard), "kinesis-limits-interrupts")
+        config.pluginmanager.register(InterruptHooks(guard, worker=_is_worker(config)), "kinesis-limits-interrupts")
 
 
 class InterruptHooks:
     """Registered while a :class:`~pytest_kinesis_limits.interrupts.Guard` is installed."""
 
-    def __init__(self, guard: Any) -> None:
+    def __init__(self, guard: Any, *, worker: bool) -> None:
         self.guard = guard
+        self.worker = worker
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_newgateway(self, gateway: Any) -> None:
         from .interrupts import worker_process
 
         self.guard.add_worker(worker_process(gateway))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # After everything is torn down: a run stopped by SIGTERM exits 143 (not in xdist workers, whose
+        # status 2 is how their controller learns of the interrupt).
+        if self.guard.terminated and not self.worker:
+            from .interrupts import EXIT_STATUS_SIGTERM
+
+            session.exitstatus = EXIT_STATUS_SIGTERM
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self) -> None:

@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from pytest_kinesis_limits import cli
+from pytest_kinesis_limits.interrupts import EXIT_STATUS_SIGTERM
 
 # A spy on resources.delete_stream: the first deletion of each process notes that teardown has begun and, with
 # SLOW_DELETE_S, takes that long first (a stream or delivery stream deletion takes seconds to minutes on AWS).
@@ -161,15 +162,15 @@ def _alive(pid: int) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- one process
-def test_sigterm_mid_test_deletes_everything_and_ends_by_sigterm(pytester: pytest.Pytester,
+def test_sigterm_mid_test_deletes_everything_and_exits_143(pytester: pytest.Pytester,
                                                                   moto_server_url: str) -> None:
     """What CI cancellation and `timeout` do: the run stops as on Ctrl-C, deletes its stream, bucket, delivery
-    stream and role, writes its summary, and then ends by SIGTERM (a shell sees 143)."""
+    stream and role, writes its summary, and exits 143 (128 + SIGTERM)."""
     run = Run(pytester, moto_server_url, TEST_WITH_FIREHOSE)
     run.wait_for("ready-*")
     assert all(run.left().values()), "the run made a stream, a bucket, a delivery stream and a role"
     run.signal(signal.SIGTERM)
-    assert run.end() == -signal.SIGTERM, run.text()
+    assert run.end() == EXIT_STATUS_SIGTERM, run.text()
     assert run.left() == NOTHING, run.text()
     text = run.text()
     assert "pytest-kinesis-limits: SIGTERM: stopping as on Ctrl-C" in text
@@ -185,7 +186,7 @@ def test_sigterm_mid_teardown_still_deletes_every_entry_and_a_second_one_is_igno
     run.signal(signal.SIGTERM)
     time.sleep(0.5)
     run.signal(signal.SIGTERM)
-    assert run.end() == -signal.SIGTERM, run.text()
+    assert run.end() == EXIT_STATUS_SIGTERM, run.text()
     assert run.left() == NOTHING, run.text()
     assert "a second SIGTERM does not stop that" in run.text()
 
@@ -228,7 +229,7 @@ def test_sigterm_to_the_xdist_controller_reaches_the_workers_cleanup(pytester: p
     workers = run.worker_pids()
     assert len(workers) == 2
     run.signal(signal.SIGTERM)
-    assert run.end() == -signal.SIGTERM, run.text()
+    assert run.end() == EXIT_STATUS_SIGTERM, run.text()
     assert run.left() == NOTHING, run.text()
     assert len(list(run.marks.glob("teardown-*"))) == 2, "both workers ran their cleanup"
     assert not [pid for pid in workers if _alive(pid)], "no worker outlives the controller"
@@ -241,7 +242,7 @@ def test_sigterm_to_the_whole_process_group_cleans_up_every_worker(pytester: pyt
     run = Run(pytester, moto_server_url, TEST_WITH_FIREHOSE, "-n", "2", tests=2, group=True)
     run.wait_for("ready-*", count=2)
     run.signal(signal.SIGTERM, group=True)
-    assert run.end() == -signal.SIGTERM, run.text()
+    assert run.end() == EXIT_STATUS_SIGTERM, run.text()
     assert run.left() == NOTHING, run.text()
 
 

@@ -43,7 +43,6 @@ def installed() -> Iterator[Callable[[Guard], Guard]]:
     yield install
     for guard in guards:
         guard.uninstall()
-        guard.terminated = False  # no exit by SIGTERM at the end of this test session
 
 
 def test_the_first_sigterm_interrupts_like_ctrl_c_and_later_ones_are_ignored(installed, capfd) -> None:
