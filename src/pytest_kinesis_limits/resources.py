@@ -262,9 +262,14 @@ class ResourceTracker:
         with self._lock:
             return [(e.kind, e.name) for e in self._entries]
 
-    def _pop(self) -> _Entry | None:
+    def _newest(self) -> _Entry | None:
         with self._lock:
-            return self._entries.pop() if self._entries else None
+            return self._entries[-1] if self._entries else None
+
+    def _done(self, entry: _Entry) -> None:
+        with self._lock:
+            if self._entries and self._entries[-1] is entry:
+                self._entries.pop()
 
     def cleanup(self) -> list[tuple[str, str, BaseException]]:
         if self.keep:
@@ -273,18 +278,27 @@ class ResourceTracker:
             return []
         failures: list[tuple[str, str, BaseException]] = []
         interruptions: list[BaseException] = []
-        while (entry := self._pop()) is not None:
-            for attempt in (1, 2):
-                try:
-                    entry.delete()
-                except Exception as exc:  # reported to the caller, never swallowed
-                    failures.append((entry.kind, entry.name, exc))
-                except BaseException as exc:  # an interruption: this entry once more, then the others
-                    interruptions.append(exc)
-                    if attempt == 2:
-                        failures.append((entry.kind, entry.name, exc))
-                    continue
-                break
+        while True:
+            try:
+                # An entry leaves the list only once dealt with, so an interruption even between two deletions
+                # loses nothing (deleting something already gone is fine for every kind).
+                while (entry := self._newest()) is not None:
+                    for attempt in (1, 2):
+                        try:
+                            entry.delete()
+                        except Exception as exc:  # reported to the caller, never swallowed
+                            failures.append((entry.kind, entry.name, exc))
+                        except BaseException as exc:  # an interruption: this entry once more, then the others
+                            interruptions.append(exc)
+                            if attempt == 2:
+                                failures.append((entry.kind, entry.name, exc))
+                            continue
+                        break
+                    self._done(entry)
+            except BaseException as exc:  # between two deletions: note it, go on
+                interruptions.append(exc)
+                continue
+            break
         self.failures.extend(failures)
         if interruptions:
             first = next((i for i in interruptions if isinstance(i, KeyboardInterrupt)), interruptions[0])

@@ -115,3 +115,23 @@ def test_a_keyboard_interrupt_wins_over_a_timeout_when_both_come() -> None:
     tracker.add("stream", "b", _Flaky("b", [], pytest.fail.Exception("Timeout")))
     with pytest.raises(KeyboardInterrupt):
         tracker.cleanup()
+
+
+def test_an_interruption_between_two_deletions_loses_no_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signal can land after one deletion and before the next one starts: the entry in hand is not lost."""
+    order: list[str] = []
+    tracker = ResourceTracker()
+    tracker.add("stream", "a", _Flaky("a", order))
+    tracker.add("bucket", "b", _Flaky("b", order))
+    real_done, calls = tracker._done, []
+
+    def interrupted_once(entry) -> None:  # noqa: ANN001
+        calls.append(entry.name)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # after "b" was deleted, before it left the list
+        real_done(entry)
+
+    monkeypatch.setattr(tracker, "_done", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        tracker.cleanup()
+    assert order == ["b", "b", "a"] and tracker.names == []  # "b" deleted again (already gone is fine), then "a"
