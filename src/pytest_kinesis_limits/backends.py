@@ -10,6 +10,8 @@ failing every test.
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,16 +107,66 @@ def offline_backend(settings: Settings) -> Backend:
     )
 
 
-def _region_fix(settings: Settings) -> str:
-    return ("pass --aws-region REGION, set KINESIS_LIMITS_AWS_REGION or AWS_REGION, "
+#: The standard region variables, strongest first. botocore (1.44) reads only AWS_DEFAULT_REGION (its
+#: configprovider maps ``region`` to that one variable and the profile's ``region``), while the AWS CLI v2 and
+#: the AWS SDKs and Tools reference name AWS_REGION, which "overrides the values in the environment variable
+#: AWS_DEFAULT_REGION and the profile setting region" (docs.aws.amazon.com/cli/latest/userguide/
+#: cli-configure-envvars.html, read 2026-05). The preflight reads both, in that order, so a user's region means
+#: the same here as in the AWS CLI; every client then gets the region explicitly.
+REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How the caller's options are spelled in preflight messages (pytest's by default; ``sweep`` has its own)."""
+
+    region: str = "--aws-region"
+    profile: str = "--aws-profile"
+    endpoint_url: str = "--aws-endpoint-url"
+    live: str | None = "--live"  # None: the caller has no such switch (sweep is live unless --endpoint-url)
+    what: str = "run"  # what the caller does: "the live run", "the live sweep"
+
+    def flag(self, setting: str) -> str:
+        return str(getattr(self, setting.removeprefix("aws_")))
+
+
+PYTEST_WORDING = Wording()
+
+
+def _source(settings: Settings, name: str, wording: Wording) -> str:
+    """Where a setting came from, naming the caller's own option when it came from the command line."""
+    source = settings.source_of(name)
+    if source.startswith("the command line"):
+        return f"the command line ({wording.flag(name)})"
+    return source
+
+
+def _region_fix(settings: Settings, wording: Wording = PYTEST_WORDING) -> str:
+    return (f"pass {wording.region} REGION, set KINESIS_LIMITS_AWS_REGION, AWS_REGION or AWS_DEFAULT_REGION, "
             "or give the profile a region in ~/.aws/config")
 
 
-def preflight(settings: Settings) -> Backend:
+def resolve_region(settings: Settings, base: boto3.Session,
+                   environ: Mapping[str, str] | None = None) -> tuple[str | None, str]:
+    """The region of a live or endpoint run and where it came from: this plugin's setting (command line,
+    KINESIS_LIMITS_AWS_REGION, ini), then AWS_REGION, then AWS_DEFAULT_REGION, then the profile's ``region``."""
+    if settings.aws_region:
+        return settings.aws_region, settings.source_of("aws_region")
+    environ = os.environ if environ is None else environ
+    for variable in REGION_VARIABLES:
+        value = environ.get(variable, "").strip()
+        if value:
+            return value, f"the environment variable {variable}"
+    profile = base.profile_name or "default"
+    return base.region_name or None, f"the region of the AWS profile {profile!r}"
+
+
+def preflight(settings: Settings, wording: Wording = PYTEST_WORDING) -> Backend:
     """Check a live or endpoint setup and return its backend, or raise :class:`PreflightError`.
 
     Checks, in order: the profile exists, a region is known (and, live, is a real Kinesis region),
     credentials exist (an endpoint falls back to dummy ones), and STS GetCallerIdentity answers.
+    ``wording`` spells the caller's options in the messages (``sweep`` passes its own).
     """
     kind = settings.backend_kind
     if kind == "moto":
@@ -124,12 +176,15 @@ def preflight(settings: Settings) -> Backend:
         base = _base_session(profile, local_only=kind == "endpoint")
     except ProfileNotFound:
         raise PreflightError(
-            f"AWS profile {profile!r} (from {settings.source_of('aws_profile')}) does not exist. "
+            f"AWS profile {profile!r} (from {_source(settings, 'aws_profile', wording)}) does not exist. "
             "Fix: create it with 'aws configure --profile NAME', or name one listed by 'aws configure list-profiles'."
         ) from None
-    region = settings.aws_region or base.region_name
+    region, region_source = resolve_region(settings, base)
+    if settings.aws_region:
+        region_source = _source(settings, "aws_region", wording)
     if not region:
-        raise PreflightError(f"no AWS region is set for the {kind} run. Fix: {_region_fix(settings)}.")
+        raise PreflightError(f"no AWS region is set for the {kind} {wording.what}. "
+                             f"Fix: {_region_fix(settings, wording)}.")
     if kind == "live":
         known = set(base.get_available_regions("kinesis"))
         for partition in ("aws-cn", "aws-us-gov"):
@@ -137,10 +192,9 @@ def preflight(settings: Settings) -> Backend:
         if region not in known:
             near = difflib.get_close_matches(region, sorted(known), n=3)
             hint = f" Did you mean {', '.join(near)}?" if near else ""
-            source = settings.source_of("aws_region") if settings.aws_region else "the AWS profile/environment"
             raise PreflightError(
-                f"region {region!r} (from {source}) is not a region where Kinesis Data Streams is offered.{hint} "
-                f"Fix: {_region_fix(settings)}."
+                f"region {region!r} (from {region_source}) is not a region where Kinesis Data Streams is offered."
+                f"{hint} Fix: {_region_fix(settings, wording)}."
             )
     try:
         credentials = base.get_credentials()
@@ -152,10 +206,11 @@ def preflight(settings: Settings) -> Backend:
     dummy = False
     if credentials is None:
         if kind == "live":
+            offline = f"; or drop {wording.live} to run offline on moto" if wording.live else ""
             raise PreflightError(
-                "no AWS credentials were found for --live. Fix: run 'aws configure' (or 'aws sso login'), set "
-                "AWS_PROFILE or --aws-profile, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; "
-                "or drop --live to run offline on moto."
+                f"no AWS credentials were found{' for ' + wording.live if wording.live else ''}. Fix: run "
+                f"'aws configure' (or 'aws sso login'), set AWS_PROFILE or {wording.profile}, or export "
+                f"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY{offline}."
             )
         dummy = True  # emulators accept any credentials
     backend = Backend(

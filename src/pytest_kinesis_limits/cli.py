@@ -2,16 +2,19 @@
 
 ``serve`` runs moto's server on loopback with the offline fidelity layer (a Kinesis-like endpoint for
 ``pytest --aws-endpoint-url``). ``sweep`` finds resources this tool tagged (``created-by``) that a killed
-run left behind, and deletes them only when asked to with ``--yes``.
+run left behind in one region, of runs older than ``--older-than`` (or the one ``--run-id`` names), and
+deletes them only when asked to with ``--yes`` (rules: :mod:`pytest_kinesis_limits.sweep`).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -38,30 +41,61 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_age(raw: str) -> float:
+    """``sweep --older-than``: ``90m``, ``2h``, ``1d``, ``45s`` or ``0`` -> seconds; ValueError otherwise."""
+    if raw.strip() == "0":
+        return 0.0
+    match = _AGE.match(raw)
+    if not match:
+        raise ValueError("expected a number with a unit s, m, h or d, such as 90m, 2h or 1d (or 0 for any age)")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
 def _sweep(args: argparse.Namespace) -> int:
-    from .backends import PreflightError, preflight
+    import os
+
+    from .backends import PreflightError, Wording, preflight
     from .settings import SettingError, resolve
-    from .sweep import delete_found, find_tagged
+    from .sweep import DEFAULT_OLDER_THAN_S, delete_planned, find_tagged, format_age, plan_sweep, spell_age
+
+    older_than = DEFAULT_OLDER_THAN_S if args.older_than is None else args.older_than
+    wording = Wording(region="--region", profile="--profile", endpoint_url="--endpoint-url", live=None,
+                      what="sweep")
 
     try:
+        # The same settings as the test run (KINESIS_LIMITS_* and AWS_REGION / AWS_DEFAULT_REGION / the profile),
+        # so that a sweep looks where the tests ran; its own options win.
         settings = resolve({"live": not args.endpoint_url, "aws_region": args.region, "aws_profile": args.profile,
-                            "aws_endpoint_url": args.endpoint_url}, {}, {})
-        backend = preflight(settings)
+                            "aws_endpoint_url": args.endpoint_url}, os.environ, {})
+        backend = preflight(settings, wording)
     except (PreflightError, SettingError) as exc:
         print(f"sweep: {exc}", file=sys.stderr)
         return 2
-    found = find_tagged(backend, run_id=args.run_id)
-    for kind, name in found:
-        print(f"{'deleting' if args.yes else 'found'} {kind} {name}")
+    session = backend.session()
+    found = find_tagged(backend, run_id=args.run_id, session=session)
+    plan = plan_sweep(found, region=backend.region, run_id=args.run_id, older_than_s=older_than)
+    which = f"run {args.run_id}" if args.run_id else f"runs older than {spell_age(older_than)} (--older-than)"
+    print(f"sweep of {backend.region}: {which}, tagged created-by=pytest-kinesis-limits")
+    for item in plan.doomed:
+        age = plan.ages.get(item.run)
+        print(f"{'deleting' if args.yes else 'found'} {item.kind} {item.name} (run {item.run}"
+              + (f", {format_age(age)} old)" if age is not None else ")"))
+    for item, reason in plan.left:
+        print(f"left {item.kind} {item.name}: {reason}")
     if not found:
-        print("nothing tagged created-by=pytest-kinesis-limits" + (f" run-id={args.run_id}" if args.run_id else ""))
+        print("nothing tagged created-by=pytest-kinesis-limits" + (f" run-id={args.run_id}" if args.run_id else "")
+              + f" in {backend.region}")
     if args.yes:
-        failures = delete_found(backend, found)
-        for kind, name, error in failures:
-            print(f"could not delete {kind} {name}: {error}", file=sys.stderr)
+        _deleted, failures = delete_planned(backend, plan, session=session)
+        for item, error in failures:
+            print(f"could not delete {item.kind} {item.name}: {error}", file=sys.stderr)
         return 1 if failures else 0
-    if found:
-        print("dry run: add --yes to delete these")
+    if plan.doomed:
+        print(f"dry run: add --yes to delete these {len(plan.doomed)}")
     return 0
 
 
@@ -90,10 +124,10 @@ def _limits(args: argparse.Namespace) -> int:
     return 0
 
 
-def _checked(parse: Callable[[str], str]) -> Callable[[str], str]:
+def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     """An argparse type from a settings parser, keeping its explanation in the usage error."""
 
-    def check(raw: str) -> str:
+    def check(raw: str) -> Any:
         try:
             return parse(raw)
         except ValueError as exc:
@@ -112,11 +146,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=0, help="port (default 0: any free port, printed)")
     serve.add_argument("--fidelity", choices=("on", "off"), default="on", help="apply the fidelity layer")
     serve.set_defaults(run=_serve)
-    sweep = commands.add_parser("sweep", help="find (and with --yes delete) resources this tool left behind")
-    sweep.add_argument("--region", type=_checked(parse_region), help="AWS region (default: the profile's)")
-    sweep.add_argument("--profile", type=_checked(parse_profile), help="AWS profile")
-    sweep.add_argument("--endpoint-url", type=_checked(parse_url), help="sweep an emulator instead of AWS")
-    sweep.add_argument("--run-id", help="only resources of this run (its run-id tag)")
+    sweep = commands.add_parser(
+        "sweep", help="find (and with --yes delete) what runs of this tool left behind, in one region",
+        description="Find what earlier runs left behind (tagged created-by=pytest-kinesis-limits) in one region and, "
+                    "with --yes, delete it: delivery streams first (waited for until gone), then streams, buckets "
+                    "and IAM roles. Only runs older than --older-than are touched, unless --run-id names one; "
+                    "buckets of other regions and roles serving other regions are left alone.")
+    sweep_options = (("--region", "region", parse_region, "REGION", "the region to sweep (default: "
+                      "KINESIS_LIMITS_AWS_REGION, AWS_REGION, AWS_DEFAULT_REGION, then the profile's region)"),
+                     ("--profile", "profile", parse_profile, "NAME", "AWS profile (default: KINESIS_LIMITS_AWS_PROFILE, "
+                      "AWS_PROFILE, then the default profile)"),
+                     ("--endpoint-url", "endpoint_url", parse_url, "URL", "sweep an emulator instead of AWS"))
+    for option, dest, parse, metavar, text in sweep_options:
+        sweep.add_argument(option, dest=dest, type=_checked(parse), metavar=metavar, help=text)
+        # pytest's spelling (--aws-region ...) works too, unlisted: a user may copy it from a pytest command line.
+        sweep.add_argument(option.replace("--", "--aws-", 1), dest=dest, type=_checked(parse), help=argparse.SUPPRESS)
+    sweep.add_argument("--run-id", help="only this run's resources (its run-id tag), whatever their age")
+    sweep.add_argument("--older-than", type=_checked(parse_age), metavar="AGE",
+                       help="only runs whose newest resource is older than this: 90m, 2h, 1d, or 0 for any age "
+                            "(default: 2h; a run still going keeps making resources)")
     sweep.add_argument("--yes", action="store_true", help="delete what is found (default: list only)")
     sweep.set_defaults(run=_sweep)
     catalogue = commands.add_parser("limits", help="print the limits catalogue as Markdown (docs/limits.md)")

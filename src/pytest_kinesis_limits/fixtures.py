@@ -175,12 +175,12 @@ def iam_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) ->
 def kinesis_run_id(pytestconfig: pytest.Config) -> str:
     """The id of this test run, shared by all pytest-xdist workers; it is in every name and the ``run-id`` tag
     (``pytest-kinesis-limits sweep --run-id`` finds a killed run's leftovers live)."""
-    from .plugin import RUN_ID_KEY
+    from .plugin import RUN_ID_KEY, RUN_ID_WORKERINPUT
     from .resources import new_run_id
 
     workerinput = getattr(pytestconfig, "workerinput", None)
-    if workerinput is not None:
-        return str(workerinput["testrunuid"])[:12]
+    if workerinput is not None:  # the controller's id (see plugin.pytest_configure_node), else xdist's uid
+        return str(workerinput.get(RUN_ID_WORKERINPUT) or workerinput["testrunuid"])[:12]
     if RUN_ID_KEY not in pytestconfig.stash:
         pytestconfig.stash[RUN_ID_KEY] = new_run_id()
     return pytestconfig.stash[RUN_ID_KEY]
@@ -197,12 +197,12 @@ def kinesis_namer(pytestconfig: pytest.Config, kinesis_settings: Settings, kines
 
 
 @pytest.fixture(scope="session")
-def kinesis_tags(kinesis_run_id: str) -> dict[str, str]:
-    """The tags put on every resource: ``created-by=pytest-kinesis-limits`` and ``run-id`` (a sweep deletes only
-    what carries them)."""
+def kinesis_tags(kinesis_run_id: str, kinesis_backend: Backend) -> dict[str, str]:
+    """The tags put on every resource: ``created-by=pytest-kinesis-limits``, ``run-id`` and ``region`` (a sweep
+    deletes only what carries them; the region tells a sweep of one region which global IAM roles are its own)."""
     from .resources import tags_for
 
-    return tags_for(kinesis_run_id)
+    return tags_for(kinesis_run_id, region=kinesis_backend.region)
 
 
 @pytest.fixture(scope="session")
@@ -215,10 +215,15 @@ def kinesis_wait_policy(kinesis_backend: Backend) -> WaitPolicy:
 
 
 def _report_cleanup(tracker: ResourceTracker) -> None:
-    for kind, name, error in tracker.cleanup():
-        warnings.warn(KinesisCleanupWarning(
-            f"could not delete {kind} {name!r}: {error!r}. It is tagged created-by=pytest-kinesis-limits; "
-            "delete it by hand or with a later sweep."), stacklevel=1)
+    """Delete what the tracker holds and warn about each failure; an interruption (Ctrl-C, SIGTERM, a timeout)
+    during the cleanup does not stop it (see ``ResourceTracker.cleanup``) and is re-raised after the warnings."""
+    try:
+        tracker.cleanup()
+    finally:
+        for kind, name, error in tracker.failures:
+            warnings.warn(KinesisCleanupWarning(
+                f"could not delete {kind} {name!r}: {error!r}. It is tagged created-by=pytest-kinesis-limits; "
+                "delete it by hand or with 'pytest-kinesis-limits sweep'."), stacklevel=1)
 
 
 @pytest.fixture

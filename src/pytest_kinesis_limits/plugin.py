@@ -32,6 +32,8 @@ MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
 RUN_ID_KEY = pytest.StashKey[str]()
 CLOCK_KEY = pytest.StashKey["Clock"]()
 KEEPER_KEY = pytest.StashKey["TimeKeeper | None"]()
+#: The key under which an xdist controller hands its run id to its workers (``workerinput``).
+RUN_ID_WORKERINPUT = "kinesis_limits_run_id"
 
 # Tests that use any of these get the plugin's default timeout.
 KINESIS_FIXTURES = frozenset({
@@ -157,7 +159,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.xfail(strict=True, reason=f"known gap of {label}: {reason}"))
         uses_kinesis = KINESIS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
         if uses_kinesis and not global_timeout and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(settings.effective_timeout))
+            # func_only: the timer bounds the test's body; setup and teardown (creating and deleting resources)
+            # are bounded by the wait policy instead, and a timer must never cut a deletion short.
+            item.add_marker(pytest.mark.timeout(settings.effective_timeout, func_only=True))
 
 
 def _keeper(item: pytest.Item) -> TimeKeeper | None:
@@ -250,3 +254,55 @@ class MeasurementCollector:
                                   "account": getattr(backend, "account_id", None),
                                   "endpoint": settings.aws_endpoint_url, "fidelity": settings.fidelity}
         write_json(settings.report, self.measurements, header)
+
+
+# --- interruptions: SIGTERM cleans up like Ctrl-C (live and endpoint runs; see interrupts.py) ---------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if settings_of(config).offline:
+        return  # offline nothing outlives the process: SIGTERM keeps its default
+    from .interrupts import Guard
+
+    guard = Guard(controller=config.pluginmanager.hasplugin("dsession"))
+    if guard.install():
+        config.pluginmanager.register(InterruptHooks(guard, worker=_is_worker(config)), "kinesis-limits-interrupts")
+
+
+class InterruptHooks:
+    """Registered while a :class:`~pytest_kinesis_limits.interrupts.Guard` is installed."""
+
+    def __init__(self, guard: Any, *, worker: bool) -> None:
+        self.guard = guard
+        self.worker = worker
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_newgateway(self, gateway: Any) -> None:
+        from .interrupts import worker_process
+
+        self.guard.add_worker(worker_process(gateway))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # After everything is torn down: a run stopped by SIGTERM exits 143 (not in xdist workers, whose
+        # status 2 is how their controller learns of the interrupt).
+        if self.guard.terminated and not self.worker:
+            from .interrupts import EXIT_STATUS_SIGTERM
+
+            session.exitstatus = EXIT_STATUS_SIGTERM
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self) -> None:
+        self.guard.uninstall()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker names and tags its resources with the controller's run id (a UTC time and a
+    random part, see ``resources.new_run_id``) rather than xdist's random uid, so that ``sweep`` can read a
+    run's time from its id where a service gives no creation time."""
+    from .resources import new_run_id
+
+    if RUN_ID_KEY not in node.config.stash:
+        node.config.stash[RUN_ID_KEY] = new_run_id()
+    node.workerinput[RUN_ID_WORKERINPUT] = node.config.stash[RUN_ID_KEY]

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 CREATED_BY = "pytest-kinesis-limits"
 TAG_CREATED_BY = "created-by"
 TAG_RUN_ID = "run-id"
+#: The region a resource serves. IAM roles are global and S3 lists buckets account-wide: a sweep of one region
+#: tells its roles by this tag (see ``sweep``).
+TAG_REGION = "region"
 
 
 def new_run_id() -> str:
@@ -54,8 +57,12 @@ class Namer:
         return f"{self.base}-{tag}{n}" if tag else f"{self.base}-{n}"
 
 
-def tags_for(run_id: str) -> dict[str, str]:
-    return {TAG_CREATED_BY: CREATED_BY, TAG_RUN_ID: run_id}
+def tags_for(run_id: str, region: str | None = None) -> dict[str, str]:
+    """The tags of every resource of a run: ``created-by``, ``run-id`` and, given one, the ``region`` it serves."""
+    tags = {TAG_CREATED_BY: CREATED_BY, TAG_RUN_ID: run_id}
+    if region:
+        tags[TAG_REGION] = region
+    return tags
 
 
 @dataclass(frozen=True)
@@ -231,13 +238,20 @@ class _Entry:
 class ResourceTracker:
     """Remembers what was created and deletes it, newest first.
 
-    :meth:`cleanup` attempts every deletion and returns ``(kind, name, error)`` for each that failed,
-    so the caller can report it loudly. With ``keep=True`` it deletes nothing and returns nothing.
+    :meth:`cleanup` attempts every deletion and returns ``(kind, name, error)`` for each that failed, so the
+    caller can report it loudly (also kept in :attr:`failures`). With ``keep=True`` it deletes nothing.
+
+    An interruption while deleting (KeyboardInterrupt from Ctrl-C or SIGTERM, a pytest-timeout failure, any
+    ``BaseException``) does not stop the cleanup: an interruption usually cuts a wait short, often before the
+    delete request was sent (a stream still CREATING is waited for first), so that entry is tried once more,
+    the other entries follow, and the interruption is re-raised at the end (a KeyboardInterrupt before any
+    other kind), so the run still stops.
     """
 
     keep: bool = False
     _entries: list[_Entry] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    failures: list[tuple[str, str, BaseException]] = field(default_factory=list)
 
     def add(self, kind: str, name: str, delete: Callable[[], None]) -> None:
         with self._lock:
@@ -248,19 +262,45 @@ class ResourceTracker:
         with self._lock:
             return [(e.kind, e.name) for e in self._entries]
 
+    def _newest(self) -> _Entry | None:
+        with self._lock:
+            return self._entries[-1] if self._entries else None
+
+    def _done(self, entry: _Entry) -> None:
+        with self._lock:
+            if self._entries and self._entries[-1] is entry:
+                self._entries.pop()
+
     def cleanup(self) -> list[tuple[str, str, BaseException]]:
         if self.keep:
             with self._lock:
                 self._entries.clear()
             return []
         failures: list[tuple[str, str, BaseException]] = []
+        interruptions: list[BaseException] = []
         while True:
-            with self._lock:
-                if not self._entries:
-                    break
-                entry = self._entries.pop()
             try:
-                entry.delete()
-            except Exception as exc:  # reported to the caller, never swallowed
-                failures.append((entry.kind, entry.name, exc))
+                # An entry leaves the list only once dealt with, so an interruption even between two deletions
+                # loses nothing (deleting something already gone is fine for every kind).
+                while (entry := self._newest()) is not None:
+                    for attempt in (1, 2):
+                        try:
+                            entry.delete()
+                        except Exception as exc:  # reported to the caller, never swallowed
+                            failures.append((entry.kind, entry.name, exc))
+                        except BaseException as exc:  # an interruption: this entry once more, then the others
+                            interruptions.append(exc)
+                            if attempt == 2:
+                                failures.append((entry.kind, entry.name, exc))
+                            continue
+                        break
+                    self._done(entry)
+            except BaseException as exc:  # between two deletions: note it, go on
+                interruptions.append(exc)
+                continue
+            break
+        self.failures.extend(failures)
+        if interruptions:
+            first = next((i for i in interruptions if isinstance(i, KeyboardInterrupt)), interruptions[0])
+            raise first
         return failures

@@ -3,7 +3,8 @@
 Each setting has a command-line option, an ini key (``kinesis_<name>``) and an environment variable
 (``KINESIS_LIMITS_<NAME>``), one help text, and the precedence command line > environment > ini >
 default. A bad value is reported with the source that held it and how to fix it. Standard AWS
-variables (``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL`` ...) are left to botocore.
+variables (``AWS_PROFILE``, ``AWS_ENDPOINT_URL`` ...) are left to botocore; ``AWS_REGION`` and
+``AWS_DEFAULT_REGION``, of which botocore reads only the second, are read by ``backends.resolve_region``.
 
 This module imports neither pytest nor boto3: the plugin feeds it the raw values.
 """
@@ -160,8 +161,8 @@ class Spec:
 SPECS: tuple[Spec, ...] = (
     Spec("live", "--live", "run against real AWS (boto3's default credential chain) instead of offline moto",
          parse_bool, default=False, flag=True),
-    Spec("aws_region", "--aws-region", "AWS region for --live and --aws-endpoint-url runs (default: the "
-         "profile's or AWS_REGION; offline: us-east-1)", parse_region, metavar="REGION"),
+    Spec("aws_region", "--aws-region", "AWS region for --live and --aws-endpoint-url runs (default: AWS_REGION, "
+         "then AWS_DEFAULT_REGION, then the profile's region; offline: us-east-1)", parse_region, metavar="REGION"),
     Spec("aws_profile", "--aws-profile", "AWS profile for --live runs (default: AWS_PROFILE or the default "
          "profile)", parse_profile, metavar="NAME"),
     Spec("aws_endpoint_url", "--aws-endpoint-url", "run the live code path against this Kinesis-compatible "
@@ -174,8 +175,9 @@ SPECS: tuple[Spec, ...] = (
          "debugging (they stay tagged for a later sweep)", parse_bool, default=False, flag=True),
     Spec("prefix", "--kinesis-prefix", "first part of every resource name", parse_prefix, default="pkl",
          metavar="PREFIX"),
-    Spec("timeout", "--kinesis-timeout", "default per-test timeout in seconds for tests that use the Kinesis "
-         "fixtures (default: 120 offline, 1800 live; 0 = none); a timeout marker or --timeout wins",
+    Spec("timeout", "--kinesis-timeout", "default timeout in seconds of the body of each test that uses the Kinesis "
+         "fixtures (setup and teardown are bounded by the wait policy; default: 120 offline, 1800 live; 0 = none); "
+         "a timeout marker or --timeout wins",
          parse_timeout, metavar="SECONDS"),
     Spec("report", "--kinesis-report", "also write the measurements as JSON to this file", str.strip,
          metavar="PATH"),

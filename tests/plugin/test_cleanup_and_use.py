@@ -94,7 +94,7 @@ def test_names_are_unique_and_tagged(pytester: pytest.Pytester) -> None:
             a, b = make_stream(), make_stream()
             assert a.name != b.name and kinesis_run_id in a.name
             tags = {t["Key"]: t["Value"] for t in kinesis_client.list_tags_for_stream(StreamName=a.name)["Tags"]}
-            assert tags == {"created-by": "pytest-kinesis-limits", "run-id": kinesis_run_id}
+            assert tags == {"created-by": "pytest-kinesis-limits", "run-id": kinesis_run_id, "region": "us-east-1"}
 
         def test_bucket(s3_bucket, s3_client):
             s3_client.put_object(Bucket=s3_bucket.name, Key="k", Body=b"x")

@@ -74,3 +74,58 @@ def test_half_configured_credentials_are_a_preflight_error(no_aws_config, monkey
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")  # and no secret
     with pytest.raises(PreflightError, match="credentials could not be loaded.*AWS_SECRET_ACCESS_KEY"):
         preflight(resolve({"live": True, "aws_region": "us-east-1"}, {}, {}))
+
+
+# --- regions as users set them (issue 9, item 2) ---------------------------------------------------------------
+def test_live_with_aws_region_and_no_credentials_says_credentials_are_missing(
+        pytester: pytest.Pytester, no_aws_config, monkeypatch) -> None:
+    """AWS_REGION is the region variable the AWS CLI v2 and the other SDKs read; botocore reads only
+    AWS_DEFAULT_REGION. With AWS_REGION set the preflight must get past the region to the credentials."""
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    pytester.makepyfile("def test_a(kinesis_stream): pass\n")
+    result = pytester.runpytest_subprocess("--live")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*live preflight: no AWS credentials were found*"])
+    assert "region" not in result.stderr.str()
+
+
+@pytest.mark.parametrize("variable", ["AWS_REGION", "AWS_DEFAULT_REGION"])
+def test_either_region_variable_sets_the_region(moto_server_url: str, no_aws_config, monkeypatch,
+                                                variable: str) -> None:
+    monkeypatch.setenv(variable, "eu-west-1")
+    backend = preflight(resolve({"aws_endpoint_url": moto_server_url}, {}, {}))
+    assert backend.region == "eu-west-1"
+
+
+def test_aws_region_wins_over_aws_default_region_and_the_profile(moto_server_url: str, no_aws_config, monkeypatch,
+                                                                 tmp_path) -> None:
+    """The order of the AWS CLI v2 and the SDKs and Tools reference: AWS_REGION, AWS_DEFAULT_REGION, profile."""
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = ap-northeast-2\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    url = {"aws_endpoint_url": moto_server_url}
+    assert preflight(resolve(url, {}, {})).region == "ap-northeast-2"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert preflight(resolve(url, {}, {})).region == "eu-west-1"
+    monkeypatch.setenv("AWS_REGION", "us-west-2")
+    assert preflight(resolve(url, {}, {})).region == "us-west-2"
+    assert preflight(resolve({**url, "aws_region": "sa-east-1"}, {}, {})).region == "sa-east-1"  # the setting wins
+
+
+def test_live_with_unknown_region_from_aws_region_names_the_variable(no_aws_config, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_REGION", "ap-northeast-9")
+    with pytest.raises(PreflightError, match=r"'ap-northeast-9' \(from the environment variable AWS_REGION\)"):
+        preflight(resolve({"live": True}, {}, {}))
+
+
+def test_region_message_names_only_ways_that_work(no_aws_config) -> None:
+    with pytest.raises(PreflightError) as error:
+        preflight(resolve({"live": True}, {}, {}))
+    message = str(error.value)
+    for way in ("--aws-region", "KINESIS_LIMITS_AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION", "~/.aws/config"):
+        assert way in message
+
+
+def test_help_names_the_region_variables_in_their_order(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    assert "AWS_REGION, then AWS_DEFAULT_REGION, then the profile's region" in " ".join(result.stdout.str().split())

@@ -66,3 +66,72 @@ def test_cleanup_reports_every_failure_and_deletes_newest_first() -> None:
     failures = tracker.cleanup()
     assert order == ["c", "a"]
     assert [(kind, name, str(error)) for kind, name, error in failures] == [("role", "b", "denied")]
+
+
+# --- interruptions lose nothing (issue 9, item 3) ---------------------------------------------------------------
+class _Flaky:
+    """A deletion that raises ``exc`` on its first ``times`` calls, then succeeds; counts its calls."""
+
+    def __init__(self, name: str, order: list[str], exc: BaseException | None = None, times: int = 1) -> None:
+        self.name, self.order, self.exc, self.times, self.calls = name, order, exc, times, 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.exc is not None and self.calls <= self.times:
+            raise self.exc
+        self.order.append(self.name)
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt(), pytest.fail.Exception("Timeout >1800.0s"),
+                                          SystemExit(143)], ids=["ctrl-c-or-sigterm", "pytest-timeout", "exit"])
+def test_an_interruption_during_cleanup_deletes_every_entry_then_is_reraised(interruption: BaseException) -> None:
+    order: list[str] = []
+    tracker = ResourceTracker()
+    tracker.add("stream", "a", _Flaky("a", order))
+    tracker.add("role", "b", _Flaky("b", order, interruption))  # interrupted once: tried again
+    tracker.add("bucket", "c", _Flaky("c", order))
+    with pytest.raises(type(interruption)):
+        tracker.cleanup()
+    assert order == ["c", "b", "a"]  # the interrupted entry deleted on its second try, in its place
+    assert tracker.failures == []
+
+
+def test_an_entry_interrupted_twice_is_reported_and_the_rest_still_deleted() -> None:
+    order: list[str] = []
+    tracker = ResourceTracker()
+    tracker.add("stream", "a", _Flaky("a", order))
+    tracker.add("role", "b", _Flaky("b", order, KeyboardInterrupt(), times=2))
+    with pytest.raises(KeyboardInterrupt):
+        tracker.cleanup()
+    assert order == ["a"]
+    assert [(kind, name, type(error)) for kind, name, error in tracker.failures] == [
+        ("role", "b", KeyboardInterrupt)]
+
+
+def test_a_keyboard_interrupt_wins_over_a_timeout_when_both_come() -> None:
+    """A timeout then Ctrl-C: the run must stop (a re-raised timeout alone would let pytest go on)."""
+    tracker = ResourceTracker()
+    tracker.add("stream", "a", _Flaky("a", [], KeyboardInterrupt()))
+    tracker.add("stream", "b", _Flaky("b", [], pytest.fail.Exception("Timeout")))
+    with pytest.raises(KeyboardInterrupt):
+        tracker.cleanup()
+
+
+def test_an_interruption_between_two_deletions_loses_no_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A signal can land after one deletion and before the next one starts: the entry in hand is not lost."""
+    order: list[str] = []
+    tracker = ResourceTracker()
+    tracker.add("stream", "a", _Flaky("a", order))
+    tracker.add("bucket", "b", _Flaky("b", order))
+    real_done, calls = tracker._done, []
+
+    def interrupted_once(entry) -> None:  # noqa: ANN001
+        calls.append(entry.name)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # after "b" was deleted, before it left the list
+        real_done(entry)
+
+    monkeypatch.setattr(tracker, "_done", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        tracker.cleanup()
+    assert order == ["b", "b", "a"] and tracker.names == []  # "b" deleted again (already gone is fine), then "a"
