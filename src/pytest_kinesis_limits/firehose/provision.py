@@ -150,8 +150,13 @@ def create_delivery_stream(firehose_client: Any, name: str, stream_arn: str, rol
                            buffer_mib: int, buffer_seconds: int, prefix: str | None,
                            tags: Mapping[str, str] | Sequence[Mapping[str, str]] | None, clock: Clock,
                            create_timeout_s: float, *, append_delimiter: bool = False, first_backoff_s: float = 1.0,
-                           max_backoff_s: float = 10.0, poll_s: float = 5.0) -> dict[str, Any]:
+                           max_backoff_s: float = 10.0, poll_s: float = 5.0,
+                           destination: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Create a Kinesis-source delivery stream to S3 and wait until it is ACTIVE; return its description.
+
+    ``destination`` (e.g. ``{"AmazonopensearchserviceDestinationConfiguration": {...}}``, see
+    :mod:`.destinations`) replaces the S3 destination; ``bucket_arn``, the hints, ``prefix`` and
+    ``append_delimiter`` then only serve the name checks.
 
     CreateDeliveryStream is retried, with doubling backoff, only on the IAM-propagation error (a new role that
     Firehose cannot assume yet); everything, retries and the wait, is bounded by ``create_timeout_s`` on
@@ -159,12 +164,12 @@ def create_delivery_stream(firehose_client: Any, name: str, stream_arn: str, rol
     """
     if len(name) > limits.DELIVERY_STREAM_NAME_MAX_CHARS.value:
         raise ValueError(f"delivery stream name {name!r} is longer than {limits.DELIVERY_STREAM_NAME_MAX_CHARS}")
-    destination = s3_destination_config(role_arn, bucket_arn, buffer_mib, buffer_seconds, prefix,
-                                        append_delimiter=append_delimiter)
     kwargs: dict[str, Any] = {
         "DeliveryStreamName": name, "DeliveryStreamType": "KinesisStreamAsSource",
-        "KinesisStreamSourceConfiguration": {"KinesisStreamARN": stream_arn, "RoleARN": role_arn},
-        "ExtendedS3DestinationConfiguration": destination}
+        "KinesisStreamSourceConfiguration": {"KinesisStreamARN": stream_arn, "RoleARN": role_arn}}
+    kwargs.update(destination if destination is not None else {"ExtendedS3DestinationConfiguration": (
+        s3_destination_config(role_arn, bucket_arn, buffer_mib, buffer_seconds, prefix,
+                              append_delimiter=append_delimiter))})
     if tags:
         kwargs["Tags"] = _tag_list(tags)
     start = clock.now()
