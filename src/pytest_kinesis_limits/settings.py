@@ -179,6 +179,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("rate_tick", "--kinesis-rate-tick", "throughput tests: the producer's pacing period in seconds, at "
          "most 1; each tick sends its share of the offered rate at once (default: 1 offline, 0.1 live)",
          parse_tick, metavar="SECONDS"),
+    Spec("search_domain", "--kinesis-search-domain", "live runs: let the tests marked kinesis_search_domain (the "
+         "search_index family) create an OpenSearch Service domain, which takes 15-30 minutes and is billed per "
+         "hour; without it they are skipped live (offline and against an endpoint they always run)", parse_bool,
+         default=False, flag=True),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -201,6 +205,7 @@ class Settings:
     rate_tolerance_below: float | None = None
     rate_window: int | None = None
     rate_tick: float | None = None
+    search_domain: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
