@@ -156,7 +156,7 @@ def create_delivery_stream(firehose_client: Any, name: str, stream_arn: str, rol
 
     ``destination`` (e.g. ``{"AmazonopensearchserviceDestinationConfiguration": {...}}``, see
     :mod:`.destinations`) replaces the S3 destination; ``bucket_arn``, the hints, ``prefix`` and
-    ``append_delimiter`` then only serve the name checks.
+    ``append_delimiter`` are then unused.
 
     CreateDeliveryStream is retried, with doubling backoff, only on the IAM-propagation error (a new role that
     Firehose cannot assume yet); everything, retries and the wait, is bounded by ``create_timeout_s`` on
