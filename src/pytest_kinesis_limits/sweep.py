@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import resources
 from .clock import RealClock
+from .firehose.destinations import delete_search_domain
 from .firehose.provision import delete_firehose_role
 from .resources import CREATED_BY, TAG_CREATED_BY, TAG_RUN_ID
 
@@ -69,13 +70,27 @@ def _roles(client: BaseClient, run_id: str | None) -> Iterator[str]:
                 yield role["RoleName"]
 
 
+def _search_domains(client: BaseClient, run_id: str | None) -> Iterator[str]:
+    """Tagged OpenSearch Service domains (the search destination's target); none where OpenSearch is not served."""
+    try:
+        names = [d["DomainName"] for d in client.list_domain_names().get("DomainNames", [])]
+    except (BotoCoreError, ClientError):  # an emulator without OpenSearch: nothing of ours can be there
+        return
+    for name in names:
+        arn = client.describe_domain(DomainName=name)["DomainStatus"]["ARN"]
+        if _ours({t["Key"]: t["Value"] for t in client.list_tags(ARN=arn).get("TagList", [])}, run_id):
+            yield name
+
+
 def find_tagged(backend: Backend, *, run_id: str | None = None) -> list[tuple[str, str]]:
-    """``(kind, name)`` of every stream, delivery stream, bucket and role carrying this tool's tag."""
+    """``(kind, name)`` of every stream, delivery stream, bucket, role and OpenSearch domain carrying this tool's
+    tag."""
     session = backend.session()
     found = [("delivery-stream", n) for n in _delivery_streams(backend.client("firehose", session=session), run_id)]
     found += [("stream", n) for n in _streams(backend.client("kinesis", session=session), run_id)]
     found += [("bucket", n) for n in _buckets(backend.client("s3", session=session), run_id)]
     found += [("role", n) for n in _roles(backend.client("iam", session=session), run_id)]
+    found += [("search-domain", n) for n in _search_domains(backend.client("opensearch", session=session), run_id)]
     return found
 
 
@@ -84,13 +99,14 @@ def delete_found(backend: Backend, found: list[tuple[str, str]]) -> list[tuple[s
     session = backend.session()
     clients = {kind: backend.client(service, session=session)
                for kind, service in (("stream", "kinesis"), ("bucket", "s3"), ("delivery-stream", "firehose"),
-                                     ("role", "iam"))}
+                                     ("role", "iam"), ("search-domain", "opensearch"))}
     policy = resources.WaitPolicy(delay=5, attempts=120)
     deleters = {
         "delivery-stream": lambda n: clients["delivery-stream"].delete_delivery_stream(DeliveryStreamName=n),
         "stream": lambda n: resources.delete_stream(clients["stream"], n, clock=RealClock(), policy=policy),
         "bucket": lambda n: resources.delete_bucket(clients["bucket"], n),
         "role": lambda n: delete_firehose_role(clients["role"], n),
+        "search-domain": lambda n: delete_search_domain(clients["search-domain"], n),
     }
     failures: list[tuple[str, str, BaseException]] = []
     for kind, name in found:

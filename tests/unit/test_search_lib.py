@@ -97,3 +97,28 @@ def test_without_opensearch_py_the_error_names_the_extra(monkeypatch: pytest.Mon
     monkeypatch.setattr(builtins, "__import__", no_opensearchpy)
     with pytest.raises(fh.OpenSearchExtraMissing, match=r"pip install 'pytest-kinesis-limits\[opensearch\]'"):
         opensearchpy_module()
+
+
+def test_the_sweep_finds_and_deletes_only_tagged_search_domains(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A domain left by a killed run costs money by the hour: the sweep knows the kind."""
+    import boto3
+    import moto
+
+    from pytest_kinesis_limits import sweep
+    from pytest_kinesis_limits.backends import offline_backend
+    from pytest_kinesis_limits.resources import tags_for
+    from pytest_kinesis_limits.settings import resolve
+
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with moto.mock_aws():
+        backend = offline_backend(resolve({}, {}, {}))
+        client = boto3.client("opensearch", region_name=backend.region, aws_access_key_id="testing",
+                              aws_secret_access_key="testing")
+        tags = [{"Key": k, "Value": v} for k, v in tags_for("run1").items()]
+        client.create_domain(DomainName="pkl-ours", TagList=tags)
+        client.create_domain(DomainName="someone-else")
+        found = [f for f in sweep.find_tagged(backend, run_id="run1") if f[0] == "search-domain"]
+        assert found == [("search-domain", "pkl-ours")]
+        assert sweep.delete_found(backend, found) == []
+        assert [d["DomainName"] for d in client.list_domain_names()["DomainNames"]] == ["someone-else"]
