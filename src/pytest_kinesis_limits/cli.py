@@ -1,7 +1,7 @@
 """Command line: ``pytest-kinesis-limits serve``, ``sweep`` and ``limits``.
 
 ``serve`` runs moto's server on loopback with the offline fidelity layer (a Kinesis-like endpoint for
-``pytest --aws-endpoint-url``). ``sweep`` finds resources this tool tagged (``created-by``) that a killed
+``pytest --aws-endpoint-url``), and the search destination's stand-in index on a second loopback port. ``sweep`` finds resources this tool tagged (``created-by``) that a killed
 run left behind in one region, of runs older than ``--older-than`` (or the one ``--run-id`` names), and
 deletes them only when asked to with ``--yes`` (rules: :mod:`pytest_kinesis_limits.sweep`).
 """
@@ -31,11 +31,13 @@ def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with contextlib.ExitStack() as stack:
+        extra = ""
         if args.fidelity == "on":
             from .offline import activate_all
 
-            stack.enter_context(activate_all(RealClock()))
-        print(f"listening on http://{host}:{port} (fidelity {args.fidelity})", flush=True)
+            layer = stack.enter_context(activate_all(RealClock()))
+            extra = _search_data_plane(layer)
+        print(f"listening on http://{host}:{port} (fidelity {args.fidelity}){extra}", flush=True)
         stop.wait()
     server.stop()
     return 0
@@ -53,6 +55,14 @@ def parse_age(raw: str) -> float:
     if not match:
         raise ValueError("expected a number with a unit s, m, h or d, such as 90m, 2h or 1d (or 0 for any age)")
     return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def _search_data_plane(layer: object) -> str:
+    """The search destination's stand-in index (issue 14) serves its data plane on loopback: say where. Clients
+    need not be told: DescribeDomain reports it as each domain's Endpoint (``<host:port>/<domain>``)."""
+    search = getattr(layer, "search", None)
+    address = getattr(search, "data_plane", None)
+    return f"; search index data plane http://{address}/<domain>" if address else ""
 
 
 def _sweep(args: argparse.Namespace) -> int:

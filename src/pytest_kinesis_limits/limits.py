@@ -278,3 +278,90 @@ IAM_PROPAGATION_BOUND_S = _limit(
     "a new role as not yet propagated, before giving up: the bound the Terraform AWS provider uses for the same "
     "retry (propagationTimeout = 2 minutes)", SRC_TF_FIREHOSE_PROPAGATION, "2026-11-29",
     note="a tool's bound, not AWS's: AWS gives no propagation time")
+
+# --- Kinesis Data Firehose to Amazon OpenSearch Service (issue 14) ---
+# The seed's other destination: Firehose into a search index, every record also backed up to S3. Ranges and
+# defaults from the Firehose API reference (also in botocore data/firehose/2015-08-04/service-2.json,
+# AmazonopensearchserviceBufferingHints and friends); behaviours from the developer guide pages named.
+SRC_FH_OS_HINTS = f"{_DOCS}/firehose/latest/APIReference/API_AmazonopensearchserviceBufferingHints.html"
+SRC_FH_OS_CONFIG = f"{_DOCS}/firehose/latest/APIReference/API_AmazonopensearchserviceDestinationConfiguration.html"
+SRC_FH_OS_RETRY = f"{_DOCS}/firehose/latest/APIReference/API_AmazonopensearchserviceRetryOptions.html"
+SRC_FH_OS_DOC_ID = f"{_DOCS}/firehose/latest/APIReference/API_DocumentIdOptions.html"
+SRC_FH_OS_ROTATION = f"{_DOCS}/firehose/latest/dev/es-index-rotation.html"
+SRC_FH_FAILURES = f"{_DOCS}/firehose/latest/dev/retry.html"
+SRC_FH_BACKUP = f"{_DOCS}/firehose/latest/dev/create-configure-backup.html"
+SRC_OS_CREATE_DOMAIN = f"{_DOCS}/opensearch-service/latest/developerguide/gsgcreate-domain.html"
+SRC_OS_PRICING = "https://aws.amazon.com/opensearch-service/pricing/"
+FIREHOSE_OS_BUFFER_MIB_MIN = _limit(
+    "firehose.opensearch.buffer_mib.min", 1, "MiB", "smallest OpenSearch Service buffering size hint "
+    "(CreateDeliveryStream refuses less)", SRC_FH_OS_HINTS, "2026-11-29")
+FIREHOSE_OS_BUFFER_MIB_MAX = _limit(
+    "firehose.opensearch.buffer_mib.max", 100, "MiB", "largest OpenSearch Service buffering size hint "
+    "(CreateDeliveryStream refuses more)", SRC_FH_OS_HINTS, "2026-11-29")
+FIREHOSE_OS_BUFFER_SECONDS_MIN = _limit(
+    "firehose.opensearch.buffer_seconds.min", 0, "s", "shortest OpenSearch Service buffering interval hint "
+    "(0 = zero buffering)", SRC_FH_OS_HINTS, "2026-11-29")
+FIREHOSE_OS_BUFFER_SECONDS_MAX = _limit(
+    "firehose.opensearch.buffer_seconds.max", 900, "s", "longest OpenSearch Service buffering interval hint "
+    "(CreateDeliveryStream refuses more)", SRC_FH_OS_HINTS, "2026-11-29")
+FIREHOSE_OS_BUFFER_MIB_DEFAULT = _limit(
+    "firehose.opensearch.buffer_mib.default", 5, "MiB", "OpenSearch Service buffering size hint when "
+    "BufferingHints is omitted", SRC_FH_OS_HINTS, "2026-11-29")
+FIREHOSE_OS_BUFFER_SECONDS_DEFAULT = _limit(
+    "firehose.opensearch.buffer_seconds.default", 300, "s", "OpenSearch Service buffering interval hint when "
+    "BufferingHints is omitted", SRC_FH_OS_HINTS, "2026-11-29")
+FIREHOSE_OS_RETRY_SECONDS_MIN = _limit(
+    "firehose.opensearch.retry_seconds.min", 0, "s", "shortest RetryOptions.DurationInSeconds (0 = no retries)",
+    SRC_FH_OS_RETRY, "2026-11-29")
+FIREHOSE_OS_RETRY_SECONDS_MAX = _limit(
+    "firehose.opensearch.retry_seconds.max", 7200, "s", "longest RetryOptions.DurationInSeconds: how long Firehose "
+    "retries a failed index request before writing the documents to the S3 error folder (0 = no retries)",
+    SRC_FH_OS_RETRY, "2026-11-29")
+FIREHOSE_OS_RETRY_SECONDS_DEFAULT = _limit(
+    "firehose.opensearch.retry_seconds.default", 300, "s", "RetryOptions.DurationInSeconds when omitted",
+    SRC_FH_OS_RETRY, "2026-11-29")
+FIREHOSE_OS_INDEX_NAME_MAX_CHARS = _limit(
+    "firehose.opensearch.index_name.max_chars", 80, "characters", "longest IndexName of the OpenSearch Service "
+    "destination (before the rotation suffix)", SRC_FH_OS_CONFIG, "2026-11-29")
+FIREHOSE_S3_BACKUP_BUFFER_SECONDS_MIN = _limit(
+    "firehose.s3_backup.buffer_seconds.min", 60, "s", "shortest buffering interval of the S3 backup of an "
+    "OpenSearch Service destination: zero buffering is 'not available for Amazon S3 backup destination', and "
+    "before zero buffering existed the S3 interval range was 60-900 s", SRC_FH_BACKUP, "2026-11-29",
+    note="60 from the developer guide's earlier S3 range (basic-deliver.html, 'Buffer interval (60-900 seconds)')")
+FIREHOSE_OS_MISSING_DOCUMENTS = _limit(
+    "firehose.opensearch.missing_documents", 0, "records", "valid JSON records read from the source and never "
+    "indexed (delivery is retried for RetryOptions, then documents go to the S3 error folder: none is dropped)",
+    SRC_FH_FAILURES, "2026-11-29")
+FIREHOSE_OS_DUPLICATE_DOCUMENTS = _limit(
+    "firehose.opensearch.duplicate_documents", 0, "documents", "records indexed more than once with the "
+    "Firehose-generated document id (FIREHOSE_DEFAULT: 'stable across multiple delivery attempts, which helps "
+    "prevent the same record from being indexed multiple times')", SRC_FH_OS_DOC_ID, "2026-11-29")
+FIREHOSE_OS_BACKUP_MISSING_RECORDS = _limit(
+    "firehose.opensearch.backup_missing_records", 0, "records", "records missing from the S3 backup with "
+    "S3BackupMode AllDocuments ('Firehose delivers all incoming records to Amazon S3')", SRC_FH_OS_CONFIG,
+    "2026-11-29")
+FIREHOSE_OS_INDEX_NAME_ERRORS = _limit(
+    "firehose.opensearch.index_name_errors", 0, "documents", "documents in an index not named IndexName plus the "
+    "rotation period's portion of the UTC arrival time (NoRotation: none; OneHour -YYYY-MM-DD-HH; OneDay "
+    "-YYYY-MM-DD; OneWeek -YYYY-wWW; OneMonth -YYYY-MM)", SRC_FH_OS_ROTATION, "2026-11-29",
+    note="OneWeek: the page's rule (weeks start on Sunday, week 1 holds the year's first Saturday) gives "
+         "2016-02-25 week 09, its own example says w08 (ISO-8601 weeks); both readings are accepted and reported")
+FIREHOSE_OS_FAILED_DOCUMENT_ERRORS = _limit(
+    "firehose.opensearch.failed_document_errors", 0, "documents", "documents OpenSearch refused (not JSON) that "
+    "are not in the S3 error folder as the documented error record (attemptsMade, arrivalTimestamp, errorCode, "
+    "errorMessage, attemptEndingTimestamp, esDocumentId, esIndexName, esTypeName, rawData), plus valid "
+    "documents of their batch not indexed", SRC_FH_FAILURES, "2026-11-29",
+    note="folder: the developer guide says AmazonOpenSearchService_failed/, the API reference "
+         "AmazonOpenSearchService-failed/ appended to the prefix; both are accepted and the one found reported")
+LIFECYCLE_OS_DOMAIN_CREATING_S = _limit(
+    "lifecycle.opensearch.domain_creating_s", 1800, "s", "how long a new OpenSearch Service domain takes to "
+    "initialize, upper end of the typical range ('New domains typically take 15-30 minutes to initialize, but "
+    "can take longer depending on the configuration'): the live-budget figure for the search_index family",
+    SRC_OS_CREATE_DOMAIN, "2026-11-29")
+LIFECYCLE_OS_DOMAIN_CREATING_MIN_S = _limit(
+    "lifecycle.opensearch.domain_creating_min_s", 900, "s", "lower end of the typical domain initialization time",
+    SRC_OS_CREATE_DOMAIN, "2026-11-29")
+PRICE_OS_T3_SMALL_SEARCH = _limit(
+    "price.opensearch.t3_small_search", 36, "mUSD/hour", "on-demand price of the t3.small.search instance the "
+    "live search target runs on, in thousandths of a US dollar per hour (us-east-1; plus about 10 GiB of gp3 "
+    "storage)", SRC_OS_PRICING, "2026-11-29", note="regional prices differ; the AWS Free Tier covers 750 hours")

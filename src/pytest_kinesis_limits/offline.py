@@ -1,5 +1,5 @@
-"""The offline backend's layers in one context: the Kinesis fidelity layer and the Firehose delivery
-simulation, on one shared clock. Used by the fixtures, ``serve`` and the plugin's tests."""
+"""The offline backend's layers in one context: the Kinesis fidelity layer, the Firehose delivery
+simulation and the search destination's stand-in index, on one shared clock. Used by the fixtures, ``serve`` and the plugin's tests."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ def activate_all(clock: Clock, config: FidelityConfig | None = None) -> Iterator
     from .fidelity import activate
     from .fidelity.firehose import activate_firehose
 
+    from .fidelity.search_index import activate_search_index
+
     # The Kinesis layer first: the Firehose simulation reads the source through its patched methods.
-    with activate(clock, config) as layer, activate_firehose(clock) as firehose:
+    with activate(clock, config) as layer, activate_firehose(clock) as firehose, \
+            activate_search_index(clock, firehose) as search:
         layer.firehose = firehose
+        layer.search = search  # the search destination's stand-in (issue 14)
         yield layer

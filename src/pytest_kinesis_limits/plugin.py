@@ -40,11 +40,14 @@ KINESIS_FIXTURES = frozenset({
     "kinesis_backend", "kinesis_client", "kinesis_client_no_retry", "firehose_client", "s3_client",
     "iam_client", "make_stream", "kinesis_stream", "make_bucket", "s3_bucket", "make_delivery_stream",
     "firehose_delivery_stream", "wait_for_delivery", "kinesis_fidelity", "read_records",
+    "search_target", "search_index",
 })
 
 MARKERS = (
     "kinesis_gap(*backends, reason): a documented behaviour this backend is known not to honour "
     "(backends: moto, moto-plain, live, endpoint); the test becomes a strict expected failure there",
+    "kinesis_search_domain: the test needs an OpenSearch Service domain (search_target); live it runs only with "
+    "--kinesis-search-domain, because a domain takes 15-30 minutes to create and is billed per hour",
 )
 
 
@@ -157,6 +160,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if label in marker.args:
                 reason = marker.kwargs.get("reason", "known gap")
                 item.add_marker(pytest.mark.xfail(strict=True, reason=f"known gap of {label}: {reason}"))
+        if settings.backend_kind == "live" and not settings.search_domain \
+                and item.get_closest_marker("kinesis_search_domain") is not None:
+            item.add_marker(pytest.mark.skip(reason=SEARCH_DOMAIN_SKIP))
         uses_kinesis = KINESIS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
         if uses_kinesis and not global_timeout and item.get_closest_marker("timeout") is None:
             # func_only: the timer bounds the test's body; setup and teardown (creating and deleting resources)
@@ -211,6 +217,12 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     finally:
         keeper.close()
         item.stash[KEEPER_KEY] = None  # the keeper holds the test's threads: let them go
+
+
+#: Why a kinesis_search_domain test is skipped live without --kinesis-search-domain.
+SEARCH_DOMAIN_SKIP = ("creates an OpenSearch Service domain (typically 15-30 minutes, billed per hour: catalogue "
+                      "lifecycle.opensearch.domain_creating_s and price.opensearch.t3_small_search); opt in with "
+                      "--kinesis-search-domain")
 
 
 def _global_timeout(config: pytest.Config) -> bool:

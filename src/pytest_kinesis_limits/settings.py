@@ -197,6 +197,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("clock", "--kinesis-clock", "offline only: 'simulated' runs the offline layer on a simulated clock that "
          "time.sleep, botocore retries and waiters in the tests move at once (deterministic, fast); 'real' runs it "
          "on the wall clock", parse_choice("simulated", "real"), default="simulated", metavar="simulated|real"),
+    Spec("search_domain", "--kinesis-search-domain", "live runs: let the tests marked kinesis_search_domain (the "
+         "search_index family) create an OpenSearch Service domain, which takes 15-30 minutes and is billed per "
+         "hour; without it they are skipped live (offline and against an endpoint they always run)", parse_bool,
+         default=False, flag=True),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -220,6 +224,7 @@ class Settings:
     rate_window: int | None = None
     rate_tick: float | None = None
     clock: str = "simulated"
+    search_domain: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

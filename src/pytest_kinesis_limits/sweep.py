@@ -13,9 +13,9 @@ Rules, in the order they are applied (each has a test in ``tests/unit/test_sweep
    account-wide and swept only when they are in this region. IAM roles are global: a role is swept when its
    ``region`` tag names this region, or, for a role without that tag, when its run has a stream or delivery
    stream swept here.
-4. **Order.** Delivery streams first, each waited for until it is gone (its last flush writes to the bucket),
-   then streams, then buckets and roles; the buckets and roles of a run whose delivery stream could not be
-   deleted are left for the next sweep.
+4. **Order.** Delivery streams first, each waited for until it is gone (its last flush writes to the bucket and
+   search domain), then OpenSearch domains, streams, buckets and roles; the domains, buckets and roles of a run
+   whose delivery stream could not be deleted are left for the next sweep.
 
 Plain library code (no pytest); ``pytest-kinesis-limits sweep`` is its command line.
 """
@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import resources
 from .clock import Clock, RealClock
+from .firehose.destinations import delete_search_domain
 from .firehose.provision import delete_delivery_stream_when_created, delete_firehose_role
 from .resources import CREATED_BY, TAG_CREATED_BY, TAG_REGION, TAG_RUN_ID
 
@@ -50,8 +51,9 @@ ROLE_PATH = "/pytest-kinesis-limits/"
 #: (900 s live). A run whose newest resource is two hours old has ended (or was killed).
 DEFAULT_OLDER_THAN_S = 2 * 60 * 60
 
-#: Deletion order: a delivery stream's last flush writes to its bucket, and it reads with its role.
-KINDS = ("delivery-stream", "stream", "bucket", "role")
+#: Deletion order: a delivery stream's last flush writes to its bucket (and search domain), and it reads with its
+#: role.
+KINDS = ("delivery-stream", "search-domain", "stream", "bucket", "role")
 
 #: S3's legacy location constraints (GetBucketLocation): no constraint is us-east-1, ``EU`` is eu-west-1.
 _LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
@@ -212,8 +214,22 @@ def _roles(client: BaseClient, run_id: str | None) -> Iterator[Found]:
                             tags.get(TAG_REGION))
 
 
+def _search_domains(client: BaseClient, run_id: str | None, region: str) -> Iterator[Found]:
+    """Tagged OpenSearch Service domains (the search destination's target, billed by the hour) of this region;
+    none where OpenSearch is not served. DescribeDomain gives no creation time: the run id's time ages them."""
+    try:
+        names = [d["DomainName"] for d in client.list_domain_names().get("DomainNames", [])]
+    except (BotoCoreError, ClientError):  # an emulator without OpenSearch: nothing of ours can be there
+        return
+    for name in names:
+        arn = client.describe_domain(DomainName=name)["DomainStatus"]["ARN"]
+        tags = _tags(client.list_tags(ARN=arn).get("TagList", []))
+        if _ours(tags, run_id):
+            yield Found("search-domain", name, tags.get(TAG_RUN_ID), None, region)
+
+
 def find_tagged(backend: Backend, *, run_id: str | None = None, session: boto3.Session | None = None) -> list[Found]:
-    """Every stream and delivery stream of the backend's region, and every bucket and role anywhere, carrying
+    """Every stream, delivery stream and OpenSearch domain of the backend's region, and every bucket and role anywhere, carrying
     this tool's tag (and ``run_id``'s, if given), with creation times and regions."""
     session = session or backend.session()
     region = backend.region
@@ -221,6 +237,7 @@ def find_tagged(backend: Backend, *, run_id: str | None = None, session: boto3.S
     found += _streams(backend.client("kinesis", session=session), run_id, region)
     found += _buckets(backend.client("s3", session=session), run_id)
     found += _roles(backend.client("iam", session=session), run_id)
+    found += _search_domains(backend.client("opensearch", session=session), run_id, region)
     return found
 
 
@@ -259,7 +276,7 @@ def plan_sweep(found: Sequence[Found], *, region: str, run_id: str | None = None
             plan.left.append((item, f"run {item.run} is {format_age(age)} old (its newest resource), younger than "
                                     f"--older-than {spell_age(older_than_s)}: it may still be running; name it "
                                     f"with --run-id {item.run} to sweep it anyway"))
-    here = {i.run for i in old_enough if i.kind in ("stream", "delivery-stream")}
+    here = {i.run for i in old_enough if i.kind in ("stream", "delivery-stream", "search-domain")}
     for item in old_enough:
         if item.kind == "bucket" and item.region != region:
             where = item.region or "an unknown region"
@@ -287,7 +304,7 @@ def delete_planned(backend: Backend, plan: Plan, *, policy: resources.WaitPolicy
     session = session or backend.session()
     clients = {kind: backend.client(service, session=session)
                for kind, service in (("stream", "kinesis"), ("bucket", "s3"), ("delivery-stream", "firehose"),
-                                     ("role", "iam"))}
+                                     ("role", "iam"), ("search-domain", "opensearch"))}
     policy = policy or resources.WaitPolicy(delay=5, attempts=120)
     clock = clock or RealClock()
     deleters = {
@@ -296,14 +313,15 @@ def delete_planned(backend: Backend, plan: Plan, *, policy: resources.WaitPolicy
         "stream": lambda n: resources.delete_stream(clients["stream"], n, clock=clock, policy=policy),
         "bucket": lambda n: resources.delete_bucket(clients["bucket"], n),
         "role": lambda n: delete_firehose_role(clients["role"], n),
+        "search-domain": lambda n: delete_search_domain(clients["search-domain"], n),
     }
     deleted: list[Found] = []
     failures: list[tuple[Found, BaseException | str]] = []
     blocked: dict[str, str] = {}  # run -> its delivery stream that is still there
     for item in plan.doomed:
-        if item.kind in ("bucket", "role") and item.run in blocked:
+        if item.kind in ("search-domain", "bucket", "role") and item.run in blocked:
             failures.append((item, f"left: delivery stream {blocked[item.run]} of run {item.run} could not be "
-                                   "deleted, and it may still write to this bucket or use this role; sweep again"))
+                                   "deleted, and it may still write to this bucket or domain or use this role; sweep again"))
             continue
         try:
             deleters[item.kind](item.name)

@@ -22,7 +22,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = "pytest_kinesis_limits"
 #: The Firehose package's layers, in the one direction they may be used (a layer imports only earlier ones).
-FIREHOSE_LAYERS = ("objects", "delivery", "provision", "handover")
+FIREHOSE_LAYERS = ("objects", "delivery", "provision", "handover", "destinations", "search")
 
 
 @dataclass(frozen=True)

@@ -104,12 +104,14 @@ class _Delivery:
     buffer_records: int = 0
     buffer_start: float | None = None
     source_missing: bool = False
+    buffer_arrivals: list[float] = field(default_factory=list)
 
 
 def _destination(delivery_stream: Any) -> dict[str, Any]:
     destination = delivery_stream.destinations[0]
     # moto keeps the ExtendedS3 config whole and a partial "S3" copy beside it: prefer ExtendedS3.
-    return destination.get("ExtendedS3") or destination.get("S3") or {}
+    # The search destination (issue 14): its hints drive the buffer, the stand-in delivers it (FirehoseSimulator.search).
+    return destination.get("ExtendedS3") or destination.get("S3") or destination.get("Amazonopensearchservice") or {}
 
 
 def _hints(config: dict[str, Any]) -> tuple[int, int]:
@@ -159,6 +161,8 @@ class FirehoseSimulator:
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._local = threading.local()
+        # A destination other than S3 (fidelity.search_index's stand-in) takes the buffers it handles.
+        self.search: Any = None
 
     # ------------------------------------------------------------------------------------ public API
     def pump(self) -> int:
@@ -173,6 +177,8 @@ class FirehoseSimulator:
                 self._activate_due(now)
                 for delivery in list(self._deliveries.values()):
                     self._pump_one(delivery, now)
+                if self.search is not None:
+                    self.search.pump(now)
                 return len(self.objects) - before
             finally:
                 self._local.busy = False
@@ -346,6 +352,7 @@ class FirehoseSimulator:
         if delivery.buffer and delivery.buffer_bytes + len(piece) > size_limit:
             self._flush(delivery, at)
         delivery.buffer.append(piece)
+        delivery.buffer_arrivals.append(at)
         delivery.buffer_bytes += len(piece)
         delivery.buffer_records += 1
         if delivery.buffer_start is None:
@@ -361,6 +368,11 @@ class FirehoseSimulator:
     def _flush(self, delivery: _Delivery, when: float) -> None:
         stream = self._delivery_stream(delivery)
         if stream is None or not delivery.buffer:
+            return
+        if self.search is not None and self.search.handles(stream):
+            self.search.deliver(delivery.account_id, delivery.region, delivery.name, stream, delivery.buffer,
+                                delivery.buffer_arrivals, when)
+            self._clear(delivery)
             return
         config = _destination(stream)
         bucket = str(config.get("BucketARN", "")).split(":")[-1]
@@ -380,8 +392,12 @@ class FirehoseSimulator:
         fake_key.last_modified = written_at.replace(tzinfo=None)  # moto stores naive UTC datetimes
         self.objects.append(SimulatedObject(delivery.name, bucket, key, int(stream.version_id),
                                             delivery.buffer_records, len(body), when))
+        self._clear(delivery)
+
+    @staticmethod
+    def _clear(delivery: _Delivery) -> None:
         delivery.buffer, delivery.buffer_bytes, delivery.buffer_records = [], 0, 0
-        delivery.buffer_start = None
+        delivery.buffer_start, delivery.buffer_arrivals = None, []
 
 
 @contextlib.contextmanager

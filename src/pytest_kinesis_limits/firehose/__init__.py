@@ -8,10 +8,11 @@ before it (``tests/unit/test_import_graph.py`` checks it):
 2. :mod:`.delivery`: delivery checks: waiting for records, comparing, latencies on the services' clocks;
 3. :mod:`.provision`: the IAM role and the delivery stream (create, wait, update, delete), ARNs in the
    stream's partition;
-4. :mod:`.handover`: the delivery stream proven to be reading (canaries) and results without the canaries.
-
-A new destination (e.g. a search index) is a module after these: it builds its destination configuration,
-uses :mod:`.provision` to create the delivery stream and :mod:`.delivery` to check what arrived.
+4. :mod:`.handover`: the delivery stream proven to be reading (canaries) and results without the canaries;
+5. :mod:`.destinations`: the search destination (an OpenSearch Service index, backed up to S3): its configuration,
+   index names, IAM statements and the domain it needs;
+6. :mod:`.search`: reading what a search delivery stream delivered (index, backup, failed documents) with
+   opensearch-py (the optional extra), and its hand-over proof.
 
 The fixtures live in :mod:`pytest_kinesis_limits.firehose_fixtures`, the offline simulation in
 :mod:`pytest_kinesis_limits.fidelity.firehose`.
@@ -41,6 +42,22 @@ from .handover import (
     prove_reading,
     without_canaries,
     write_canaries,
+)
+from .destinations import (
+    BACKUP_MODES,
+    FAILED_FOLDERS,
+    ROTATIONS,
+    SearchDeliveryStreamInfo,
+    SearchDestination,
+    SearchTarget,
+    create_search_domain,
+    delete_search_domain,
+    index_name,
+    index_names,
+    opensearch_destination_config,
+    search_role_policy,
+    validate_search_hints,
+    week_of_year,
 )
 from .objects import (
     NEWLINE_DELIMITER,
@@ -81,6 +98,17 @@ from .provision import (
     validate_buffering_hints,
     wait_until_active,
 )
+from .search import (
+    FailedDocument,
+    IndexedDocument,
+    IndexResult,
+    OpenSearchExtraMissing,
+    SearchIndex,
+    failed_documents,
+    opensearch_client,
+    prove_indexing,
+    wait_for_backup,
+)
 
 __all__ = [
     "BUCKET_ACTIONS", "BodyFormatError", "CANARY", "CANARY_FIELD", "DeliveredObject", "DeliveryResult",
@@ -94,4 +122,10 @@ __all__ = [
     "prove_reading", "s3_bucket_arn", "s3_destination_config", "source_read_options", "split_json_records",
     "split_raw_records", "update_destination", "validate_buffering_hints", "wait_for_records", "wait_until_active",
     "without_canaries", "write_canaries",
+    # the search destination
+    "BACKUP_MODES", "FAILED_FOLDERS", "FailedDocument", "IndexResult", "IndexedDocument", "OpenSearchExtraMissing",
+    "ROTATIONS", "SearchDeliveryStreamInfo", "SearchDestination", "SearchIndex", "SearchTarget",
+    "create_search_domain", "delete_search_domain", "failed_documents", "index_name", "index_names",
+    "opensearch_client", "opensearch_destination_config", "prove_indexing", "search_role_policy",
+    "validate_search_hints", "wait_for_backup", "week_of_year",
 ]
