@@ -24,7 +24,8 @@ from pytest_kinesis_limits import cli
 from pytest_kinesis_limits.interrupts import EXIT_STATUS_SIGTERM
 
 # A spy on resources.delete_stream: the first deletion of each process notes that teardown has begun and, with
-# SLOW_DELETE_S, takes that long first (a stream or delivery stream deletion takes seconds to minutes on AWS).
+# SLOW_DELETE_S, takes that long first (a stream or delivery stream deletion takes seconds to minutes on AWS);
+# with SLOW_RETRY_S, the second call (the retry of a deletion an interrupt cut short) takes that long too.
 # Polls every 0.2 s instead of the live 5 s, so that the Firehose fixture is ready in about a second.
 CONFTEST = """
 import os, time
@@ -45,6 +46,8 @@ def _slow_first_stream_deletion(monkeypatch):
             with open(os.path.join(os.environ["MARKS"], f"teardown-{os.getpid()}"), "w") as f:
                 f.write(name)
             time.sleep(float(os.environ.get("SLOW_DELETE_S", "0")))
+        elif len(calls) == 2:
+            time.sleep(float(os.environ.get("SLOW_RETRY_S", "0")))
         return real(client, name, **kw)
     monkeypatch.setattr(resources, "delete_stream", spy)
 """
@@ -80,7 +83,7 @@ class Run:
     """One pytest subprocess against the endpoint, with its own resource prefix and marker folder."""
 
     def __init__(self, pytester: pytest.Pytester, url: str, test_source: str, *args: str, tests: int = 1,
-                 body_s: float = 120, slow_delete_s: float = 0, group: bool = False) -> None:
+                 body_s: float = 120, slow_delete_s: float = 0, slow_retry_s: float = 0, group: bool = False) -> None:
         pytester.makeconftest(CONFTEST)
         pytester.makepyfile(test_inner=test_source)
         self.url = url
@@ -90,7 +93,8 @@ class Run:
         self.output = pytester.path / "output.txt"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "KINESIS_LIMITS_"))}
         env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_EC2_METADATA_DISABLED="true",
-                   MARKS=str(self.marks), TESTS=str(tests), BODY_S=str(body_s), SLOW_DELETE_S=str(slow_delete_s))
+                   MARKS=str(self.marks), TESTS=str(tests), BODY_S=str(body_s), SLOW_DELETE_S=str(slow_delete_s),
+                   SLOW_RETRY_S=str(slow_retry_s))
         env.pop("AWS_PROFILE", None)
         command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-rA",
                    "--aws-endpoint-url", url, "--aws-region", "us-east-1", "--kinesis-prefix", self.prefix,
@@ -180,8 +184,9 @@ def test_sigterm_mid_test_deletes_everything_and_exits_143(pytester: pytest.Pyte
 def test_sigterm_mid_teardown_still_deletes_every_entry_and_a_second_one_is_ignored(
         pytester: pytest.Pytester, moto_server_url: str) -> None:
     """The signal lands in the first deletion of the teardown (a slow stream deletion): that entry and every
-    other one are still deleted; a second SIGTERM during the cleanup does not cut it short."""
-    run = Run(pytester, moto_server_url, TEST_STREAMS_AND_BUCKET, body_s=0, slow_delete_s=30)
+    other one are still deleted; a second SIGTERM during the cleanup (the 5 s retry of the cut deletion) does not
+    cut it short."""
+    run = Run(pytester, moto_server_url, TEST_STREAMS_AND_BUCKET, body_s=0, slow_delete_s=30, slow_retry_s=5)
     run.wait_for("teardown-*")
     run.signal(signal.SIGTERM)
     time.sleep(0.5)
