@@ -48,15 +48,14 @@ def test_200_ms_away_the_over_limit_cases_still_offer_200_percent_and_reads_meet
         pytester: pytest.Pytester, moto_server_url: str, endpoint_env: None) -> None:
     """With 200 ms added to every request, the producer keeps calls in flight and the service answers the whole
     target (one blocking call per tick offered about 40 %, and the family recorded fail); the six read calls go
-    out concurrently and meet inside one second, one throttled. Every verdict is judged and passes. (2,000 small records/s on one shard,
-    and 4 MiB/s over two, the most bytes; the 2-shard records case asks moto's server for 4,000 records/s, which a
-    loaded machine may not serve in time: then it is inconclusive, so it is left out here.)"""
+    out concurrently and meet inside one second, one throttled. Every verdict is judged and passes. (One shard: the 2-shard cases send the
+    same number of calls, with twice the records, which moto's server on a loaded machine may not serve in time,
+    and twice the data to read back; bandwidth, the 2-shard bytes case's real need, is the next test.)"""
     with SlowLink(moto_server_url, latency=RTT, lifetime=240) as link:
         assert wait_round_trip(link) >= RTT  # the link really is slow
-        result, rows = run_over(pytester, link.url, "-k",
-                                "above and (records-per-s-1-shard or bytes-per-s-2-shards) or read_calls and over")
+        result, rows = run_over(pytester, link.url, "-k", "above and 1-shard or read_calls and over")
     result.assert_outcomes(passed=3)
-    for kind in ("records-per-s-1-shard", "bytes-per-s-2-shards"):
+    for kind in ("records-per-s-1-shard", "bytes-per-s-1-shard"):
         row = rows[f"{ABOVE}[{kind}]"]
         assert row["verdict"] == "pass", row["detail"]
         assert row["extra"]["offered"] >= MIN_OFFERED, row["detail"]  # typically 0.9-1.1 (one tick's rounding)
