@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -230,7 +231,7 @@ def test_a_client_far_from_the_region_is_inconclusive_never_fail(pytester: pytes
     throttles: nothing can be judged, so the write and read-calls verdicts are inconclusive (skipped with the
     reason), none is fail. On today's code these recorded fail ("nothing refused", "not within one second")."""
     failed, passed, verdicts, skipped = run_family(
-        pytester, monkeypatch, "client-rtt,no-throttling", "--kinesis-rate-tick=0.1",
+        pytester, monkeypatch, "client-rtt,no-throttling", "--kinesis-rate-tick=0.1", "--junitxml=junit.xml",
         "-k", "1-shard or read_calls")
     judged = {f"{ABOVE}[records-per-s-1-shard]", f"{ABOVE}[bytes-per-s-1-shard]",
               f"{BELOW}[records-per-s-1-shard]", f"{BELOW}[bytes-per-s-1-shard]",
@@ -243,6 +244,11 @@ def test_a_client_far_from_the_region_is_inconclusive_never_fail(pytester: pytes
     assert "could not get its calls inside one second" in skipped["test_throughput_read_calls_per_second[over]"]
     rows = json.loads((pytester.path / "report.json").read_text())["measurements"]
     assert all(r["extra"]["offered"] == pytest.approx(0.5, abs=0.01) for r in rows if ABOVE in r["test"])
+    # junitxml carries the verdict too: each skipped test case holds its measurement as a property.
+    cases = ElementTree.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    carried = {case.get("name"): json.loads(prop.get("value"))["verdict"] for case in cases
+               for prop in case.iter("property") if prop.get("name") == "kinesis_measurement"}
+    assert set(carried) == judged and set(carried.values()) == {"inconclusive"}
 
 
 def test_a_backend_that_does_not_throttle_still_fails_when_the_load_was_offered(
