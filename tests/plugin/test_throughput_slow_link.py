@@ -83,10 +83,11 @@ def test_too_little_upload_bandwidth_is_inconclusive_never_fail(pytester: pytest
 def test_a_backend_that_never_throttles_fails_through_the_same_slow_link(
         pytester: pytest.Pytester, plain_moto_server_url: str, endpoint_env: None) -> None:
     """Can fail: plain moto behind the 200 ms link gets the whole load offered and refuses nothing, so the
-    over-the-limit verdict is fail (not inconclusive): round trips alone never excuse a backend."""
+    over-the-limit verdict is fail (not inconclusive): round trips alone never excuse a backend. (The bytes case:
+    40 records/s is light work for plain moto, whose writes slow down as a shard fills, even on a loaded machine.)"""
     with SlowLink(plain_moto_server_url, latency=RTT, lifetime=240) as link:
-        result, rows = run_over(pytester, link.url, "-k", "above and records-per-s-1-shard")
+        result, rows = run_over(pytester, link.url, "-k", "above and bytes-per-s-1-shard")
     result.assert_outcomes(failed=1)
-    row = rows[f"{ABOVE}[records-per-s-1-shard]"]
+    row = rows[f"{ABOVE}[bytes-per-s-1-shard]"]
     assert row["verdict"] == "fail" and row["extra"]["offered"] >= MIN_OFFERED
     assert row["extra"]["refused"] == 0
