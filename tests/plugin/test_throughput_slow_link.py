@@ -87,7 +87,11 @@ def test_a_backend_that_never_throttles_fails_through_the_same_slow_link(
     40 records/s is light work for plain moto, whose writes slow down as a shard fills, even on a loaded machine.)"""
     with SlowLink(plain_moto_server_url, latency=RTT, lifetime=240) as link:
         result, rows = run_over(pytester, link.url, "-k", "above and bytes-per-s-1-shard")
-    result.assert_outcomes(failed=1)
     row = rows[f"{ABOVE}[bytes-per-s-1-shard]"]
-    assert row["verdict"] == "fail" and row["extra"]["offered"] >= MIN_OFFERED
-    assert row["extra"]["refused"] == 0
+    assert row["extra"]["refused"] == 0 and row["verdict"] != "pass"
+    # The verdict follows the load: fail whenever it was offered. Only a machine too loaded to run the client
+    # and the server in real time (seen at a load average of 20 on 2 cores) leaves it unoffered, and then the
+    # verdict must say inconclusive; the offline proof in test_throughput_can_fail.py does not depend on that.
+    offered = row["extra"]["offered"] >= MIN_OFFERED
+    assert row["verdict"] == ("fail" if offered else "inconclusive"), row["detail"]
+    result.assert_outcomes(**({"failed": 1} if offered else {"skipped": 1}))
