@@ -26,7 +26,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from .settings import Settings
+from .settings import MAX_IN_FLIGHT, Settings
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -77,6 +77,7 @@ class Backend:
             retries=_RETRYING if retries else _NO_RETRY,
             connect_timeout=10,
             read_timeout=60,
+            max_pool_connections=MAX_IN_FLIGHT,  # botocore's default 10 would serialise a throughput test's calls
             user_agent_extra="pytest-kinesis-limits",
         )
         kwargs: dict[str, Any] = {"config": config}

@@ -15,6 +15,7 @@ Records are read back with the project's one reader, :func:`pytest_kinesis_limit
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from . import limits
 from .clock import Clock
 from .payloads import record_size
-from .producer import ProduceResult
+from .outcomes import ProduceResult, RecordOutcome
 from .reader import THROTTLED, list_all_shards, open_shards, read_stream, stream_kwargs
 
 
@@ -201,11 +202,62 @@ def within_tolerance(measured: float, documented: float, *, above: float, below:
     return documented * (1 - below) <= measured <= documented * (1 + above)
 
 
+# --- did the client offer the load? ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OfferCheck:
+    """Whether a run offered the load a write verdict needs, as the service answered it on the client's clock.
+
+    ``fraction`` is :meth:`~pytest_kinesis_limits.outcomes.ProduceResult.offered_fraction`: records (or bytes)
+    the service judged one by one per second of the measured window, over the target. A client too far from
+    the region, with too little upload bandwidth or too few calls in flight gets fewer answers than it meant
+    to send; ``late_ticks`` counts the ticks that could not start their calls on time.
+    """
+
+    target: float
+    unit: str
+    fraction: float | None
+    needed: float
+    late_ticks: int
+    ticks: int
+
+    @property
+    def enough(self) -> bool:
+        """Whether the service saw at least ``needed`` of the target."""
+        return self.fraction is not None and self.fraction >= self.needed
+
+    def describe(self) -> str:
+        seen = "nothing measurable" if self.fraction is None else f"{self.fraction:.1%}"
+        return (f"the service answered {seen} of the target {self.target:,.0f} {self.unit} on the client's clock "
+                f"(needed {self.needed:.0%}); {self.late_ticks} of {self.ticks} ticks late")
+
+
+def check_offered(produce: ProduceResult, *, needed: float, skip_first_s: float = 1.0,
+                  window_s: float | None = None) -> OfferCheck:
+    """How much of its target ``produce`` got answered in the window that starts ``skip_first_s`` after the run
+    started and lasts ``window_s`` (the meter's window, on the client's clock), against the ``needed`` share."""
+    if produce.target is None:
+        raise ValueError("an unpaced run has no target to compare with")
+    return OfferCheck(produce.target.value, produce.target.unit,
+                      produce.offered_fraction(skip_first_s=skip_first_s, window_s=window_s), needed,
+                      produce.late_ticks, produce.ticks)
+
+
+def next_written(produce: ProduceResult, shard_id: str, after_sequence_number: str) -> RecordOutcome | None:
+    """The accepted record the producer's log places right after ``after_sequence_number`` on ``shard_id``
+    (by sequence number, the shard's order), or ``None`` when it wrote nothing after it there."""
+    after = int(after_sequence_number)
+    later = [o for o in produce.outcomes if o.accepted and o.shard_id == shard_id
+             and int(o.sequence_number) > after]  # type: ignore[arg-type]
+    return min(later, key=lambda o: int(o.sequence_number), default=None)  # type: ignore[arg-type]
+
+
 # --- read probes -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ReadCall:
-    """One GetRecords call of a probe: when (probe clock), whether it was throttled, what it returned."""
+    """One GetRecords call of a probe: when it was sent and answered (probe clock), whether it was throttled,
+    what it returned."""
 
     index: int
     at: float
@@ -213,6 +265,12 @@ class ReadCall:
     error_code: str | None
     records: int
     bytes: int
+    answered_at: float | None = None
+
+    @property
+    def done_at(self) -> float:
+        """When the answer came back (``at`` where it was not recorded)."""
+        return self.at if self.answered_at is None else self.answered_at
 
 
 @dataclass(frozen=True)
@@ -228,20 +286,49 @@ class ReadProbe:
         return [c.index for c in self.calls if c.throttled]
 
     @property
+    def span(self) -> float:
+        """From the first call's send to the last answer: the longest the calls can have been apart at the
+        service, whatever its clock (each call reached it between its send and its answer)."""
+        if not self.calls:
+            return 0.0
+        return max(c.done_at for c in self.calls) - min(c.at for c in self.calls)
+
+    @property
     def within_one_second(self) -> bool:
-        """Whether all calls were made within one second of the first (on the probe's clock)."""
-        return bool(self.calls) and self.calls[-1].at - self.calls[0].at < 1.0
+        """Whether every call reached the service within one second of the others (:attr:`span` < 1 s)."""
+        return bool(self.calls) and self.span < 1.0
+
+
+def _get_records(client: Any, iterator: str, clock: Clock) -> tuple[dict[str, Any] | ClientError, float]:
+    try:
+        answer: dict[str, Any] | ClientError = client.get_records(ShardIterator=iterator)
+    except ClientError as exc:
+        answer = exc
+    return answer, clock.now()
+
+
+def _read_call(index: int, at: float, answer: dict[str, Any] | ClientError, answered_at: float) -> ReadCall:
+    if isinstance(answer, ClientError):
+        code = answer.response.get("Error", {}).get("Code")
+        return ReadCall(index, at, code == THROTTLED, code, 0, 0, answered_at)
+    got = answer.get("Records", [])
+    return ReadCall(index, at, False, None, len(got), sum(record_size(r["Data"], r["PartitionKey"]) for r in got),
+                    answered_at)
 
 
 def probe_read_calls_per_second(client: Any, stream: str, shard_id: str, calls: int, clock: Clock, *,
-                                spread: float = 0.9, settle: float = 1.0) -> ReadProbe:
+                                spread: float = 0.5, settle: float = 1.0, concurrent: bool = False) -> ReadProbe:
     """Make ``calls`` GetRecords calls on one shard within one second and report which were throttled.
 
     The probe first waits at least ``settle`` seconds and then to the next whole second on ``clock``, so
     that earlier reads fall outside the second it measures, whether the service counts calendar seconds
     or a sliding second. Call ``i`` then starts at ``start + i * spread / calls`` (all within ``spread``
-    < 1 s), each on the iterator the last successful call returned. Use a client with ``max_attempts=1``,
-    or botocore's retries turn a throttled call into a late success.
+    < 1 s). Serially (the default, deterministic on a simulated clock) each call waits for the previous
+    answer and uses the iterator it returned, so round trips add up: six calls 200 ms away take 1.2 s.
+    With ``concurrent``, each call starts on its own thread at its time, whatever the others' answers, all
+    on the first iterator (retrying GetRecords with the same iterator is what a throttled reader does anyway).
+    :attr:`ReadProbe.within_one_second` says whether the calls really met inside one second. Use a client
+    with ``max_attempts=1``, or botocore's retries turn a throttled call into a late success.
     """
     if not 0 < spread < 1:
         raise ValueError("spread must be within (0, 1) seconds")
@@ -250,19 +337,21 @@ def probe_read_calls_per_second(client: Any, stream: str, shard_id: str, calls: 
     start = float(math.ceil(clock.now() + settle))
     clock.sleep(max(0.0, start - clock.now()))
     made: list[ReadCall] = []
+    if concurrent:
+        with ThreadPoolExecutor(calls, thread_name_prefix="kinesis-read-probe") as pool:
+            sent: list[tuple[int, float, Future[tuple[dict[str, Any] | ClientError, float]]]] = []
+            for index in range(calls):
+                clock.sleep(max(0.0, start + index * spread / calls - clock.now()))
+                sent.append((index, clock.now(), pool.submit(_get_records, client, iterator, clock)))
+            made = [_read_call(index, at, *future.result()) for index, at, future in sent]
+        return ReadProbe(shard_id, tuple(made))
     for index in range(calls):
         clock.sleep(max(0.0, start + index * spread / calls - clock.now()))
         at = clock.now()
-        try:
-            response = client.get_records(ShardIterator=iterator)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            made.append(ReadCall(index, at, code == THROTTLED, code, 0, 0))
-            continue
-        got = response.get("Records", [])
-        made.append(ReadCall(index, at, False, None, len(got),
-                             sum(record_size(r["Data"], r["PartitionKey"]) for r in got)))
-        iterator = response.get("NextShardIterator") or iterator
+        answer, answered_at = _get_records(client, iterator, clock)
+        made.append(_read_call(index, at, answer, answered_at))
+        if not isinstance(answer, ClientError):
+            iterator = answer.get("NextShardIterator") or iterator
     return ReadProbe(shard_id, tuple(made))
 
 
@@ -278,6 +367,7 @@ class GetRecordsProbe:
     records: int
     data_bytes: int
     calls: int = 1
+    last_sequence_number: str | None = None  # of the page's last record: where the page was cut
 
 
 def probe_get_records(client: Any, stream: str, shard_id: str, *, limit: int | None = None,
@@ -290,7 +380,8 @@ def probe_get_records(client: Any, stream: str, shard_id: str, *, limit: int | N
     per-shard reads per second, so the probe itself is never throttled); an error ends the probe. For the
     ``Limit`` cap (``get_records.max_records`` accepted, one more refused: botocore validates only the
     minimum client-side, so the service answers) and the per-call byte cap (``data_bytes`` never above
-    ``get_records.max_bytes`` on a shard holding more).
+    ``get_records.max_bytes`` on a shard holding more; ``last_sequence_number`` with :func:`next_written`
+    tells whether the next record would have crossed the cap, i.e. whether the cap is what cut the page).
     """
     iterator: str | None = client.get_shard_iterator(ShardId=shard_id, ShardIteratorType="TRIM_HORIZON",
                                                      **stream_kwargs(stream))["ShardIterator"]
@@ -310,7 +401,8 @@ def probe_get_records(client: Any, stream: str, shard_id: str, *, limit: int | N
         if got:
             break
         iterator = response.get("NextShardIterator")
-    return GetRecordsProbe(limit, True, None, None, len(got), sum(len(r["Data"]) for r in got), calls)
+    return GetRecordsProbe(limit, True, None, None, len(got), sum(len(r["Data"]) for r in got), calls,
+                           got[-1]["SequenceNumber"] if got else None)
 
 
 def shard_ids_of(client: Any, stream: str) -> list[str]:

@@ -12,14 +12,21 @@ own, which would hide, delay and double-count exactly the refusals a probe is lo
 client is fine when only the end state matters (continuity tests), but then this log's ``attempts`` count
 only the producer's own retries.
 
-Threads and processes: ``Producer(workers=n)`` sends one tick's batches on ``n`` threads, for a live
-stream whose round trips make one thread too slow for the target (boto3 clients are thread-safe). The
-single-thread path is the deterministic one offline (with threads, which records a per-second limit
-refuses depends on scheduling; moto also loses records under concurrent writers). Threads help with
-round-trip latency, not CPU: when the client-side work exceeds one core (live, on the order of a hundred
-shards at their limits: boto3 serialises and signs about 130k small or 24k 10-KB records/s per core, see
-docs/throughput.md), use :func:`produce_in_processes`. It needs a real clock and a picklable client
-factory, because clients and simulated clocks cannot cross process boundaries.
+Round trips, threads and processes: a paced producer must not wait for one call's answer before it sends
+the next tick's, or a round trip longer than a tick lowers the offered rate (at 0.1 s ticks and 200 ms from the
+region, a 200 % load would reach about 45 %). ``Producer(workers=n)`` keeps up to ``n`` calls in flight on
+``n`` threads: each tick submits its calls and sleeps until the next tick, answers are collected as they come
+(retries are scheduled from them), and when all ``n`` are busy the tick waits for a free one (a bounded
+window: a client that cannot keep up shows it in ``late_ticks`` and in the offered rate, instead of queueing
+without end). Every record's outcome is logged as in the single-thread path, with ``answered_at`` (when the
+service's answer came back) beside ``sent_at``; :meth:`ProduceResult.offered_fraction` turns those answers into
+the share of the target the service really saw. ``workers=1`` (the default) sends each call on the caller's
+thread and is the deterministic path offline: with threads, which records a per-second limit refuses depends
+on scheduling. Threads help with round-trip latency, not CPU: when the client-side work exceeds one core (live,
+on the order of a hundred shards at their limits: boto3 serialises and signs about 130k small or 24k 10-KB
+records/s per core, see docs/throughput.md), use :func:`produce_in_processes`. It needs a real clock and a
+picklable client factory, because clients and simulated clocks cannot cross process boundaries. Give threaded
+producers a client whose connection pool holds at least ``workers`` connections (``max_pool_connections``).
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ import heapq
 import itertools
 import multiprocessing
 import random
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +46,11 @@ from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, T
 from . import limits
 from .clock import Clock, RealClock
 from .keys import Record
+from .outcomes import ProduceResult, Rate, RecordOutcome
 from .reader import stream_kwargs
+
+__all__ = ["ProduceResult", "Producer", "Rate", "RecordOutcome", "RetryPolicy", "batch_records", "is_retryable",
+           "produce_in_processes"]
 
 # Per-record error codes PutRecords documents besides throttling: InternalFailure is transient,
 # KMSThrottlingException is a throttle of the KMS key (the other KMS* codes are configuration errors).
@@ -101,141 +111,6 @@ class RetryPolicy:
         return rng.uniform(0.0, min(self.max_delay, self.base_delay * 2 ** (retry_number - 1)))
 
 
-@dataclass(frozen=True)
-class Rate:
-    """A target rate: ``value`` records/s or bytes/s (data + partition key)."""
-
-    value: float
-    unit: str = "records/s"
-
-    def __post_init__(self) -> None:
-        if self.unit not in ("records/s", "bytes/s"):
-            raise ValueError(f"unit must be 'records/s' or 'bytes/s', not {self.unit!r}")
-        if self.value <= 0:
-            raise ValueError("a rate must be positive")
-
-    @classmethod
-    def records_per_s(cls, value: float) -> Rate:
-        """A rate counted in records per second."""
-        return cls(value, "records/s")
-
-    @classmethod
-    def bytes_per_s(cls, value: float) -> Rate:
-        """A rate counted in bytes (data + partition key) per second."""
-        return cls(value, "bytes/s")
-
-    def cost(self, record: Record) -> int:
-        """How much of a tick's budget ``record`` uses."""
-        return 1 if self.unit == "records/s" else record.size
-
-    def __str__(self) -> str:
-        return f"{self.value:g} {self.unit}"
-
-
-@dataclass
-class RecordOutcome:
-    """What happened to one record. ``arrival`` (service clock) is filled in by the meter from reads."""
-
-    index: int
-    partition_key: str
-    explicit_hash_key: str | None
-    size: int
-    sent_at: float = 0.0
-    first_sent_at: float = 0.0
-    attempts: int = 0
-    shard_id: str | None = None
-    sequence_number: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    whole_call_error: bool = False
-    arrival: float | None = None
-
-    @property
-    def accepted(self) -> bool:
-        """Whether the service acknowledged the record (it has a sequence number)."""
-        return self.sequence_number is not None
-
-
-@dataclass
-class ProduceResult:
-    """The producer's log and counts. Times are on the producer's clock."""
-
-    outcomes: list[RecordOutcome]
-    calls: int
-    started_at: float
-    ended_at: float
-    target: Rate | None = None
-    late_ticks: int = 0
-    stream: str = ""
-
-    @property
-    def sent(self) -> int:
-        """Records offered (each counted once, however many attempts)."""
-        return len(self.outcomes)
-
-    @property
-    def accepted(self) -> int:
-        """Records finally acknowledged."""
-        return sum(1 for o in self.outcomes if o.accepted)
-
-    @property
-    def refused(self) -> dict[str, int]:
-        """Records finally refused, by error code."""
-        return dict(Counter(o.error_code or "?" for o in self.outcomes if not o.accepted))
-
-    @property
-    def retries(self) -> int:
-        """Extra sends beyond each record's first."""
-        return sum(max(0, o.attempts - 1) for o in self.outcomes)
-
-    @property
-    def bytes_sent(self) -> int:
-        """Data + partition key bytes offered."""
-        return sum(o.size for o in self.outcomes)
-
-    @property
-    def bytes_accepted(self) -> int:
-        """Data + partition key bytes acknowledged."""
-        return sum(o.size for o in self.outcomes if o.accepted)
-
-    @property
-    def duration(self) -> float:
-        """Clock seconds from start to end."""
-        return self.ended_at - self.started_at
-
-    @property
-    def offered_records_per_s(self) -> float:
-        """New records offered per clock second (retries not counted)."""
-        return self.sent / self.duration if self.duration > 0 else float("inf")
-
-    @property
-    def offered_bytes_per_s(self) -> float:
-        """New bytes offered per clock second (retries not counted)."""
-        return self.bytes_sent / self.duration if self.duration > 0 else float("inf")
-
-    def summary(self) -> str:
-        """One line: offered, accepted, refused by code, retries, calls."""
-        refused = ", ".join(f"{code} {n}" for code, n in sorted(self.refused.items())) or "none"
-        return (f"sent {self.sent} records ({self.bytes_sent} B) in {self.calls} calls over "
-                f"{self.duration:.3f} s (offered {self.offered_records_per_s:.1f} records/s, "
-                f"{self.offered_bytes_per_s:.0f} B/s; target {self.target or 'unpaced'}), accepted "
-                f"{self.accepted}, refused {self.sent - self.accepted} ({refused}), retries {self.retries}, "
-                f"late ticks {self.late_ticks}")
-
-    @classmethod
-    def merge(cls, results: Iterable[ProduceResult]) -> ProduceResult:
-        """One result from several producers' (outcomes sorted by index; times span them all)."""
-        results = list(results)
-        if not results:
-            raise ValueError("nothing to merge")
-        rates = [r.target for r in results if r.target is not None]
-        target = Rate(sum(r.value for r in rates), rates[0].unit) if rates else None
-        return cls(sorted((o for r in results for o in r.outcomes), key=lambda o: o.index),
-                   sum(r.calls for r in results), min(r.started_at for r in results),
-                   max(r.ended_at for r in results), target, sum(r.late_ticks for r in results),
-                   results[0].stream)
-
-
 def batch_records(records: Iterable[Record], *,
                   max_records: int = limits.PUT_RECORDS_MAX_RECORDS.value,
                   max_request_bytes: int = limits.PUT_RECORDS_MAX_REQUEST_BYTES_LEGACY.value,
@@ -271,13 +146,87 @@ class _Retry:
     record: Record = field(compare=False)
 
 
+class _Feed:
+    """What a run sends next: refused records due for a retry first, then new records, within a tick's budget.
+
+    Also keeps the run's outcome log (one :class:`RecordOutcome` per record) and schedules retries with the
+    policy's seeded jitter, so the serial and the pipelined loops share one definition of what is sent when.
+    """
+
+    def __init__(self, records: Iterable[Record], *, count: int | None, retry: RetryPolicy) -> None:
+        self.source = iter(records)
+        self.lookahead: list[Record] = []
+        self.count = count
+        self.retry = retry
+        self.rng = random.Random(retry.seed)
+        self.outcomes: dict[int, RecordOutcome] = {}
+        self.pending: list[_Retry] = []
+        self.order = itertools.count()
+        self.taken = 0
+        self.exhausted = False
+
+    def more_new(self, tick_start: float, now: float, end: float | None) -> bool:
+        """Whether new records may still be taken at a tick due at ``tick_start`` and starting at ``now``: a
+        late producer stops at ``end`` too, rather than stretching the run to send every tick's budget."""
+        return (not self.exhausted and (self.count is None or self.taken < self.count)
+                and (end is None or (tick_start < end and now < end)))
+
+    def choose(self, now: float, rate: Rate | None, budget: float, more_new: bool,
+               max_records: int) -> tuple[list[Record], bool, float]:
+        """The records for one tick: ``(chosen, limited by the budget, budget left)``."""
+        chosen: list[Record] = []
+        limited = False
+        while self.pending and self.pending[0].due <= now:
+            record = self.pending[0].record
+            if rate and rate.cost(record) > budget:
+                limited = True
+                break
+            heapq.heappop(self.pending)
+            chosen.append(record)
+            budget -= rate.cost(record) if rate else 0
+        while more_new and not limited and (rate or len(chosen) < max_records):
+            if not self.lookahead:
+                nxt = next(self.source, None)
+                if nxt is None:
+                    self.exhausted = True
+                    break
+                self.lookahead.append(nxt)
+            record = self.lookahead[0]
+            if rate and rate.cost(record) > budget:
+                limited = True
+                break
+            self.lookahead.pop()
+            chosen.append(record)
+            self.taken += 1
+            budget -= rate.cost(record) if rate else 0
+            if self.count is not None and self.taken >= self.count:
+                break
+        for record in chosen:
+            if record.index not in self.outcomes:
+                self.outcomes[record.index] = RecordOutcome(record.index, record.partition_key,
+                                                           record.explicit_hash_key, record.size)
+        return chosen, limited, budget
+
+    def logs(self, batch: list[Record]) -> list[RecordOutcome]:
+        return [self.outcomes[r.index] for r in batch]
+
+    def schedule(self, retries: list[Record]) -> None:
+        """Queue records a call refused with a retryable error, each after its backoff delay."""
+        for record in retries:
+            log = self.outcomes[record.index]
+            due = log.sent_at + self.retry.delay(log.attempts, self.rng)
+            heapq.heappush(self.pending, _Retry(due, next(self.order), record))
+
+
 class Producer:
     """Puts records to one stream with PutRecords, paced on ``clock``, logging every record's outcome.
 
     ``stream`` is a stream name or ARN. ``max_request_bytes`` defaults to the 5 MiB legacy cap, which
     every backend accepts (see the catalogue). ``tick`` is the pacing period in clock seconds: each tick
     sends ``rate * tick`` worth of records (fractions carried over), then sleeps until the next tick.
-    ``workers > 1`` sends a tick's batches on that many threads (see the module docstring).
+    ``workers`` is how many PutRecords calls may be in flight at once: 1 sends each call on the caller's
+    thread and waits for its answer (the deterministic path offline); more pipelines them on that many
+    threads, so that a tick's calls never wait for earlier ticks' answers (see the module docstring).
     """
 
     def __init__(self, client: Any, stream: str, *, clock: Clock, retry: RetryPolicy | None = None,
@@ -304,101 +253,125 @@ class Producer:
 
         With ``rate``, records are sent tick by tick at that rate; without, as fast as calls return (one
         batch per round). Records refused with a retryable error are retried per the policy, before new
-        records and within the rate budget; the run ends once no retry is pending.
+        records and within the rate budget; the run ends once no retry is pending and no call is in flight.
         """
         if duration is None and count is None and not isinstance(records, (list, tuple)):
             raise ValueError("give a duration or a count for an open-ended record source")
-        source = iter(records)
-        lookahead: list[Record] = []
-        rng = random.Random(self.retry.seed)
-        outcomes: dict[int, RecordOutcome] = {}
-        pending: list[_Retry] = []
-        order = itertools.count()
-        taken = calls = late = 0
-        exhausted = False
+        feed = _Feed(records, count=count, retry=self.retry)
+        if self.workers == 1:
+            calls, ticks, late, start = self._run_serial(feed, rate, duration)
+        else:
+            calls, ticks, late, start = self._run_pipelined(feed, rate, duration)
+        end = self.clock.now()
+        return ProduceResult(sorted(feed.outcomes.values(), key=lambda o: o.index), calls, start, end, rate, late,
+                             self.stream, ticks)
+
+    def _run_serial(self, feed: _Feed, rate: Rate | None, duration: float | None) -> tuple[int, int, int, float]:
+        """One call at a time on this thread: on a simulated clock every run is the same."""
+        calls = late = ticks = 0
         carry = 0.0
         start = self.clock.now()
         tick_start = start
-        executor = (concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="kinesis-producer")
-                    if self.workers > 1 else None)
+        end = None if duration is None else start + duration
+        for tick_number in itertools.count(1):
+            now = self.clock.now()
+            more_new = feed.more_new(tick_start, now, end)
+            if not more_new and not feed.pending:
+                break
+            ticks = tick_number
+            budget = (rate.value * self.tick + carry) if rate else float("inf")
+            chosen, limited, left = feed.choose(now, rate, budget, more_new, self.caps["max_records"])
+            carry = left if (rate and limited) else 0.0
+            batches = list(batch_records(chosen, **self.caps))
+            calls += len(batches)
+            for batch in batches:
+                feed.schedule(self._send(batch, feed.logs(batch)))
+            if rate:
+                next_tick = start + tick_number * self.tick
+                wait = next_tick - self.clock.now()
+                if wait < 0:
+                    late += 1
+                self.clock.sleep(max(0.0, wait))
+                tick_start = next_tick
+            elif not chosen and feed.pending:
+                self.clock.sleep(max(0.0, feed.pending[0].due - self.clock.now()))
+                tick_start = self.clock.now()
+            else:
+                tick_start = self.clock.now()
+        return calls, ticks, late, start
+
+    def _run_pipelined(self, feed: _Feed, rate: Rate | None, duration: float | None
+                       ) -> tuple[int, int, int, float]:
+        """Up to ``workers`` calls in flight: each tick submits its calls and sleeps to the next tick without
+        waiting for answers. When the window is full the tick waits for a free slot (and may end late).
+        Answers are harvested at every tick, in completion order, to schedule retries. On a simulated clock,
+        where a round trip takes no time, a tick's calls are answered before the clock moves on (they still
+        run concurrently, so which of them a per-second limit refuses may vary)."""
+        calls = late = ticks = 0
+        carry = 0.0
+        in_flight: set[concurrent.futures.Future[list[Record]]] = set()
+
+        def harvest(done: Iterable[concurrent.futures.Future[list[Record]]]) -> None:
+            for future in done:
+                in_flight.discard(future)
+                feed.schedule(future.result())
+
+        simulated = getattr(self.clock, "simulated", False)
+        executor = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="kinesis-producer")
         try:
-            for tick_number in itertools.count(1):
+            start = self.clock.now()
+            tick_start = start
+            end = None if duration is None else start + duration
+            while True:
+                harvest([f for f in in_flight if f.done()])
                 now = self.clock.now()
-                more_new = (not exhausted and (count is None or taken < count)
-                            and (duration is None or tick_start < start + duration))
-                if not more_new and not pending:
-                    break
+                more_new = feed.more_new(tick_start, now, end)
+                if not more_new and not feed.pending:
+                    if not in_flight:
+                        break
+                    done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+                    harvest(done)
+                    continue
+                ticks += 1
                 budget = (rate.value * self.tick + carry) if rate else float("inf")
-                chosen: list[Record] = []
-                limited = False
-                # Due retries first, then new records, while the tick's budget lasts.
-                while pending and pending[0].due <= now:
-                    record = pending[0].record
-                    if rate and rate.cost(record) > budget:
-                        limited = True
-                        break
-                    heapq.heappop(pending)
-                    chosen.append(record)
-                    budget -= rate.cost(record) if rate else 0
-                while more_new and not limited and (rate or len(chosen) < self.caps["max_records"]):
-                    if not lookahead:
-                        nxt = next(source, None)
-                        if nxt is None:
-                            exhausted = True
-                            break
-                        lookahead.append(nxt)
-                    record = lookahead[0]
-                    if rate and rate.cost(record) > budget:
-                        limited = True
-                        break
-                    lookahead.pop()
-                    chosen.append(record)
-                    taken += 1
-                    budget -= rate.cost(record) if rate else 0
-                    if count is not None and taken >= count:
-                        break
-                carry = budget if (rate and limited) else 0.0
-                for record in chosen:
-                    if record.index not in outcomes:
-                        outcomes[record.index] = RecordOutcome(record.index, record.partition_key,
-                                                               record.explicit_hash_key, record.size)
-                batches = list(batch_records(chosen, **self.caps))
-                calls += len(batches)
-                if executor is None:
-                    retry_lists = [self._send(batch, outcomes) for batch in batches]
-                else:
-                    retry_lists = list(executor.map(lambda b: self._send(b, outcomes), batches))
-                for batch_retries in retry_lists:
-                    for record in batch_retries:
-                        attempts = outcomes[record.index].attempts
-                        due = outcomes[record.index].sent_at + self.retry.delay(attempts, rng)
-                        heapq.heappush(pending, _Retry(due, next(order), record))
+                chosen, limited, left = feed.choose(now, rate, budget, more_new, self.caps["max_records"])
+                carry = left if (rate and limited) else 0.0
+                for batch in batch_records(chosen, **self.caps):
+                    if len(in_flight) >= self.workers:  # the window is full: wait for a free slot
+                        done, _ = concurrent.futures.wait(in_flight,
+                                                          return_when=concurrent.futures.FIRST_COMPLETED)
+                        harvest(done)
+                    calls += 1
+                    in_flight.add(executor.submit(self._send, batch, feed.logs(batch)))
+                if simulated and in_flight:  # a round trip takes no simulated time: answer before the clock moves
+                    harvest(concurrent.futures.wait(in_flight).done)
                 if rate:
-                    next_tick = start + tick_number * self.tick
+                    next_tick = start + ticks * self.tick
                     wait = next_tick - self.clock.now()
                     if wait < 0:
                         late += 1
                     self.clock.sleep(max(0.0, wait))
                     tick_start = next_tick
-                elif not chosen and pending:
-                    self.clock.sleep(max(0.0, pending[0].due - self.clock.now()))
+                elif not chosen and in_flight:
+                    done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+                    harvest(done)
+                    tick_start = self.clock.now()
+                elif not chosen and feed.pending:
+                    self.clock.sleep(max(0.0, feed.pending[0].due - self.clock.now()))
                     tick_start = self.clock.now()
                 else:
                     tick_start = self.clock.now()
         finally:
-            if executor is not None:
-                executor.shutdown(wait=True)
-        end = self.clock.now()
-        return ProduceResult(sorted(outcomes.values(), key=lambda o: o.index), calls, start, end, rate, late,
-                             self.stream)
+            executor.shutdown(wait=True)
+        return calls, ticks, late, start
 
-    def _send(self, batch: list[Record], outcomes: dict[int, RecordOutcome]) -> list[Record]:
+    def _send(self, batch: list[Record], logs: list[RecordOutcome]) -> list[Record]:
         """One PutRecords call; update the batch's outcomes and return the records to retry."""
         sent_at = self.clock.now()
-        logs = [outcomes[r.index] for r in batch]
         for log in logs:
             log.attempts += 1
             log.sent_at = sent_at
+            log.answered_at = None
             if log.attempts == 1:
                 log.first_sent_at = sent_at
         retry: list[Record] = []
@@ -406,26 +379,30 @@ class Producer:
         try:
             response = self.client.put_records(Records=[r.entry() for r in batch], **stream_kwargs(self.stream))
         except ClientError as exc:
+            answered = self.clock.now()
             error = exc.response.get("Error", {})
             code, message = error.get("Code", "ClientError"), error.get("Message", str(exc))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             retryable = is_retryable(code, status=status)
             for record, log in zip(batch, logs):
                 _refuse(log, code, message, whole_call=True)
+                log.answered_at = answered
                 if may_retry and retryable and log.attempts < self.retry.max_attempts:
                     retry.append(record)
             return retry
-        except BotoCoreError as exc:
+        except BotoCoreError as exc:  # no answer from the service (connection, timeout): answered_at stays None
             retryable = is_retryable(None, exception=exc)
             for record, log in zip(batch, logs):
                 _refuse(log, type(exc).__name__, str(exc), whole_call=True)
                 if may_retry and retryable and log.attempts < self.retry.max_attempts:
                     retry.append(record)
             return retry
+        answered = self.clock.now()
         entries = response.get("Records", [])
         if len(entries) != len(batch):
             raise RuntimeError(f"PutRecords answered {len(entries)} entries for {len(batch)} records")
         for record, log, entry in zip(batch, logs, entries):
+            log.answered_at = answered
             if entry.get("ErrorCode"):
                 _refuse(log, entry["ErrorCode"], entry.get("ErrorMessage", ""), whole_call=False)
                 if may_retry and is_retryable(entry["ErrorCode"]) and log.attempts < self.retry.max_attempts:

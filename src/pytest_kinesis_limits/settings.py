@@ -137,6 +137,21 @@ def parse_tick(raw: str) -> float:
     return value
 
 
+#: The most calls a throughput test keeps in flight; the clients' connection pool holds as many (backends.py).
+MAX_IN_FLIGHT = 64
+
+
+def parse_in_flight(raw: str) -> int:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"expected a whole number of calls from 1 to {MAX_IN_FLIGHT}") from None
+    if not value.is_integer() or not 1 <= value <= MAX_IN_FLIGHT:
+        raise ValueError(f"expected a whole number of calls from 1 to {MAX_IN_FLIGHT} (each call in flight holds "
+                         "one of the client's pooled connections)")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Spec:
     """One setting: its name (the stem), command-line option, parser, default and help text."""
@@ -201,6 +216,16 @@ SPECS: tuple[Spec, ...] = (
          "search_index family) create an OpenSearch Service domain, which takes 15-30 minutes and is billed per "
          "hour; without it they are skipped live (offline and against an endpoint they always run)", parse_bool,
          default=False, flag=True),
+    Spec("rate_min_offered", "--kinesis-rate-min-offered", "throughput tests: the share of the target rate the "
+         "service must have answered (on the client's clock, over the measured window) for a write verdict to "
+         "count; below it the client could not offer the load and the verdict is 'inconclusive', never 'fail' "
+         "(default: 0.75: a case offering twice the limit needs 1.5 times the limit answered)", parse_fraction,
+         metavar="FRACTION"),
+    Spec("rate_in_flight", "--kinesis-rate-in-flight", "throughput tests: PutRecords calls the producer keeps in "
+         f"flight at once, 1-{MAX_IN_FLIGHT}, so that round trips longer than a tick do not lower the offered "
+         "rate; above 1 the read-calls probe also sends its calls concurrently (default: 1 offline, where runs "
+         "repeat exactly on the simulated clock; 16 live and against an endpoint)", parse_in_flight,
+         metavar="CALLS"),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -226,6 +251,8 @@ class Settings:
     clock: str = "simulated"
     search_domain: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    rate_min_offered: float | None = None
+    rate_in_flight: int | None = None
 
     @property
     def backend_kind(self) -> str:
@@ -280,6 +307,16 @@ class Settings:
     def simulated_clock(self) -> bool:
         """Offline on the simulated clock (``--kinesis-clock=simulated``, the default offline)."""
         return self.offline and self.clock == "simulated"
+
+    @property
+    def effective_rate_min_offered(self) -> float:
+        return 0.75 if self.rate_min_offered is None else self.rate_min_offered
+
+    @property
+    def effective_rate_in_flight(self) -> int:
+        if self.rate_in_flight is not None:
+            return self.rate_in_flight
+        return 1 if self.offline else 16
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")

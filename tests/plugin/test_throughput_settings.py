@@ -23,6 +23,11 @@ FAMILY = Path(__file__).parents[1] / "limits" / "test_throughput.py"
     ("--kinesis-rate-tick=2", "at most 1"),
     ("--kinesis-rate-tick=0", "greater than 0"),
     ("--kinesis-rate-tick=fast", "expected a number"),
+    ("--kinesis-rate-min-offered=1.5", "fraction between 0 and 1"),
+    ("--kinesis-rate-min-offered=0", "greater than 0"),
+    ("--kinesis-rate-in-flight=0", "whole number of calls from 1 to 64"),
+    ("--kinesis-rate-in-flight=65", "pooled connections"),
+    ("--kinesis-rate-in-flight=2.5", "whole number of calls"),
 ])
 def test_bad_throughput_option_is_a_usage_error(pytester: pytest.Pytester, value: str, says: str) -> None:
     pytester.makepyfile("def test_x(): pass")
@@ -60,6 +65,31 @@ def test_throughput_defaults_offline_and_live() -> None:
     assert (chosen.effective_rate_window, chosen.effective_rate_tick, chosen.effective_rate_tolerance_below) == (
         7, 0.25, 0.3)
     assert chosen.source_of("rate_window") == "the environment variable KINESIS_LIMITS_RATE_WINDOW"
+
+
+def test_offered_share_and_in_flight_defaults_offline_and_live() -> None:
+    offline = resolve({}, {}, {})
+    assert (offline.effective_rate_min_offered, offline.effective_rate_in_flight) == (0.75, 1)
+    live = resolve({"live": True}, {}, {})
+    assert (live.effective_rate_min_offered, live.effective_rate_in_flight) == (0.75, 16)
+    endpoint = resolve({"aws_endpoint_url": "http://127.0.0.1:5000"}, {}, {})
+    assert endpoint.effective_rate_in_flight == 16
+    chosen = resolve({"rate_in_flight": "4"}, {"KINESIS_LIMITS_RATE_IN_FLIGHT": "8",
+                                               "KINESIS_LIMITS_RATE_MIN_OFFERED": "0.9"}, {"rate_min_offered": "0.5"})
+    assert (chosen.effective_rate_in_flight, chosen.effective_rate_min_offered) == (4, 0.9)
+
+
+def test_a_higher_min_offered_share_makes_the_offline_verdicts_inconclusive_only_when_unmet(
+        pytester: pytest.Pytester) -> None:
+    """Offline the service answers exactly the target (share 1.0): even the strictest setting leaves the
+    verdicts judged, and the share is in the report."""
+    pytester.makepyfile(test_throughput_family=FAMILY.read_text(encoding="utf-8"))
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "above and records-per-s-1-shard",
+                                "--kinesis-rate-window=1", "--kinesis-rate-min-offered=0.99",
+                                "--kinesis-report=report.json")
+    result.assert_outcomes(passed=1)
+    rows = json.loads((pytester.path / "report.json").read_text())["measurements"]
+    assert [(r["verdict"], r["extra"]["offered"]) for r in rows] == [("pass", 1.0)]
 
 
 def test_the_family_uses_the_window_and_tick_settings(pytester: pytest.Pytester) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from throughput_fake import FakeKinesis
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.clock import SimulatedClock
+from pytest_kinesis_limits.clock import RealClock, SimulatedClock
 from pytest_kinesis_limits.keys import KeySpread, generate_records
 from pytest_kinesis_limits.meter import (
+    check_offered,
     measure,
     measure_stream,
+    next_written,
     probe_get_records,
     probe_read_calls_per_second,
     shard_ids_of,
@@ -142,6 +146,54 @@ def test_read_calls_probe_detects_a_backend_without_read_throttling(clock):
     assert probe.throttled_indices == []  # a check asserting [5] would fail here
 
 
+def test_a_serial_read_probe_far_from_the_service_cannot_fit_its_second(clock):
+    """Each answer 0.2 s away: six calls one after another span 1.2 s, so the probe says it did not meet its
+    second (the family then records inconclusive, not fail)."""
+    fake = FakeKinesis(clock, reads_per_s=READS_LIMIT)
+    fake.latency = 0.2
+    probe = probe_read_calls_per_second(fake, "s", "shardId-000000000000", READS_LIMIT + 1, clock)
+    assert probe.span == pytest.approx(1.2) and not probe.within_one_second
+    assert probe.throttled_indices == []  # spread over two seconds: nothing to see
+
+
+def test_a_concurrent_read_probe_meets_its_second_despite_the_round_trips():
+    """The same 0.2 s round trips on a real clock, the calls sent concurrently at their times: they meet inside
+    one second and the one call over the limit is throttled."""
+    clock = RealClock()
+    fake = FakeKinesis(clock, reads_per_s=READS_LIMIT)
+    fake.latency, fake.sleep = 0.2, time.sleep
+    probe = probe_read_calls_per_second(fake, "s", "shardId-000000000000", READS_LIMIT + 1, clock, settle=0.0,
+                                        concurrent=True)
+    assert probe.within_one_second and probe.span >= 0.2
+    assert len(probe.throttled_indices) == 1 and [c.index for c in probe.calls] == list(range(READS_LIMIT + 1))
+    assert all(c.answered_at >= c.at + 0.2 for c in probe.calls)
+
+
+def test_offer_check_compares_what_was_answered_with_the_needed_share(clock):
+    fake = FakeKinesis(clock)
+    fake.latency = 0.2
+    result = Producer(fake, "s", clock=clock, tick=0.1).run(generate_records(50, KeySpread.single()),
+                                                            rate=Rate.records_per_s(1000), duration=3)
+    check = check_offered(result, needed=0.75, skip_first_s=1, window_s=1)
+    assert check.fraction == pytest.approx(0.5) and not check.enough
+    assert "answered 50.0% of the target 1,000 records/s" in check.describe() and "15 of 15 ticks late" in \
+        check.describe()
+    near = Producer(FakeKinesis(clock), "s", clock=clock, tick=0.1).run(generate_records(50, KeySpread.single()),
+                                                                       rate=Rate.records_per_s(1000), duration=3)
+    assert check_offered(near, needed=0.75, window_s=1).enough
+    with pytest.raises(ValueError, match="unpaced"):
+        check_offered(Producer(FakeKinesis(clock), "s", clock=clock).run(
+            generate_records(50, KeySpread.single()), count=5), needed=0.75)
+
+
+def test_next_written_follows_the_shard_order_of_sequence_numbers(clock):
+    fake = FakeKinesis(clock, shards=2)
+    result = Producer(fake, "s", clock=clock).run(generate_records(20, KeySpread.from_stream(fake, "s")), count=8)
+    first = [o for o in result.outcomes if o.shard_id == "shardId-000000000000"]
+    assert next_written(result, "shardId-000000000000", first[0].sequence_number) is first[1]
+    assert next_written(result, "shardId-000000000000", first[-1].sequence_number) is None
+
+
 def test_get_records_limit_probe(clock):
     fake = FakeKinesis(clock)
     Producer(fake, "s", clock=clock).run(generate_records(20, KeySpread.single()), count=12)
@@ -149,7 +201,7 @@ def test_get_records_limit_probe(clock):
     over = probe_get_records(fake, "s", "shardId-000000000000", limit=limits.GET_RECORDS_MAX_RECORDS.value + 1)
     assert (over.ok, over.error_code) == (False, "ValidationException")
     few = probe_get_records(fake, "s", "shardId-000000000000", limit=5)
-    assert (few.records, few.data_bytes) == (5, 5 * (20 - 2))
+    assert (few.records, few.data_bytes, few.last_sequence_number) == (5, 5 * (20 - 2), "4")
 
 
 def test_get_records_probe_follows_empty_first_pages_a_bounded_number_of_times(clock):

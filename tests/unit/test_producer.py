@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
+import threading
 import time
 
 import boto3
@@ -287,3 +288,103 @@ def test_a_large_record_stream_raises_the_request_cap_to_its_record_cap() -> Non
     assert [len(b) for b in batches] == [1, 1]
     with pytest.raises(ValueError, match="over the cap"):
         list(batch_records([Record(9, b"x" * big, "k")], max_record_bytes=big))
+
+
+# --- round trips: calls in flight, and what the service really saw ----------------------------------------
+
+class _InFlight:
+    """Wraps a client: counts the PutRecords calls in flight at once; the first ``meet`` calls wait until that
+    many are in flight together (a barrier: a producer that waits for each answer never gets there)."""
+
+    def __init__(self, client, meet: int = 0, hold: float = 0.0) -> None:
+        self.client = client
+        self.active = self.most = 0
+        self.lock = threading.Lock()
+        self.barrier = threading.Barrier(meet) if meet else None
+        self.hold = hold
+
+    def put_records(self, **kwargs):
+        with self.lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        try:
+            if self.barrier is not None and not self.barrier.broken:
+                try:
+                    self.barrier.wait(timeout=5)
+                except threading.BrokenBarrierError:
+                    pass
+                self.barrier = None
+            time.sleep(self.hold)
+            return self.client.put_records(**kwargs)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def test_pipelined_ticks_do_not_wait_for_earlier_answers():
+    """One call per 0.05 s tick, each held until three are in flight together: only a producer that sends the
+    next ticks' calls before the first answers can get three in flight (a serial one breaks the barrier)."""
+    clock = RealClock()
+    fake = _InFlight(FakeKinesis(SimulatedClock(start=1_700_000_000)), meet=3)
+    result = Producer(fake, "s", clock=clock, workers=3, tick=0.05).run(
+        small_records(), rate=Rate.records_per_s(100 / 0.05), count=600)
+    assert fake.most == 3 and not fake.barrier
+    assert result.accepted == result.sent == 600 and result.calls == 6
+
+
+def test_the_in_flight_window_is_bounded_and_a_full_window_shows_as_late_ticks():
+    """Calls answered 0.3 s later, one per 0.1 s tick, at most two in flight: never more than two, the ticks that
+    found the window full are late, and every record is still logged once with its answer."""
+    fake = _InFlight(FakeKinesis(SimulatedClock(start=1_700_000_000)), hold=0.3)
+    result = Producer(fake, "s", clock=RealClock(), workers=2, tick=0.1).run(
+        small_records(), rate=Rate.records_per_s(500), duration=1)
+    assert fake.most == 2
+    assert result.late_ticks > 0 and result.ticks >= result.late_ticks
+    assert [o.index for o in result.outcomes] == list(range(result.sent))
+    assert all(o.accepted and o.attempts == 1 and o.answered_at >= o.sent_at for o in result.outcomes)
+
+
+def test_a_pipelined_producer_on_a_simulated_clock_answers_each_tick_before_the_clock_moves(clock):
+    """Offline, threads cannot carry a tick's calls into the next second: the per-second count is the serial one."""
+    fake = FakeKinesis(clock, records_per_s=RECORDS_LIMIT)
+    result = Producer(fake, "s", clock=clock, workers=4, tick=0.25).run(
+        small_records(), rate=Rate.records_per_s(2 * RECORDS_LIMIT), duration=3)
+    assert (result.sent, result.accepted, result.late_ticks) == (6 * RECORDS_LIMIT, 3 * RECORDS_LIMIT, 0)
+    assert [fake.written[("shardId-000000000000", 1_700_000_000 + s)][0] for s in range(3)] == [RECORDS_LIMIT] * 3
+
+
+def test_pipelined_retries_still_deliver_every_record(clock):
+    fake = FakeKinesis(clock, records_per_s=RECORDS_LIMIT)
+    result = Producer(fake, "s", clock=clock, workers=3, retry=RetryPolicy.backoff(max_attempts=50)).run(
+        small_records(), rate=Rate.records_per_s(1.5 * RECORDS_LIMIT), count=3000)
+    assert result.accepted == result.sent == 3000 and result.retries > 0
+    assert sorted(payload_index(r["Data"]) for r in fake.stored["shardId-000000000000"]) == list(range(3000))
+
+
+def test_a_serial_producer_far_from_the_service_offers_half_and_says_so(clock):
+    """Each answer 0.2 s away and a 0.1 s tick, one call at a time: every tick is late, the run stops at its
+    deadline rather than stretching, and the service answered half the target in the window."""
+    fake = FakeKinesis(clock)
+    fake.latency = 0.2
+    result = Producer(fake, "s", clock=clock, tick=0.1).run(small_records(), rate=Rate.records_per_s(1000),
+                                                            duration=3)
+    assert result.late_ticks == result.ticks == 15 and result.sent == 1500
+    assert result.duration == pytest.approx(3.0)
+    assert result.offered_fraction(skip_first_s=1, window_s=1) == pytest.approx(0.5)
+    assert all(o.answered_at == pytest.approx(o.sent_at + 0.2) for o in result.outcomes)
+
+
+def test_offered_fraction_counts_what_the_service_judged_record_by_record(clock):
+    """A throttled record reached its shard (it counts); a record of a call refused whole did not."""
+    fake = FakeKinesis(clock, records_per_s=RECORDS_LIMIT)
+    result = Producer(fake, "s", clock=clock, tick=0.5).run(
+        small_records(), rate=Rate.records_per_s(2 * RECORDS_LIMIT), duration=4)
+    assert result.refused == {THROTTLED: 4 * RECORDS_LIMIT}
+    assert result.offered_fraction() == 1.0 and result.offered_fraction(skip_first_s=1, window_s=2) == 1.0
+    fake = FakeKinesis(clock)
+    fake.call_errors.extend(client_error("InternalFailure", "oops", "PutRecords", status=500) for _ in range(2))
+    result = Producer(fake, "s", clock=clock, tick=0.5).run(small_records(), rate=Rate.records_per_s(1000),
+                                                            duration=2)
+    assert result.offered_fraction(skip_first_s=0, window_s=2) == 0.5  # the first second's two calls: refused whole
+    assert not any(o.judged for o in result.outcomes[:1000]) and all(o.judged for o in result.outcomes[1000:])
+    assert Producer(fake, "s", clock=clock).run(small_records(), count=10).offered_fraction() is None  # unpaced

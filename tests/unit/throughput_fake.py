@@ -5,12 +5,18 @@ It throttles like the documented service, per shard and per *clock* second: abov
 a GetRecords call is refused whole. Arrival times come from the same ``SimulatedClock`` the producer
 sleeps on, so every number is exact and every run identical. It also enforces the PutRecords caps by
 raising the errors AWS raises, and records each call's size so that tests can check batching.
+
+``latency`` makes every PutRecords and GetRecords call take that long before the service sees it, by
+``sleep`` (the clock's by default, so on a SimulatedClock a far-away client is exact; ``time.sleep`` for
+tests of concurrent callers on a real clock). Calls are served one at a time (a lock), so concurrent callers
+meet a consistent per-second count.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections import defaultdict
 from datetime import datetime, timezone
 from collections.abc import Iterator
@@ -67,6 +73,9 @@ class FakeKinesis:
         self.put_calls: list[tuple[int, int]] = []  # (records, bytes) per PutRecords call
         self.call_errors: list[Exception] = []  # raised by the next PutRecords calls, in order
         self.empty_pages = 0  # the next GetRecords calls answer an empty page (as AWS may from TRIM_HORIZON)
+        self.latency = 0.0
+        self.sleep = clock.sleep
+        self.lock = threading.Lock()
 
     # -- writes --------------------------------------------------------------------------------------
     def _shard_for(self, partition_key: str, explicit_hash_key: str | None) -> str:
@@ -77,6 +86,12 @@ class FakeKinesis:
         return next(sid for sid, lo, hi in self.ranges if lo <= hash_key <= hi)
 
     def put_records(self, *, Records: list[dict[str, Any]], StreamName: str = "", StreamARN: str = "") -> dict:
+        if self.latency:
+            self.sleep(self.latency)
+        with self.lock:
+            return self._put_records(Records)
+
+    def _put_records(self, Records: list[dict[str, Any]]) -> dict:
         sizes = [len(r["Data"]) + len(r["PartitionKey"].encode("utf-8")) for r in Records]
         self.put_calls.append((len(Records), sum(sizes)))
         if self.call_errors:
@@ -138,6 +153,12 @@ class FakeKinesis:
         return {"ShardIterator": f"{ShardId}:0"}
 
     def get_records(self, *, ShardIterator: str, Limit: int | None = None) -> dict[str, Any]:
+        if self.latency:
+            self.sleep(self.latency)
+        with self.lock:
+            return self._get_records(ShardIterator, Limit)
+
+    def _get_records(self, ShardIterator: str, Limit: int | None) -> dict[str, Any]:
         shard_id, position = ShardIterator.rsplit(":", 1)
         key = (shard_id, math.floor(self.clock.now()))
         self.reads[key] += 1
