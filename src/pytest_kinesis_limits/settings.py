@@ -123,6 +123,17 @@ def parse_tick(raw: str) -> float:
     return value
 
 
+_BACKEND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,47}$")
+
+
+def parse_backend_name(raw: str) -> str:
+    value = raw.strip()
+    if not _BACKEND_NAME.match(value):
+        raise ValueError("expected 1-48 characters: a letter or digit, then letters, digits or . _ @ + - "
+                         "(for example kinesalite@3.3.3)")
+    return value
+
+
 @dataclass(frozen=True)
 class Spec:
     """One setting: its name (the stem), command-line option, parser, default and help text."""
@@ -174,11 +185,15 @@ SPECS: tuple[Spec, ...] = (
          "0.02 offline, 0.25 live: AWS does not document how a shard enforces its quota within a second)",
          parse_fraction, metavar="FRACTION"),
     Spec("rate_window", "--kinesis-rate-window", "throughput tests: whole seconds of sustained writing measured "
-         "after the first (burst) second (default: 3 offline, 20 live)", parse_whole_seconds,
+         "after the first (burst) second (default: 3 offline, 5 on an endpoint, 20 live)", parse_whole_seconds,
          metavar="SECONDS"),
     Spec("rate_tick", "--kinesis-rate-tick", "throughput tests: the producer's pacing period in seconds, at "
          "most 1; each tick sends its share of the offered rate at once (default: 1 offline, 0.1 live)",
          parse_tick, metavar="SECONDS"),
+    Spec("backend_name", "--kinesis-backend-name", "the name this run's backend carries in the report header, the "
+         "measurement table and the JSON report, so that reports from several emulators can sit side by side "
+         "(default: moto, moto-plain, live or endpoint; known-gap markers always match those)",
+         parse_backend_name, metavar="NAME"),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -201,6 +216,7 @@ class Settings:
     rate_tolerance_below: float | None = None
     rate_window: int | None = None
     rate_tick: float | None = None
+    backend_name: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -221,6 +237,11 @@ class Settings:
         if kind == "moto" and self.fidelity == "off":
             return "moto-plain"
         return kind
+
+    @property
+    def effective_backend_name(self) -> str:
+        """What the report calls the backend: ``--kinesis-backend-name``, else the label."""
+        return self.backend_name or self.backend_label
 
     @property
     def effective_timeout(self) -> float:
@@ -244,6 +265,8 @@ class Settings:
     def effective_rate_window(self) -> int:
         if self.rate_window is not None:
             return self.rate_window
+        if self.backend_kind == "endpoint":  # an emulator has no burst credit to outlast (AWS does: 20 s live)
+            return 5
         return 3 if self.offline else 20
 
     @property
