@@ -175,10 +175,15 @@ def kinesis_tags(kinesis_run_id: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def kinesis_wait_policy(kinesis_backend: Backend) -> WaitPolicy:
-    """How long resource fixtures wait for a resource (short polls on a simulated clock, 5 s polls live)."""
+    """How long resource fixtures wait for a resource (short polls on a simulated clock, 0.5 s polls on an endpoint,
+    5 s polls live; an endpoint and live both give up after 15 minutes)."""
     from .resources import WaitPolicy
 
-    return WaitPolicy(delay=0.25, attempts=400) if kinesis_backend.offline else WaitPolicy(delay=5, attempts=180)
+    if kinesis_backend.offline:
+        return WaitPolicy(delay=0.25, attempts=400)
+    if kinesis_backend.kind == "endpoint":  # loopback polls cost nothing: poll often, over live's 15-minute span
+        return WaitPolicy(delay=0.5, attempts=1800)
+    return WaitPolicy(delay=5, attempts=180)
 
 
 def _report_cleanup(tracker: ResourceTracker) -> None:
@@ -267,7 +272,7 @@ def record_measurement(request: pytest.FixtureRequest, kinesis_settings: Setting
     def record(limit: Limit, measured: float | None, *, verdict: str, detail: str = "",
                unit: str | None = None, **extra: Any) -> Measurement:
         measurement = Measurement.of(limit, measured, test=request.node.nodeid,
-                                     backend=kinesis_settings.backend_label, verdict=verdict, detail=detail,
+                                     backend=kinesis_settings.effective_backend_name, verdict=verdict, detail=detail,
                                      unit=unit, **extra)
         request.node.user_properties.append((PROPERTY_NAME, measurement.to_json()))
         return measurement
