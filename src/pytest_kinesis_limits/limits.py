@@ -253,3 +253,10 @@ FIREHOSE_DELIVERY_LATENCY_S = _limit(
 UPDATE_SHARD_COUNT_WINDOW_HOURS = _limit(
     "update_shard_count.window_hours", 24, "hours", "length of the rolling window in which "
     "update_shard_count.calls_per_24h calls are allowed per stream", SRC_UPDATE_SHARD_COUNT, "2026-11-25")
+
+# --- Account quotas (what an emulator is configured with) ---
+ACCOUNT_SHARD_QUOTA = _limit(
+    "account.shard_quota.default", 20_000, "shards", "default shard quota of an account in US East (N. Virginia), "
+    "US West (Oregon) and Europe (Ireland), the region of emulator runs (us-east-1); emulators started by "
+    "pytest-kinesis-limits get it instead of their own lower defaults (kinesalite 10, kinesis-mock 50)",
+    SRC_QUOTAS, "2026-11-29", note="1,000 or 6,000 in other regions")
