@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .report import PROPERTY_NAME, Measurement, format_table, summary_line, write_json
 from .matrix import NO_MEASUREMENT_LIMIT, UNSUPPORTED_PREFIX, run_facts
+from .report import PROPERTY_NAME, Measurement, format_table, summary_line, write_json
 from .settings import SPECS, Settings, SettingError, resolve
 
 if TYPE_CHECKING:
@@ -131,10 +131,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     label = settings.backend_label
     global_timeout = _global_timeout(config)
     backend = config.stash.get(BACKEND_KEY, None)
+    group = not settings.offline and config.pluginmanager.hasplugin("xdist")
     for item in items:
         if backend is not None and backend.unserved:
             _skip_unserved(item, backend, settings)
-        if not settings.offline and item.name.startswith(WALL_CLOCK_FAMILY):
+        if group and item.name.startswith(WALL_CLOCK_FAMILY):
             item.add_marker(pytest.mark.xdist_group(WALL_CLOCK_FAMILY))
         for marker in item.iter_markers("kinesis_gap"):
             unknown = [name for name in marker.args if name not in GAP_LABELS]

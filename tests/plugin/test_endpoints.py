@@ -200,3 +200,23 @@ def test_bad_backend_name_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--kinesis-backend-name", "two words")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*invalid value 'two words' for --kinesis-backend-name*kinesalite@3.3.3*"])
+
+
+# --- 5. the wall-clock family stays on one xdist worker in endpoint runs ------------------------------------
+
+def test_throughput_family_is_one_xdist_group_on_an_endpoint(pytester: pytest.Pytester, kinesis_only_url: str,
+                                                             bare_aws) -> None:
+    pytester.makeconftest("""
+import pytest
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        group = item.get_closest_marker("xdist_group")
+        print(f"GROUP {item.name} {group.args[0] if group else None}")
+""")
+    pytester.makepyfile("def test_throughput_a(kinesis_stream): pass\ndef test_resharding_b(kinesis_stream): pass\n")
+    result = pytester.runpytest_subprocess("--aws-endpoint-url", kinesis_only_url, "--aws-region", "us-east-1",
+                                           "--collect-only", "-s", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["GROUP test_throughput_a test_throughput", "GROUP test_resharding_b None"])
+    offline = pytester.runpytest_subprocess("--collect-only", "-s", "-p", "no:cacheprovider")
+    offline.stdout.fnmatch_lines(["GROUP test_throughput_a None"])  # offline runs stay spread: simulated clock
