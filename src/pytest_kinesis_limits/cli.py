@@ -182,8 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.set_defaults(run=_emulator)
     conformance = commands.add_parser(
         "conformance", help="start an emulator, run the limit families against it with a JSON report, stop it",
-        description="Start the emulator on 127.0.0.1, run pytest (default: tests/limits; arguments after -- go to "
-                    "pytest) with --aws-endpoint-url, --kinesis-backend-name and --kinesis-report REPORT_DIR/NAME.json, "
+        description="Start the emulator on 127.0.0.1, run pytest (arguments after -- go to pytest and replace the default, tests/limits) "
+                    "with --aws-endpoint-url, --kinesis-backend-name and --kinesis-report REPORT_DIR/NAME.json, "
                     "and stop it. Exit 0 when the run reached its end with a report and no ERROR outcome (failed "
                     "tests are the emulator's gaps, recorded in the report), 1 otherwise, 2 when it cannot start.")
     conformance.add_argument("name", choices=list(EMULATORS), help="which emulator")
