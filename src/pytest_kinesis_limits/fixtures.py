@@ -175,14 +175,15 @@ def kinesis_tags(kinesis_run_id: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def kinesis_wait_policy(kinesis_backend: Backend) -> WaitPolicy:
-    """How long resource fixtures wait for a resource (short polls on a simulated clock, 0.5 s polls on an endpoint,
-    5 s polls live; an endpoint and live both give up after 15 minutes)."""
+    """How long resource fixtures wait for a resource: short polls on a simulated clock; on an endpoint 0.5 s polls
+    for at most 2 minutes (an emulator's state changes are configured delays of about a second); live 5 s polls for
+    at most 15 minutes. Firehose waits add the buffering interval to the span."""
     from .resources import WaitPolicy
 
     if kinesis_backend.offline:
         return WaitPolicy(delay=0.25, attempts=400)
-    if kinesis_backend.kind == "endpoint":  # loopback polls cost nothing: poll often, over live's 15-minute span
-        return WaitPolicy(delay=0.5, attempts=1800)
+    if kinesis_backend.kind == "endpoint":  # kinesalite/kinesis-mock: 500 ms per state change; serve: 1 s UPDATING
+        return WaitPolicy(delay=0.5, attempts=240)
     return WaitPolicy(delay=5, attempts=180)
 
 
