@@ -175,6 +175,19 @@ def _skip_unserved(item: pytest.Item, backend: Backend, settings: Settings) -> N
         backend=settings.effective_backend_name, verdict="unsupported", detail=reason).to_json()))
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A fixture that proves the backend does what AWS documents (a delivery stream is handed over only once its
+    canary arrived) and fails because the backend does not, failed the test, not its setup: FAILED, not ERROR."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "setup" and report.failed and call.excinfo is not None:
+        from .firehose_provision import DeliveryStreamError
+
+        if call.excinfo.errisinstance(DeliveryStreamError):
+            report.when = "call"
+
+
 def _global_timeout(config: pytest.Config) -> bool:
     """Whether the user set pytest-timeout's own --timeout or ini timeout (which then wins over ours)."""
     if not config.pluginmanager.hasplugin("timeout"):

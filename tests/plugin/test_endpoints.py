@@ -220,3 +220,12 @@ def pytest_collection_modifyitems(items):
     result.stdout.fnmatch_lines(["GROUP test_throughput_a test_throughput", "GROUP test_resharding_b None"])
     offline = pytester.runpytest_subprocess("--collect-only", "-s", "-p", "no:cacheprovider")
     offline.stdout.fnmatch_lines(["GROUP test_throughput_a None"])  # offline runs stay spread: simulated clock
+
+
+def test_a_delivery_stream_that_never_delivers_fails_the_test_not_its_setup(pytester: pytest.Pytester) -> None:
+    """Plain moto's Firehose never reads its source: the fixture's canary never arrives. That is the backend
+    breaking a documented behaviour (FAILED, a matrix cell), not a broken test setup (ERROR)."""
+    pytester.makepyfile("def test_delivery(firehose_delivery_stream):\n    pass\n")
+    result = pytester.runpytest_subprocess("--kinesis-fidelity=off", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, errors=0)
+    result.stdout.fnmatch_lines(["*DeliveryStreamError*"])
