@@ -108,3 +108,16 @@ def test_put_records_family_against_kinesalite(tmp_path: Path) -> None:
     page = render(load_all([tmp_path]))
     assert "| `record.max_bytes` | 1,048,576 | bytes | `test_put_records_single_put_record_size[over]` | " \
            "**FAIL** 1,048,577 |" in page
+
+
+@pytest.mark.parametrize(("code", "errors", "report", "ok"), [
+    (0, 0, True, True), (1, 0, True, True),  # failed tests are the emulator's gaps: findings, not a broken run
+    (1, 2, True, False),  # an ERROR outcome is a broken run
+    (4, 0, False, False),  # a preflight (usage) error: no report
+    (1, 0, False, False),  # no report where the matrix reads it
+])
+def test_a_conformance_run_is_done_only_with_a_report_and_no_error(tmp_path: Path, code, errors, report, ok) -> None:
+    path = tmp_path / "kinesalite.json"
+    if report:
+        path.write_text("{}", encoding="utf-8")
+    assert emulators.ConformanceResult(code, path, {"errors": errors}).ok is ok
