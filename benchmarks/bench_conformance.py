@@ -12,7 +12,6 @@ on a shared machine it says how far the numbers are from an idle one.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,8 +46,8 @@ def run(name: str, pytest_args: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pytest_kinesis_limits", "conformance", name, "--report-dir", tmp,
-                        "--", *pytest_args, f"--junitxml={junit}"], check=False, stdout=subprocess.DEVNULL)
+        with open(os.devnull, "w", encoding="utf-8") as quiet:
+            emulators.run_conformance(name, Path(tmp), pytest_args, out=quiet, junit=junit)
         wall = time.perf_counter() - started
         per_family: dict[str, float] = defaultdict(float)
         tests = []

@@ -311,9 +311,9 @@ class ConformanceResult:
 
 
 def run_conformance(name: str, report_dir: Path, pytest_args: Sequence[str], *,
-                    out: Any = None) -> ConformanceResult:
+                    out: Any = None, junit: Path | None = None) -> ConformanceResult:
     """Start emulator ``name``, run pytest with ``pytest_args`` against it (report at ``report_dir/NAME.json``),
-    stop it. Prints what it does to ``out`` (default stdout)."""
+    stop it. Prints what it does to ``out`` (default stdout); ``junit`` keeps pytest's junitxml there."""
     import xml.etree.ElementTree as ET
 
     out = out or sys.stdout
@@ -323,7 +323,7 @@ def run_conformance(name: str, report_dir: Path, pytest_args: Sequence[str], *,
     with contextlib.suppress(FileNotFoundError):
         report.unlink()  # never let an old report pass for this run's
     with tempfile.TemporaryDirectory(prefix="pkl-conformance-") as tmp, running(name) as emu:
-        junit = Path(tmp) / "junit.xml"
+        junit = junit or Path(tmp) / "junit.xml"
         argv = [*pytest_command(emulator, emu.url, report, pytest_args), f"--junitxml={junit}"]
         print(f"conformance: {emulator.backend_name} listening on {emu.url} (pid {emu.process.pid}); "
               f"running {' '.join(argv[1:])}", file=out, flush=True)
