@@ -12,12 +12,14 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.configprovider import ConfiguredEndpointProvider
+from botocore.parsers import ResponseParserError
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -57,6 +59,12 @@ class Backend:
     account_id: str | None = None
     arn: str | None = None  # the caller identity (live / endpoint)
     dummy_credentials: bool = False
+    #: (service, URL) for the services whose endpoint botocore's own settings name (AWS_ENDPOINT_URL_<SERVICE>,
+    #: the config file's ``services`` section): those win over ``endpoint_url``.
+    service_endpoints: tuple[tuple[str, str], ...] = ()
+    #: (service, what the probe answered) for the services an endpoint does not serve (their tests are skipped).
+    unserved: tuple[tuple[str, str], ...] = ()
+    name: str = ""  # what the report calls it (--kinesis-backend-name); the label when not set
 
     @property
     def offline(self) -> bool:
@@ -80,20 +88,34 @@ class Backend:
             max_pool_connections=MAX_IN_FLIGHT,  # botocore's default 10 would serialise a throughput test's calls
             user_agent_extra="pytest-kinesis-limits",
         )
+        if self.offline:  # moto in-process: never an AWS_ENDPOINT_URL* the user's shell may hold
+            config = config.merge(Config(ignore_configured_endpoint_urls=True))
         kwargs: dict[str, Any] = {"config": config}
-        if self.endpoint_url:
+        if self.endpoint_url and service not in dict(self.service_endpoints):
             kwargs["endpoint_url"] = self.endpoint_url
         return (session or self.session()).client(service, **kwargs)
 
+    def serves(self, service: str) -> bool:
+        """Whether this backend answers ``service`` (an endpoint may serve Kinesis only)."""
+        return service not in dict(self.unserved)
+
+    def why_unserved(self, service: str) -> str:
+        """What the endpoint answered to the probe of ``service`` ("" when it serves it)."""
+        return dict(self.unserved).get(service, "")
+
     def describe(self) -> str:
         """One line for the report header (never credentials)."""
-        parts = [f"backend={self.label}", f"region={self.region}"]
+        named = f"{self.name} ({self.label})" if self.name and self.name != self.label else self.label
+        parts = [f"backend={named}", f"region={self.region}"]
         if self.account_id:
             parts.append(f"account={self.account_id}")
         if self.profile:
             parts.append(f"profile={self.profile}")
         if self.endpoint_url:
             parts.append(f"endpoint={self.endpoint_url}")
+        parts += [f"{service}={url}" for service, url in self.service_endpoints]
+        if self.kind == "endpoint" and not self.arn:
+            parts.append("identity=none (no STS)")
         return " ".join(parts)
 
 
@@ -105,6 +127,7 @@ def offline_backend(settings: Settings) -> Backend:
         region=settings.aws_region or OFFLINE_REGION,
         account_id=OFFLINE_ACCOUNT,
         dummy_credentials=True,
+        name=settings.effective_backend_name,
     )
 
 
@@ -221,6 +244,7 @@ def preflight(settings: Settings, wording: Wording = PYTEST_WORDING) -> Backend:
         profile=profile,
         endpoint_url=settings.aws_endpoint_url,
         dummy_credentials=dummy,
+        name=settings.effective_backend_name,
     )
     return _identify(backend)
 
@@ -239,8 +263,10 @@ def _base_session(profile: str | None, *, local_only: bool) -> boto3.Session:
 
 
 def _identify(backend: Backend) -> Backend:
-    """Ask STS who we are; an endpoint without STS is checked with ListStreams instead."""
-    where = f"the endpoint {backend.endpoint_url}" if backend.endpoint_url else f"AWS in {backend.region}"
+    """Ask STS who we are (live); an endpoint goes to :func:`_identify_endpoint`."""
+    if backend.kind == "endpoint":
+        return _identify_endpoint(backend)
+    where = f"AWS in {backend.region}"
     sts = backend.client("sts", retries=False)
     try:
         identity = sts.get_caller_identity()
@@ -251,31 +277,103 @@ def _identify(backend: Backend) -> Backend:
         ) from None
     except EndpointConnectionError:
         raise PreflightError(
-            f"cannot connect to {where}. Fix: check the network or start the endpoint "
-            "(for example 'moto_server -H 127.0.0.1 -p 5000'), and check --aws-endpoint-url and --aws-region."
+            f"cannot connect to {where}. Fix: check the network, --aws-region, and any AWS_ENDPOINT_URL* "
+            "setting that sends STS elsewhere."
         ) from None
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if backend.endpoint_url and code in ("UnknownOperationException", "InvalidAction", "NotImplemented",
-                                             "UnrecognizedClientException", "404"):
-            return _reachable_without_sts(backend)
         raise PreflightError(
             f"{where} refused the credentials ({code}: {exc.response.get('Error', {}).get('Message', '')}). "
             "Fix: refresh them ('aws sso login', new keys, or the right --aws-profile)."
         ) from None
     except BotoCoreError as exc:
-        if backend.endpoint_url:
-            return _reachable_without_sts(backend)
         raise PreflightError(f"the identity check against {where} failed: {exc}") from None
-    return Backend(**{**backend.__dict__, "account_id": identity.get("Account"), "arn": identity.get("Arn")})
+    return replace(backend, account_id=identity.get("Account"), arn=identity.get("Arn"))
 
 
-def _reachable_without_sts(backend: Backend) -> Backend:
+#: The services a family needs besides Kinesis, each with a cheap read-only call that answers only where the
+#: service is served. An endpoint that fails the call does not serve it: the tests needing it are skipped.
+SERVICE_PROBES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "firehose": ("Firehose", "list_delivery_streams", {"Limit": 1}),
+    "s3": ("S3", "list_buckets", {}),
+    "iam": ("IAM", "list_roles", {"MaxItems": 1}),
+    "opensearch": ("OpenSearch Service", "list_domain_names", {}),
+}
+#: The services whose own endpoint settings (AWS_ENDPOINT_URL_<SERVICE>, config ``services``) the suite honours.
+SERVICES = ("kinesis", "firehose", "s3", "iam", "sts", "opensearch")
+
+START_AN_ENDPOINT = (
+    "start one on 127.0.0.1: 'pytest-kinesis-limits serve --port 4567' (moto with the fidelity layer), or "
+    "'pytest-kinesis-limits emulator kinesalite' / 'pytest-kinesis-limits emulator kinesis-mock' (the npm "
+    "emulators, installed and started for you; 'tox -e kinesalite' runs the whole suite against one)")
+
+
+def configured_service_endpoints(profile: str | None, services: tuple[str, ...] = SERVICES) -> dict[str, str]:
+    """The endpoints botocore's own per-service settings give ``services``: AWS_ENDPOINT_URL_<SERVICE>, then the
+    config file's ``services`` section (its per-service ``endpoint_url``). The global ones (AWS_ENDPOINT_URL, a
+    profile's ``endpoint_url``) are left out: --aws-endpoint-url is this run's global endpoint. Nothing when
+    ``ignore_configured_endpoint_urls`` is set (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS or the profile)."""
+    core = botocore.session.Session(profile=profile)
+    if core.get_config_variable("ignore_configured_endpoint_urls"):
+        return {}
+    scoped = {key: value for key, value in core.get_scoped_config().items() if key != "endpoint_url"}
+    environ = {key: value for key, value in os.environ.items() if key != "AWS_ENDPOINT_URL"}
+    found = {}
+    for service in services:
+        url = ConfiguredEndpointProvider(full_config=core.full_config, scoped_config=scoped, client_name=service,
+                                         environ=environ).provide()
+        if url:
+            found[service] = url
+    return found
+
+
+def _answer(exc: Exception) -> str:
+    """A failed call in one line: the error code and message, or the exception."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = error.get("Code") or "no error code"
+        message = error.get("Message") or "no message"
+        return f"HTTP {status}, {code}: {message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _identify_endpoint(backend: Backend) -> Backend:
+    """An endpoint: STS GetCallerIdentity where it answers; on any STS failure (kinesalite and kinesis-mock serve
+    no STS) Kinesis ListStreams must answer instead. Then each other service is probed once: the ones that do not
+    answer are recorded in ``unserved`` (their tests are skipped and reported as unsupported)."""
     try:
-        backend.client("kinesis", retries=False).list_streams(Limit=1)
-    except (BotoCoreError, ClientError) as exc:
-        raise PreflightError(
-            f"the endpoint {backend.endpoint_url} does not answer Kinesis ListStreams ({exc}). "
-            "Fix: check --aws-endpoint-url and that the emulator is running."
-        ) from None
-    return Backend(**{**backend.__dict__, "account_id": "000000000000"})
+        endpoints = configured_service_endpoints(backend.profile)
+    except BotoCoreError as exc:  # e.g. a profile naming a services section that does not exist
+        raise PreflightError(f"botocore's endpoint settings cannot be read: {exc}. Fix: correct ~/.aws/config "
+                             "(the profile's 'services' section) or unset AWS_CONFIG_FILE.") from None
+    backend = replace(backend, service_endpoints=tuple(sorted(endpoints.items())))
+    sts = backend.client("sts", retries=False)
+    try:
+        identity = sts.get_caller_identity()
+        backend = replace(backend, account_id=identity.get("Account"), arn=identity.get("Arn"))
+    except (BotoCoreError, ClientError, ResponseParserError) as sts_error:
+        kinesis = backend.client("kinesis", retries=False)
+        url = kinesis.meta.endpoint_url
+        try:
+            kinesis.list_streams(Limit=1)
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
+            tried = (f"STS GetCallerIdentity at {sts.meta.endpoint_url} answered {_answer(sts_error)}; Kinesis "
+                     f"ListStreams at {url} answered {_answer(exc)}")
+            if isinstance(exc, EndpointConnectionError):
+                raise PreflightError(
+                    f"cannot connect to the endpoint {url} ({tried}). Fix: check --aws-endpoint-url (and "
+                    f"AWS_ENDPOINT_URL_KINESIS), or {START_AN_ENDPOINT}.") from None
+            raise PreflightError(
+                f"the endpoint {url} does not answer as Kinesis ({tried}). Fix: check that --aws-endpoint-url "
+                "(or AWS_ENDPOINT_URL_KINESIS) names a Kinesis endpoint and that it accepts these credentials, "
+                f"or {START_AN_ENDPOINT}.") from None
+    unserved = []
+    for service, (title, call, kwargs) in SERVICE_PROBES.items():
+        client = backend.client(service, retries=False)
+        try:
+            getattr(client, call)(**kwargs)
+        except (BotoCoreError, ClientError, ResponseParserError) as exc:
+            unserved.append((service, f"{title} at {client.meta.endpoint_url}: "
+                                      f"{''.join(w.title() for w in call.split('_'))} answered {_answer(exc)}"))
+    return replace(backend, unserved=tuple(unserved))

@@ -1,4 +1,4 @@
-"""Command line: ``pytest-kinesis-limits serve``, ``sweep`` and ``limits``.
+"""Command line: ``pytest-kinesis-limits serve``, ``sweep``, ``limits``, ``emulator``, ``conformance``, ``matrix``.
 
 ``serve`` runs moto's server on loopback with the offline fidelity layer (a Kinesis-like endpoint for
 ``pytest --aws-endpoint-url``), and the search destination's stand-in index on a second loopback port. ``sweep`` finds resources this tool tagged (``created-by``) that a killed
@@ -134,6 +134,58 @@ def _limits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emulator(args: argparse.Namespace) -> int:
+    from .emulators import EmulatorError, running
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        with running(args.name, port=args.port) as emu:
+            print(f"listening on {emu.url} ({emu.emulator.backend_name}, pid {emu.process.pid}; log "
+                  f"{emu.log_path}); Ctrl-C stops it", flush=True)
+            while not stop.wait(0.5):
+                if emu.process.poll() is not None:
+                    print(f"{args.name} exited with {emu.process.returncode}:\n{emu.log_tail()}", file=sys.stderr)
+                    return 1
+    except EmulatorError as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _conformance(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .emulators import EmulatorError, run_conformance
+
+    try:
+        result = run_conformance(args.name, Path(args.report_dir), args.pytest_args or ["tests/limits"])
+    except EmulatorError as exc:
+        print(f"conformance: {exc}", file=sys.stderr)
+        return 2
+    return 0 if result.ok else 1
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .matrix import ReportError, load_all, render
+
+    try:
+        reports = load_all(Path(p) for p in args.reports)
+    except ReportError as exc:
+        print(f"matrix: {exc}", file=sys.stderr)
+        return 2
+    text = render(reports, command="pytest-kinesis-limits matrix " + " ".join(args.reports))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"matrix: {len(reports)} backend(s) written to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     """An argparse type from a settings parser, keeping its explanation in the usage error."""
 
@@ -179,7 +231,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep.set_defaults(run=_sweep)
     catalogue = commands.add_parser("limits", help="print the limits catalogue as Markdown (docs/limits.md)")
     catalogue.set_defaults(run=_limits)
+    from .emulators import EMULATORS
+
+    emulator = commands.add_parser("emulator", help="install (npm) and start a Kinesis emulator on 127.0.0.1 "
+                                   "until Ctrl-C")
+    emulator.add_argument("name", choices=list(EMULATORS), help="which emulator (npm versions are pinned)")
+    emulator.add_argument("--port", type=int, default=0, help="port (default 0: any free port, printed)")
+    emulator.set_defaults(run=_emulator)
+    conformance = commands.add_parser(
+        "conformance", help="start an emulator, run the limit families against it with a JSON report, stop it",
+        description="Start the emulator on 127.0.0.1, run pytest (arguments after -- go to pytest and replace the default, tests/limits) "
+                    "with --aws-endpoint-url, --kinesis-backend-name and --kinesis-report REPORT_DIR/NAME.json, "
+                    "and stop it. Exit 0 when the run reached its end with a report and no ERROR outcome (failed "
+                    "tests are the emulator's gaps, recorded in the report), 1 otherwise, 2 when it cannot start.")
+    conformance.add_argument("name", choices=list(EMULATORS), help="which emulator")
+    conformance.add_argument("--report-dir", default="reports/conformance",
+                             help="folder of the JSON report (default: reports/conformance)")
+    conformance.epilog = "Example: pytest-kinesis-limits conformance kinesalite -- tests/limits -n 4 -k put_records"
+    conformance.set_defaults(run=_conformance)
+    matrix = commands.add_parser("matrix", help="render JSON reports of several backends as one Markdown table")
+    matrix.add_argument("reports", nargs="+", help="--kinesis-report files, or folders of them (*.json)")
+    matrix.add_argument("--output", "-o", help="write the Markdown here (default: standard output)")
+    matrix.set_defaults(run=_matrix)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passed: list[str] = []
+    if "--" in argv:  # conformance: what follows -- is pytest's
+        at = argv.index("--")
+        argv, passed = argv[:at], argv[at + 1:]
     args = parser.parse_args(argv)
+    if passed and args.command != "conformance":
+        parser.error("only 'conformance' passes arguments after -- (to pytest)")
+    args.pytest_args = passed
     return int(args.run(args))
 
 

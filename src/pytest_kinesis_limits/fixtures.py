@@ -207,11 +207,16 @@ def kinesis_tags(kinesis_run_id: str, kinesis_backend: Backend) -> dict[str, str
 
 @pytest.fixture(scope="session")
 def kinesis_wait_policy(kinesis_backend: Backend) -> WaitPolicy:
-    """How resource fixtures poll for a resource: offline every 0.25 simulated seconds (no wall time), live and
-    against an endpoint every 5 s, up to 15 minutes."""
+    """How long resource fixtures wait for a resource: short polls on a simulated clock; on an endpoint 0.5 s polls
+    for at most 2 minutes (an emulator's state changes are configured delays of about a second); live 5 s polls for
+    at most 15 minutes. Firehose waits add the buffering interval to the span."""
     from .resources import WaitPolicy
 
-    return WaitPolicy(delay=0.25, attempts=400) if kinesis_backend.offline else WaitPolicy(delay=5, attempts=180)
+    if kinesis_backend.offline:
+        return WaitPolicy(delay=0.25, attempts=400)
+    if kinesis_backend.kind == "endpoint":  # kinesalite/kinesis-mock: 500 ms per state change; serve: 1 s UPDATING
+        return WaitPolicy(delay=0.5, attempts=240)
+    return WaitPolicy(delay=5, attempts=180)
 
 
 def _report_cleanup(tracker: ResourceTracker) -> None:
@@ -343,7 +348,7 @@ def record_measurement(request: pytest.FixtureRequest, kinesis_settings: Setting
                         "(pytest_kinesis_limits.limits), a catalogue key, or a name of your own (a str); "
                         f"catalogue keys: {', '.join(sorted(CATALOGUE))}.", pytrace=False)
         measurement = Measurement.of(limit, measured, test=request.node.nodeid,
-                                     backend=kinesis_settings.backend_label, verdict=verdict, detail=detail,
+                                     backend=kinesis_settings.effective_backend_name, verdict=verdict, detail=detail,
                                      unit=unit, **extra)
         request.node.user_properties.append((PROPERTY_NAME, measurement.to_json()))
         return measurement

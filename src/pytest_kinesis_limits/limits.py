@@ -365,3 +365,10 @@ PRICE_OS_T3_SMALL_SEARCH = _limit(
     "price.opensearch.t3_small_search", 36, "mUSD/hour", "on-demand price of the t3.small.search instance the "
     "live search target runs on, in thousandths of a US dollar per hour (us-east-1; plus about 10 GiB of gp3 "
     "storage)", SRC_OS_PRICING, "2026-11-29", note="regional prices differ; the AWS Free Tier covers 750 hours")
+
+# --- Account quotas (what an emulator is configured with) ---
+ACCOUNT_SHARD_QUOTA = _limit(
+    "account.shard_quota.default", 20_000, "shards", "default shard quota of an account in US East (N. Virginia), "
+    "US West (Oregon) and Europe (Ireland), the region of emulator runs (us-east-1); emulators started by "
+    "pytest-kinesis-limits get it instead of their own lower defaults (kinesalite 10, kinesis-mock 50)",
+    SRC_QUOTAS, "2026-11-29", note="1,000 or 6,000 in other regions")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .matrix import NO_MEASUREMENT_LIMIT, UNSUPPORTED_PREFIX, run_facts
 from .report import PROPERTY_NAME, Measurement, format_table, summary_line, write_json
 from .settings import SPECS, Settings, SettingError, resolve
 
@@ -42,6 +43,8 @@ KINESIS_FIXTURES = frozenset({
     "firehose_delivery_stream", "wait_for_delivery", "kinesis_fidelity", "read_records",
     "search_target", "search_index",
 })
+
+GAP_LABELS = ("moto", "moto-plain", "live", "endpoint")  # what kinesis_gap may name: backend kinds, never an emulator
 
 MARKERS = (
     "kinesis_gap(*backends, reason): a documented behaviour this backend is known not to honour "
@@ -137,8 +140,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if backend is not None:
         where = backend.describe()
     else:
-        where = f"backend={settings.backend_label} region={settings.aws_region or 'us-east-1'} (offline, moto)"
+        name = settings.effective_backend_name
+        named = name if name == settings.backend_label else f"{name} ({settings.backend_label})"
+        where = f"backend={named} region={settings.aws_region or 'us-east-1'} (offline, moto)"
     lines = [f"kinesis-limits: {where}"]
+    if backend is not None and backend.unserved:
+        lines.append("kinesis-limits: not served by this endpoint, so their tests are skipped and reported as "
+                     "unsupported: " + "; ".join(why for _, why in backend.unserved))
     chosen = [f"{name}={getattr(settings, name)!r} ({source})" for name, source in settings.sources.items()]
     if chosen:
         lines.append("kinesis-limits settings: " + "; ".join(chosen))
@@ -155,8 +163,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     settings = settings_of(config)
     label = settings.backend_label
     global_timeout = _global_timeout(config)
+    backend = config.stash.get(BACKEND_KEY, None)
+    group = not settings.offline and config.pluginmanager.hasplugin("xdist")
     for item in items:
+        if backend is not None and backend.unserved:
+            _skip_unserved(item, backend, settings)
+        if group and item.name.startswith(WALL_CLOCK_FAMILY):
+            item.add_marker(pytest.mark.xdist_group(WALL_CLOCK_FAMILY))
         for marker in item.iter_markers("kinesis_gap"):
+            unknown = [name for name in marker.args if name not in GAP_LABELS]
+            if unknown:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: kinesis_gap names {', '.join(map(repr, unknown))}; a known gap matches a backend "
+                    f"kind only ({', '.join(GAP_LABELS)}). An emulator's gaps (kinesalite, kinesis-mock, ...) are what "
+                    "a conformance run reports: they must show as failures, not be hidden as expected failures.")
             if label in marker.args:
                 reason = marker.kwargs.get("reason", "known gap")
                 item.add_marker(pytest.mark.xfail(strict=True, reason=f"known gap of {label}: {reason}"))
@@ -225,11 +245,54 @@ SEARCH_DOMAIN_SKIP = ("creates an OpenSearch Service domain (typically 15-30 min
                       "--kinesis-search-domain")
 
 
+# Live and endpoint runs with --dist loadgroup run this family on one worker: its verdicts need the producer to
+# offer a load on the wall clock, which producers on other workers of a 2-core machine would compete for.
+WALL_CLOCK_FAMILY = "test_throughput"
+
+# The fixture through which a test needs each service besides Kinesis (``fixturenames`` is the closure: a test
+# using ``firehose_delivery_stream`` lists all three).
+SERVICE_FIXTURES = {"firehose": "firehose_client", "s3": "s3_client", "iam": "iam_client",
+                    "opensearch": "search_target"}
+
+
+def _skip_unserved(item: pytest.Item, backend: Backend, settings: Settings) -> None:
+    """Skip a test that needs a service the endpoint does not serve, and record it as ``unsupported``."""
+    names = getattr(item, "fixturenames", ())
+    missing = [service for service, fixture in SERVICE_FIXTURES.items()
+               if fixture in names and not backend.serves(service)]
+    if not missing:
+        return
+    reason = "; ".join(backend.why_unserved(service) for service in missing)
+    item.add_marker(pytest.mark.skip(reason=f"unsupported by this endpoint: {reason}"))
+    item.user_properties.append((PROPERTY_NAME, Measurement(
+        test=item.nodeid, limit=UNSUPPORTED_PREFIX + "+".join(missing), documented=None, measured=None, unit="",
+        backend=settings.effective_backend_name, verdict="unsupported", detail=reason).to_json()))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A fixture that proves the backend does what AWS documents (a delivery stream is handed over only once its
+    canary arrived) and fails because the backend does not, failed the test, not its setup: FAILED, not ERROR."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "setup" and report.failed and call.excinfo is not None:
+        from .firehose import DeliveryStreamError
+
+        if call.excinfo.errisinstance(DeliveryStreamError):
+            report.when = "call"
+
+
 def _global_timeout(config: pytest.Config) -> bool:
     """Whether the user set pytest-timeout's own --timeout or ini timeout (which then wins over ours)."""
     if not config.pluginmanager.hasplugin("timeout"):
         return True  # no pytest-timeout: nothing to add
     return bool(config.getoption("timeout", None) or config.getini("timeout") or os.environ.get("PYTEST_TIMEOUT"))
+
+
+def _crash_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    return (text.strip().splitlines() or ["no message"])[0][:300]
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -242,13 +305,33 @@ class MeasurementCollector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.measurements: list[Measurement] = config.stash[MEASUREMENTS_KEY]
+        self.failures: dict[str, pytest.TestReport] = {}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # user_properties ride on every phase's report; the teardown report holds the final list.
+        if report.failed and report.when in ("setup", "call") and not hasattr(report, "wasxfail"):
+            self.failures.setdefault(report.nodeid, report)
         if report.when == "teardown":
             self.measurements.extend(
                 Measurement.from_json(value) for name, value in report.user_properties if name == PROPERTY_NAME
             )
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        """A Kinesis test that failed before it measured anything still gets a row (``fail``), so that a table or
+        matrix never shows an empty cell where the backend broke the test (runs where the test runs, before its
+        teardown report is made: the row travels with it, also from xdist workers)."""
+        if call.when != "teardown":
+            return
+        failed = self.failures.pop(item.nodeid, None)
+        if failed is None or not KINESIS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            return
+        if any(name == PROPERTY_NAME for name, _ in item.user_properties):
+            return
+        item.user_properties.append((PROPERTY_NAME, Measurement(
+            test=item.nodeid, limit=NO_MEASUREMENT_LIMIT, documented=None, measured=None, unit="",
+            backend=settings_of(self.config).effective_backend_name, verdict="fail",
+            detail=f"{failed.when} failed before measuring: {_crash_line(failed)}").to_json()))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if _is_worker(self.config) or not self.measurements:
@@ -263,6 +346,7 @@ class MeasurementCollector:
             return
         backend = self.config.stash[BACKEND_KEY]
         header: dict[str, Any] = {"backend": settings.backend_label, "region": settings.aws_region,
+                                  "backend_name": settings.effective_backend_name, **run_facts(),
                                   "account": getattr(backend, "account_id", None),
                                   "endpoint": settings.aws_endpoint_url, "fidelity": settings.fidelity}
         write_json(settings.report, self.measurements, header)

@@ -150,6 +150,15 @@ def parse_in_flight(raw: str) -> int:
         raise ValueError(f"expected a whole number of calls from 1 to {MAX_IN_FLIGHT} (each call in flight holds "
                          "one of the client's pooled connections)")
     return int(value)
+_BACKEND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,47}$")
+
+
+def parse_backend_name(raw: str) -> str:
+    value = raw.strip()
+    if not _BACKEND_NAME.match(value):
+        raise ValueError("expected 1-48 characters: a letter or digit, then letters, digits or . _ @ + - "
+                         "(for example kinesalite@3.3.3)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -204,7 +213,7 @@ SPECS: tuple[Spec, ...] = (
          "0.02 offline, 0.25 live: AWS does not document how a shard enforces its quota within a second)",
          parse_fraction, metavar="FRACTION"),
     Spec("rate_window", "--kinesis-rate-window", "throughput tests: whole seconds of sustained writing measured "
-         "after the first (burst) second (default: 3 offline, 20 live)", parse_whole_seconds,
+         "after the first (burst) second (default: 3 offline, 5 on an endpoint, 20 live)", parse_whole_seconds,
          metavar="SECONDS"),
     Spec("rate_tick", "--kinesis-rate-tick", "throughput tests: the producer's pacing period in seconds, at "
          "most 1; each tick sends its share of the offered rate at once (default: 1 offline, 0.1 live)",
@@ -226,6 +235,10 @@ SPECS: tuple[Spec, ...] = (
          "rate; above 1 the read-calls probe also sends its calls concurrently (default: 1 offline, where runs "
          "repeat exactly on the simulated clock; 16 live and against an endpoint)", parse_in_flight,
          metavar="CALLS"),
+    Spec("backend_name", "--kinesis-backend-name", "the name this run's backend carries in the report header, the "
+         "measurement table and the JSON report, so that reports from several emulators can sit side by side "
+         "(default: moto, moto-plain, live or endpoint; known-gap markers always match those)",
+         parse_backend_name, metavar="NAME"),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -250,6 +263,7 @@ class Settings:
     rate_tick: float | None = None
     clock: str = "simulated"
     search_domain: bool = False
+    backend_name: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     rate_min_offered: float | None = None
     rate_in_flight: int | None = None
@@ -274,6 +288,11 @@ class Settings:
         return kind
 
     @property
+    def effective_backend_name(self) -> str:
+        """What the report calls the backend: ``--kinesis-backend-name``, else the label."""
+        return self.backend_name or self.backend_label
+
+    @property
     def effective_timeout(self) -> float:
         if self.timeout is not None:
             return self.timeout
@@ -295,6 +314,8 @@ class Settings:
     def effective_rate_window(self) -> int:
         if self.rate_window is not None:
             return self.rate_window
+        if self.backend_kind == "endpoint":  # an emulator has no burst credit to outlast (AWS does: 20 s live)
+            return 5
         return 3 if self.offline else 20
 
     @property

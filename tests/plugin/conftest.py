@@ -36,3 +36,60 @@ def moto_server_url() -> Iterator[str]:
 def plain_moto_server_url() -> Iterator[str]:
     """moto's server without the fidelity layer on 127.0.0.1: an emulator with moto's known gaps."""
     yield from _serve("off")
+
+
+class _KinesisOnly:
+    """A fake endpoint that answers Kinesis ListStreams only, as kinesalite and kinesis-mock do: every other
+    service (STS, Firehose, S3, IAM) gets an HTTP 403 with an empty body (kinesalite's answer to STS)."""
+
+    def __init__(self, kinesis: bool = True) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        serve_kinesis = kinesis
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                target = self.headers.get("X-Amz-Target", "")
+                if serve_kinesis and target == "Kinesis_20131202.ListStreams":
+                    body = json.dumps({"StreamNames": [], "HasMoreStreams": False}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                else:
+                    body = b""
+                    self.send_response(403)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST  # noqa: N815 - S3 ListBuckets is a GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def kinesis_only_url() -> Iterator[str]:
+    """A fake Kinesis-only endpoint on 127.0.0.1 (no STS, Firehose, S3 or IAM), like kinesalite."""
+    fake = _KinesisOnly()
+    yield fake.url
+    fake.close()
+
+
+@pytest.fixture
+def nothing_served_url() -> Iterator[str]:
+    """A fake endpoint on 127.0.0.1 that refuses everything with an empty 403 (not Kinesis at all)."""
+    fake = _KinesisOnly(kinesis=False)
+    yield fake.url
+    fake.close()

@@ -127,9 +127,10 @@ def _store_then_fail_once(kinesis_fidelity, monkeypatch):
 def _family(pytester: pytest.Pytester, *, conftest: str | None = None, keep_gaps: bool = True) -> None:
     text = FAMILY.read_text(encoding="utf-8")
     if not keep_gaps:
-        # Aim the gap markers at a backend label that does not exist: plain moto must now pass or fail for real.
-        text = text.replace('kinesis_gap(\n    "moto-plain"', 'kinesis_gap(\n    "no-such-backend"')
-        text = text.replace('kinesis_gap("moto-plain"', 'kinesis_gap("no-such-backend"')
+        # Aim the gap markers at the live backend (an unknown label is a usage error): plain moto must now pass or
+        # fail for real.
+        text = text.replace('kinesis_gap(\n    "moto-plain"', 'kinesis_gap(\n    "live"')
+        text = text.replace('kinesis_gap("moto-plain"', 'kinesis_gap("live"')
         assert "moto-plain" not in text
     pytester.makepyfile(test_resharding_copy=text)  # a basename the outer session has not imported
     if conftest:

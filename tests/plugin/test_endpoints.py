@@ -1,0 +1,231 @@
+"""Endpoints as emulators are: Kinesis-only endpoints, botocore's per-service endpoints, unsupported services.
+
+Everything here talks to 127.0.0.1 only: a fake Kinesis-only endpoint (conftest ``kinesis_only_url``, answering
+like kinesalite: STS, Firehose, S3 and IAM get an empty 403) and ``pytest-kinesis-limits serve``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from pytest_kinesis_limits.backends import PreflightError, offline_backend, preflight
+from pytest_kinesis_limits.settings import resolve
+
+
+@pytest.fixture
+def bare_aws(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """No AWS credentials, profile, region, endpoint or config of the caller's; no metadata lookups."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "KINESIS_LIMITS_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def _endpoint(url: str, **more):
+    return preflight(resolve({"aws_endpoint_url": url, "aws_region": "us-east-1", **more}, {}, {}))
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- 1. preflight of an endpoint without STS ----------------------------------------------------------------
+
+def test_kinesis_only_endpoint_passes_the_preflight_with_a_kinesis_probe(kinesis_only_url: str, bare_aws) -> None:
+    """kinesalite answers STS with an empty 403: that used to stop the run as 'refused the credentials (: )'."""
+    backend = _endpoint(kinesis_only_url)
+    assert backend.kind == "endpoint" and backend.account_id is None
+    assert "identity=none (no STS)" in backend.describe()
+    assert {service for service, _ in backend.unserved} == {"firehose", "s3", "iam"}
+    assert "ListDeliveryStreams answered HTTP 403" in backend.why_unserved("firehose")
+
+
+def test_endpoint_that_is_not_kinesis_says_what_failed(nothing_served_url: str, bare_aws) -> None:
+    with pytest.raises(PreflightError) as caught:
+        _endpoint(nothing_served_url)
+    message = str(caught.value)
+    assert f"the endpoint {nothing_served_url} does not answer as Kinesis" in message
+    assert "STS GetCallerIdentity" in message and "Kinesis ListStreams" in message and "HTTP 403" in message
+    assert "refused the credentials" not in message
+
+
+def test_unreachable_endpoint_names_this_projects_servers(bare_aws) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    with pytest.raises(PreflightError, match=f"cannot connect to the endpoint {url}") as caught:
+        _endpoint(url)
+    message = str(caught.value)
+    assert "pytest-kinesis-limits serve" in message and "pytest-kinesis-limits emulator kinesalite" in message
+    assert "moto_server" not in message
+
+
+def test_moto_server_serves_every_service(moto_server_url: str, bare_aws) -> None:
+    backend = _endpoint(moto_server_url)
+    assert backend.unserved == () and backend.account_id == "123456789012"
+
+
+# --- 1. botocore's per-service endpoint settings ----------------------------------------------------------
+
+def test_per_service_environment_endpoint_wins_over_the_run_endpoint(
+        kinesis_only_url: str, moto_server_url: str, bare_aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kinesis on a Kinesis-only emulator, S3 on moto's server (AWS_ENDPOINT_URL_S3)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # global: --aws-endpoint-url beats it
+    backend = _endpoint(kinesis_only_url)
+    assert backend.client("s3").meta.endpoint_url == moto_server_url
+    assert backend.client("kinesis").meta.endpoint_url == kinesis_only_url
+    assert backend.serves("s3") and not backend.serves("firehose")
+    assert f"s3={moto_server_url}" in backend.describe()
+
+
+def test_per_service_config_file_section_is_honoured(kinesis_only_url: str, moto_server_url: str, bare_aws,
+                                                     tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config"
+    config.write_text(f"[default]\nservices = local\n\n[services local]\nfirehose =\n  endpoint_url = "
+                      f"{moto_server_url}\n", encoding="utf-8")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    backend = _endpoint(kinesis_only_url)
+    assert backend.client("firehose").meta.endpoint_url == moto_server_url
+    assert backend.serves("firehose") and not backend.serves("s3")
+
+
+def test_ignore_configured_endpoint_urls_sends_every_service_to_the_run_endpoint(
+        kinesis_only_url: str, moto_server_url: str, bare_aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_server_url)
+    monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+    backend = _endpoint(kinesis_only_url)
+    assert backend.client("s3").meta.endpoint_url == kinesis_only_url and not backend.serves("s3")
+
+
+def test_offline_clients_never_follow_a_configured_endpoint(bare_aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto runs in-process: an AWS_ENDPOINT_URL left in the shell (LocalStack users) must not take it elsewhere."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", "http://127.0.0.1:9")
+    client = offline_backend(resolve({}, {}, {})).client("kinesis")
+    assert client.meta.endpoint_url == "https://kinesis.us-east-1.amazonaws.com"
+
+
+# --- 1. a family whose service the endpoint does not serve --------------------------------------------------
+
+UNSERVED_FAMILY = """
+def test_firehose_needs_firehose(firehose_client):
+    raise AssertionError("must not run: the endpoint serves no Firehose")
+
+def test_bucket_needs_s3(s3_bucket):
+    raise AssertionError("must not run: the endpoint serves no S3")
+
+def test_kinesis_runs(kinesis_stream, record_measurement):
+    pass
+"""
+
+
+def test_unserved_family_is_skipped_and_reported_unsupported(pytester: pytest.Pytester, kinesis_only_url: str,
+                                                             bare_aws, tmp_path) -> None:
+    pytester.makepyfile(test_family=UNSERVED_FAMILY)
+    report = tmp_path / "report.json"
+    result = pytester.runpytest_subprocess("--aws-endpoint-url", kinesis_only_url, "--aws-region", "us-east-1",
+                                           "--kinesis-backend-name", "fake-kinesis", f"--kinesis-report={report}",
+                                           "-k", "not kinesis_runs", "-rs", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["kinesis-limits: not served by this endpoint, so their tests are skipped and "
+                                 "reported as unsupported: Firehose at *ListDeliveryStreams answered HTTP 403*"])
+    result.assert_outcomes(skipped=2)  # never an ERROR
+    result.stdout.fnmatch_lines(["*SKIPPED*unsupported by this endpoint: Firehose at*"])
+    rows = json.loads(report.read_text(encoding="utf-8"))["measurements"]
+    assert sorted((r["limit"], r["verdict"], r["backend"]) for r in rows) == [
+        ("service.firehose", "unsupported", "fake-kinesis"), ("service.s3", "unsupported", "fake-kinesis")]
+
+
+def test_served_services_run_their_tests(pytester: pytest.Pytester, moto_server_url: str, bare_aws) -> None:
+    """The skip depends on the probe: against moto's server the same tests run (and fail, as written)."""
+    pytester.makepyfile(test_family=UNSERVED_FAMILY)
+    result = pytester.runpytest_subprocess("--aws-endpoint-url", moto_server_url, "--aws-region", "us-east-1",
+                                           "-k", "needs", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+
+
+# --- 2. a name per backend ---------------------------------------------------------------------------------
+
+NAMED = """
+import pytest
+from pytest_kinesis_limits import limits
+
+@pytest.mark.kinesis_gap("moto", reason="the gap matches the kind, whatever the name")
+def test_gap(record_measurement, kinesis_stream):
+    record_measurement(limits.PUT_RECORDS_MAX_RECORDS, 501, verdict="fail")
+    assert False
+
+def test_breaks_before_measuring(kinesis_stream):
+    raise RuntimeError("the backend broke it")
+"""
+
+
+def test_backend_name_labels_header_table_and_report(pytester: pytest.Pytester, tmp_path) -> None:
+    pytester.makepyfile(test_named=NAMED)
+    report = tmp_path / "r.json"
+    result = pytester.runpytest_subprocess("--kinesis-backend-name", "my-moto@5.2", f"--kinesis-report={report}",
+                                           "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["kinesis-limits: backend=my-moto@5.2 (moto) region=us-east-1 (offline, moto)",
+                                 "*put_records.max_records*FAIL*my-moto@5.2*test_gap*"])
+    result.assert_outcomes(xfailed=1, failed=1)
+    payload = json.loads(report.read_text(encoding="utf-8"))
+    assert payload["header"]["backend_name"] == "my-moto@5.2" and payload["header"]["backend"] == "moto"
+    assert {r["backend"] for r in payload["measurements"]} == {"my-moto@5.2"}
+    broke = [r for r in payload["measurements"] if r["test"].endswith("test_breaks_before_measuring")]
+    assert [(r["limit"], r["verdict"]) for r in broke] == [("test.no_measurement", "fail")]
+    assert "RuntimeError: the backend broke it" in broke[0]["detail"]
+
+
+def test_gap_marker_naming_an_emulator_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("""
+import pytest
+@pytest.mark.kinesis_gap("kinesalite", reason="would hide a failure of the matrix")
+def test_x(kinesis_stream):
+    pass
+""")
+    result = pytester.runpytest_subprocess("--kinesis-backend-name", "kinesalite", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*kinesis_gap names 'kinesalite'; a known gap matches a backend kind only*"])
+
+
+def test_bad_backend_name_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest("--kinesis-backend-name", "two words")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*invalid value 'two words' for --kinesis-backend-name*kinesalite@3.3.3*"])
+
+
+# --- 5. the wall-clock family stays on one xdist worker in endpoint runs ------------------------------------
+
+def test_throughput_family_is_one_xdist_group_on_an_endpoint(pytester: pytest.Pytester, kinesis_only_url: str,
+                                                             bare_aws) -> None:
+    pytester.makeconftest("""
+import pytest
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        group = item.get_closest_marker("xdist_group")
+        print(f"GROUP {item.name} {group.args[0] if group else None}")
+""")
+    pytester.makepyfile("def test_throughput_a(kinesis_stream): pass\ndef test_resharding_b(kinesis_stream): pass\n")
+    result = pytester.runpytest_subprocess("--aws-endpoint-url", kinesis_only_url, "--aws-region", "us-east-1",
+                                           "--collect-only", "-s", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["GROUP test_throughput_a test_throughput", "GROUP test_resharding_b None"])
+    offline = pytester.runpytest_subprocess("--collect-only", "-s", "-p", "no:cacheprovider")
+    offline.stdout.fnmatch_lines(["GROUP test_throughput_a None"])  # offline runs stay spread: simulated clock
+
+
+def test_a_delivery_stream_that_never_delivers_fails_the_test_not_its_setup(pytester: pytest.Pytester) -> None:
+    """Plain moto's Firehose never reads its source: the fixture's canary never arrives. That is the backend
+    breaking a documented behaviour (FAILED, a matrix cell), not a broken test setup (ERROR)."""
+    pytester.makepyfile("def test_delivery(firehose_delivery_stream):\n    pass\n")
+    result = pytester.runpytest_subprocess("--kinesis-fidelity=off", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, errors=0)
+    result.stdout.fnmatch_lines(["*DeliveryStreamError*"])
