@@ -45,7 +45,7 @@ def test_kinesis_only_endpoint_passes_the_preflight_with_a_kinesis_probe(kinesis
     backend = _endpoint(kinesis_only_url)
     assert backend.kind == "endpoint" and backend.account_id is None
     assert "identity=none (no STS)" in backend.describe()
-    assert {service for service, _ in backend.unserved} == {"firehose", "s3", "iam"}
+    assert {service for service, _ in backend.unserved} == {"firehose", "s3", "iam", "opensearch"}
     assert "ListDeliveryStreams answered HTTP 403" in backend.why_unserved("firehose")
 
 
