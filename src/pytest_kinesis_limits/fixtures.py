@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .clock import Clock, RealClock, SimulatedClock
-from .report import PROPERTY_NAME, Measurement
+from .report import PROPERTY_NAME, SERIES_PROPERTY_NAME, Measurement
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -258,18 +258,25 @@ def s3_bucket(make_bucket: Callable[[], BucketInfo]) -> BucketInfo:
 
 @pytest.fixture
 def record_measurement(request: pytest.FixtureRequest, kinesis_settings: Settings) -> Callable[..., Measurement]:
-    """Record what a test measured: ``record_measurement(limit, measured, verdict=..., detail=..., unit=None)``.
+    """Record what a test measured: ``record_measurement(limit, measured, verdict=..., detail=..., unit=None,
+    series=None)``.
 
     ``limit`` is a catalogue :class:`~pytest_kinesis_limits.limits.Limit`. The measurement is printed in the
-    session's table, written to ``--kinesis-report`` and carried to junitxml as a property.
+    session's table, written to ``--kinesis-report`` and carried to junitxml as a property. ``series`` (a meter
+    ``Measurement``, a ``ReshardResult`` or a Firehose ``DeliveryResult``) adds the per-second series behind the
+    verdict to the report, its plots and its HTML page (:mod:`pytest_kinesis_limits.series`; not in junitxml).
     """
 
     def record(limit: Limit, measured: float | None, *, verdict: str, detail: str = "",
-               unit: str | None = None, **extra: Any) -> Measurement:
+               unit: str | None = None, series: Any = None, **extra: Any) -> Measurement:
         measurement = Measurement.of(limit, measured, test=request.node.nodeid,
                                      backend=kinesis_settings.backend_label, verdict=verdict, detail=detail,
                                      unit=unit, **extra)
         request.node.user_properties.append((PROPERTY_NAME, measurement.to_json()))
+        if series is not None:
+            from .series import for_measurement
+
+            request.node.user_properties.append((SERIES_PROPERTY_NAME, for_measurement(series, measurement)))
         return measurement
 
     return record

@@ -179,6 +179,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("rate_tick", "--kinesis-rate-tick", "throughput tests: the producer's pacing period in seconds, at "
          "most 1; each tick sends its share of the offered rate at once (default: 1 offline, 0.1 live)",
          parse_tick, metavar="SECONDS"),
+    Spec("plots", "--kinesis-plots", "write one PNG per throughput, resharding and Firehose test to this folder "
+         "(needs matplotlib: pip install 'pytest-kinesis-limits[plots]')", str.strip, metavar="DIR"),
+    Spec("report_html", "--kinesis-report-html", "write the summary, every measurement and the plots as one "
+         "self-contained HTML page to this file", str.strip, metavar="PATH"),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -201,6 +205,8 @@ class Settings:
     rate_tolerance_below: float | None = None
     rate_window: int | None = None
     rate_tick: float | None = None
+    plots: str | None = None
+    report_html: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

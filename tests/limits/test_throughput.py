@@ -110,7 +110,7 @@ def test_throughput_below_the_limit_nothing_is_refused(kind, shards, kinesis_cli
                        detail=f"{shards} shard(s), {UNDER_LOAD:.0%} offered: {result.sent - result.accepted} of "
                        f"{result.sent} refused; sustained per shard {per_shard(m, write.unit)}",
                        shards=shards, load=UNDER_LOAD, refused=result.sent - result.accepted,
-                       window_s=m.window_seconds)
+                       window_s=m.window_seconds, series=m)
     assert not result.refused, f"records refused below the limit: {result.refused}\n{m.summary()}"
     assert complete, f"no full {kinesis_settings.effective_rate_window} s window on every shard\n{m.summary()}"
     assert loaded, f"a shard did not take ~{expected:,.0f} {write.unit}: the load did not reach it\n{m.summary()}"
@@ -140,7 +140,7 @@ def test_throughput_above_the_limit_accepts_the_limit_and_refuses_the_excess(
                        f"{per_shard(m, write.unit)} (tolerance +{above:.0%}/-{below:.0%}); {len(refused)} of "
                        f"{result.sent} refused {dict(result.refused)}",
                        shards=shards, load=OVER_LOAD, refused=len(refused), window_s=m.window_seconds,
-                       min_sustained=m.min_sustained(write.unit), throttled_fraction=m.throttled_fraction)
+                       min_sustained=m.min_sustained(write.unit), throttled_fraction=m.throttled_fraction, series=m)
     assert at_limit, (f"sustained accepted rate not within +{above:.0%}/-{below:.0%} of "
                       f"{write.limit.value:,} {write.unit} on every shard\n{m.summary()}")
     assert refused, f"nothing refused at {OVER_LOAD:.0%} of the limit\n{m.summary()}"
