@@ -1,8 +1,9 @@
-"""Command line: ``pytest-kinesis-limits serve``, ``sweep`` and ``limits``.
+"""Command line: ``pytest-kinesis-limits serve``, ``sweep``, ``limits`` and ``plot``.
 
 ``serve`` runs moto's server on loopback with the offline fidelity layer (a Kinesis-like endpoint for
 ``pytest --aws-endpoint-url``). ``sweep`` finds resources this tool tagged (``created-by``) that a killed
-run left behind, and deletes them only when asked to with ``--yes``.
+run left behind, and deletes them only when asked to with ``--yes``. ``plot`` redraws a saved report's plots
+(and its HTML page) from the report's JSON series.
 """
 
 from __future__ import annotations
@@ -90,6 +91,28 @@ def _limits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot(args: argparse.Namespace) -> int:
+    """Redraw a saved report's plots (and, with --html, its page) from its JSON series."""
+    from . import plots
+    from .output import write_outputs
+    from .report import ReportError, load_report
+
+    try:
+        report = load_report(args.report)
+        plots.require_matplotlib()
+        plots.check_folder(args.folder)
+    except (ReportError, plots.PlotsUnavailable) as exc:
+        print(f"plot: {exc}", file=sys.stderr)
+        return 2
+    if not report["series"]:
+        print(f"plot: {args.report} holds no series (no throughput, resharding or Firehose test recorded one): "
+              "nothing to draw", file=sys.stderr)
+        return 1
+    for note in write_outputs(report, plots_dir=args.folder, html_path=args.html):
+        print(note)
+    return 0
+
+
 def _checked(parse: Callable[[str], str]) -> Callable[[str], str]:
     """An argparse type from a settings parser, keeping its explanation in the usage error."""
 
@@ -121,6 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep.set_defaults(run=_sweep)
     catalogue = commands.add_parser("limits", help="print the limits catalogue as Markdown (docs/limits.md)")
     catalogue.set_defaults(run=_limits)
+    plot = commands.add_parser("plot", help="draw a report's plots again from its JSON series (needs the [plots] "
+                               "extra)")
+    plot.add_argument("report", help="a JSON report written by --kinesis-report")
+    plot.add_argument("folder", help="folder for the PNG files (created if missing)")
+    plot.add_argument("--html", metavar="PAGE", help="also write the report's self-contained HTML page here")
+    plot.set_defaults(run=_plot)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -77,8 +77,14 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except SettingError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if settings.report and not _is_worker(config):
+        parent = os.path.dirname(os.path.abspath(settings.report))
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            raise pytest.UsageError(
+                f"--kinesis-report {settings.report!r} (from {settings.source_of('report')}): the folder {parent} "
+                "does not exist or cannot be written. Fix: create it, or name a file in a writable folder.")
     if not _is_worker(config):
-        _check_outputs(settings)
+        _check_page_and_plots(settings)
     config.stash[SETTINGS_KEY] = settings
     config.stash[MEASUREMENTS_KEY] = []
     config.stash[BACKEND_KEY] = None
@@ -93,15 +99,15 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-kinesis-limits {settings.backend_kind} preflight: {exc}") from None
 
 
-def _check_outputs(settings: Settings) -> None:
-    """Fail at the start, not after the run, when a report, page or plots folder cannot be written."""
-    for name, option in (("report", "--kinesis-report"), ("report_html", "--kinesis-report-html")):
-        path = getattr(settings, name)
-        parent = os.path.dirname(os.path.abspath(path)) if path else None
-        if parent is not None and (not os.path.isdir(parent) or not os.access(parent, os.W_OK)):
+def _check_page_and_plots(settings: Settings) -> None:
+    """Fail at the start, not after the run, when the HTML page or the plots cannot be written."""
+    if settings.report_html:
+        parent = os.path.dirname(os.path.abspath(settings.report_html))
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK) or os.path.isdir(settings.report_html):
             raise pytest.UsageError(
-                f"{option} {path!r} (from {settings.source_of(name)}): the folder {parent} does not exist or cannot "
-                "be written. Fix: create it, or name a file in a writable folder.")
+                f"--kinesis-report-html {settings.report_html!r} (from {settings.source_of('report_html')}): the "
+                f"folder {parent} does not exist or cannot be written, or the name is a folder. Fix: name a file "
+                "in a writable folder.")
     if settings.plots:
         from .plots import PlotsUnavailable, check_folder, require_matplotlib
 

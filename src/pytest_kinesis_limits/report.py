@@ -220,13 +220,17 @@ def validate(report: Any) -> None:
 
     validator = Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(report), key=lambda e: [str(p) for p in e.absolute_path])
-    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {_shortened(e.message)}" for e in errors]
     if not problems:
         problems = _inconsistencies(report)
     if problems:
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
         raise ReportError(f"not a pytest-kinesis-limits report of schema {SCHEMA_VERSION}: "
                           f"{'; '.join(problems[:10])}{more}")
+
+
+def _shortened(message: str, width: int = 160) -> str:
+    return message if len(message) <= width else message[: width - 5] + " ..."
 
 
 _PER_SECOND = {"throughput": ("accepted_records", "accepted_bytes", "refused_records", "refused_bytes"),

@@ -4,7 +4,8 @@
 measured values over the cases, how many cases got each verdict, and the tests to look at (those that failed,
 were inconclusive or unsupported). Limits needing attention come first. :func:`format_limits` lays the rows out
 in at most :data:`WIDTH` columns: the backend moves into the title when the run has one backend and its column
-does not fit, and only as a last resort are long limit keys shortened in the middle (the JSON keeps them whole).
+does not fit; only as a last resort are long limit keys shortened in the middle (the JSON keeps them whole) and,
+for a limit whose cases got many different verdicts, its counts continued on a second line.
 The tests to look at are printed whole under their limit, so they can be pasted back to pytest.
 No pytest here: the plugin passes the lines to its terminal reporter.
 """
@@ -21,7 +22,7 @@ WIDTH = 100
 GAP = "  "
 LABELS = {"fail": "FAIL", "inconclusive": "INCONCL", "unsupported": "UNSUPP", "pass": "PASS", "info": "INFO"}
 _SHOWN_ORDER = ("fail", "inconclusive", "unsupported", "pass", "info")
-_MIN_LIMIT_WIDTH = 20
+_MIN_LIMIT_WIDTH = 24
 
 
 def number(value: float | None) -> str:
@@ -61,19 +62,33 @@ def _shorten(text: str, width: int) -> str:
     return text[: (keep + 1) // 2] + "\N{HORIZONTAL ELLIPSIS}" + text[len(text) - keep // 2:]
 
 
-def _layout(table: list[list[str]], right: set[int], width: int) -> list[str]:
+def _layout(table: list[list[str]], right: set[int], width: int, wrap: int) -> list[list[str]]:
+    """Each row's lines. Too wide: the limit column (0) gives way down to a minimum, shortening keys in the
+    middle; then the ``wrap`` column's cell continues on a second line."""
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    excess = sum(widths) + len(GAP) * (len(widths) - 1) - width
-    if excess > 0:  # the limit key column gives way, down to a minimum
-        widths[0] = max(_MIN_LIMIT_WIDTH, widths[0] - excess)
-    lines = []
-    for n, row in enumerate(table):
-        cells = [_shorten(row[0], widths[0]).ljust(widths[0])]
-        cells += [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)) if i]
-        lines.append(GAP.join(cells).rstrip())
-        if n == 0:
-            lines.append(GAP.join("-" * w for w in widths))
-    return lines
+
+    def excess() -> int:
+        return sum(widths) + len(GAP) * (len(widths) - 1) - width
+
+    if excess() > 0:
+        widths[0] = max(_MIN_LIMIT_WIDTH, widths[0] - excess())
+    if excess() > 0:
+        widths[wrap] = max(max(len(word) for row in table for word in row[wrap].split(" ")) + 2,
+                           widths[wrap] - excess())
+    laid = []
+    for row in table:
+        pieces = textwrap.wrap(row[wrap], widths[wrap], break_on_hyphens=False) or [""]
+        lines = []
+        for n, piece in enumerate(pieces):
+            cells = [(_shorten(row[0], widths[0]) if n == 0 else "").ljust(widths[0])]
+            for i, (cell, w) in enumerate(zip(row, widths)):
+                if i:
+                    text = piece if i == wrap else (cell if n == 0 else "")
+                    cells.append(text.rjust(w) if i in right else text.ljust(w))
+            lines.append(GAP.join(cells).rstrip())
+        laid.append(lines)
+    laid.insert(1, [GAP.join("-" * w for w in widths)])
+    return laid
 
 
 def format_limits(rows: Sequence[LimitRow], width: int = WIDTH) -> list[str]:
@@ -88,10 +103,10 @@ def format_limits(rows: Sequence[LimitRow], width: int = WIDTH) -> list[str]:
     natural = sum(max(len(row[i]) for row in table) for i in range(len(header))) + len(GAP) * (len(header) - 1)
     if len(backends_of(rows)) == 1 and natural > width:  # one backend, named in the title: drop its column
         table = [row[:-1] for row in table]
-    laid = _layout(table, {1, 2}, width)
-    lines = laid[:2]
-    for row, line in zip(rows, laid[2:]):
-        lines.append(line)
+    laid = _layout(table, {1, 2}, width, wrap=4)
+    lines = laid[0] + laid[1]
+    for row, row_lines in zip(rows, laid[2:]):
+        lines += row_lines
         for verdict, tests in row.look_at.items():
             lines += [f"    {LABELS[verdict]}: {test}" for test in tests]
     return lines
