@@ -115,7 +115,7 @@ def format_limits(rows: Sequence[LimitRow], width: int = WIDTH) -> list[str]:
 def footer(measurements: Sequence[Measurement], rows: Sequence[LimitRow], verbose: int) -> str:
     """``88 measurements of 30 limits in 62 tests: 71 pass, 17 info`` and where the rest is."""
     tests = len({m.test for m in measurements})
-    hint = "" if verbose else "; -v: one row per test"
+    hint = "" if verbose > 0 else "; -v: one row per test"
     return (f"{len(measurements)} measurements of {len({r.limit for r in rows})} limits in {tests} tests: "
             f"{summary_line(measurements)}{hint}")
 
