@@ -31,9 +31,12 @@ def run(python: str, repo: Path, cwd: Path, *extra: str) -> tuple[float, float]:
     """Wall and CPU seconds (user + system of the process tree) of one main job."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([python, "-m", "pytest", str(repo / "tests" / "limits"), "-n", "2", "-p", "no:cacheprovider",
-                    "-q", "--kinesis-report=report.json", *extra], cwd=cwd, check=True, capture_output=True)
+    done = subprocess.run([python, "-m", "pytest", str(repo / "tests" / "limits"), "-n", "2", "-p",
+                           "no:cacheprovider", "-q", "--kinesis-report=report.json", *extra], cwd=cwd,
+                          capture_output=True, text=True)
     wall = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"the main job failed in {cwd} ({' '.join(extra) or 'no options'}):\n{done.stdout[-4000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 

@@ -86,8 +86,8 @@ def _figure(plot: Plot) -> str:
 def page(report: Mapping[str, Any], plots: Sequence[Plot] = (), *, plots_note: str | None = None) -> str:
     """The HTML page of ``report`` (a :func:`~pytest_kinesis_limits.report.build_report` document) with
     ``plots`` inline; ``plots_note`` says why there are none (e.g. matplotlib missing)."""
-    rows = [LimitRow(**{k: v for k, v in r.items()}) for r in report["summary"]["limits"]]
-    measurements = [Measurement(**m) for m in report["measurements"]]
+    rows = [LimitRow.from_dict(r) for r in report["summary"]["limits"]]
+    measurements = [Measurement.from_dict(m) for m in report["measurements"]]
     plot_of = {}
     for plot in plots:
         plot_of.setdefault(plot.test, plot.name)

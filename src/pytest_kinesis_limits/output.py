@@ -16,7 +16,7 @@ from .report import Measurement, write_report
 
 def measurements_of(report: Mapping[str, Any]) -> list[Measurement]:
     """The report's measurement rows as :class:`~pytest_kinesis_limits.report.Measurement` objects."""
-    return [Measurement(**row) for row in report["measurements"]]
+    return [Measurement.from_dict(row) for row in report["measurements"]]
 
 
 def render_plots(report: Mapping[str, Any]) -> tuple[list[plotting.Plot], str | None]:

@@ -16,7 +16,7 @@ import os
 import platform
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from importlib import metadata, resources
 from typing import Any
@@ -78,6 +78,15 @@ class Measurement:
     def from_json(cls, text: str) -> Measurement:
         return cls(**json.loads(text))
 
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> Measurement:
+        """A report's row; fields this version does not know (a newer report's) are left out."""
+        return cls(**{name: row[name] for name in _field_names(cls) if name in row})
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]
+
 
 def judge(ok: bool, *, conclusive: bool = True) -> str:
     """The verdict of a check: ``pass`` or ``fail``, or ``inconclusive`` when the client could not give the check
@@ -121,6 +130,11 @@ class LimitRow:
     def rank(self) -> int:
         """0 for a failing limit, 1 inconclusive, 2 unsupported, 3 otherwise (the table's order)."""
         return next((i for i, v in enumerate(ATTENTION) if self.counts.get(v)), len(ATTENTION))
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> LimitRow:
+        """A report's ``summary.limits`` entry; unknown fields are left out."""
+        return cls(**{name: row[name] for name in _field_names(cls) if name in row})
 
     def to_dict(self) -> dict[str, Any]:
         return {"limit": self.limit, "unit": self.unit, "backend": self.backend, "documented": self.documented,

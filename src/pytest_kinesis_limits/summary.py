@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .report import ATTENTION, LimitRow, Measurement, summarize, summary_line
+from .report import LimitRow, Measurement, summarize, summary_line
 
 WIDTH = 100
 GAP = "  "

@@ -167,8 +167,8 @@ def render_in_chromium(page: Path, tmp_path: Path, *, images: int) -> None:
     browser = _chromium()
     if browser is None:
         pytest.skip("no Chromium installed (Debian: apt-get install chromium): the HTML page was checked as text only")
-    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--disable-quic"]
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
     dom = subprocess.run([*flags, f"--user-data-dir={tmp_path / 'profile-dom'}", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120)
     assert f'data-images-decoded="{images}"' in dom.stdout, (dom.stdout[:500], dom.stderr[-2000:])

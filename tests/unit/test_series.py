@@ -128,3 +128,16 @@ def test_a_built_report_matches_the_schema_and_each_break_is_named() -> None:
         spoil(broken)
         with pytest.raises(ReportError, match=where.replace("[", r"\[")):
             validate(broken)
+
+
+def test_a_newer_report_with_added_fields_still_validates_and_renders() -> None:
+    from pytest_kinesis_limits.htmlreport import page
+    from pytest_kinesis_limits.output import measurements_of
+
+    report = _report()
+    report["run"]["backend_name"] = "kinesis-mock 0.4"
+    report["measurements"][0]["backend_name"] = "kinesis-mock 0.4"
+    report["summary"]["limits"][0]["median"] = 1000
+    validate(report)
+    assert measurements_of(report)[0].measured == 1000
+    assert "shard.write.records_per_s" in page(report)
