@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .firehose_delivery import DeliveryResult
+    from .firehose import DeliveryResult
     from .meter import Measurement
     from .producer import ProduceResult
     from .resharding import ReshardResult
@@ -42,7 +42,7 @@ KINDS = (THROUGHPUT, RESHARDING, FIREHOSE)
 def build(source: Any) -> dict[str, Any]:
     """The series of ``source``: a meter ``Measurement``, a ``ReshardResult``, a Firehose ``DeliveryResult``,
     or a series already built (a mapping with a ``kind``), returned as a copy."""
-    from .firehose_delivery import DeliveryResult
+    from .firehose import DeliveryResult
     from .meter import Measurement
     from .resharding import ReshardResult
 
