@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--baseline-repo", type=Path, required=True)
     parser.add_argument("--baseline-python", required=True)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                        help="skip the first, unmeasured run of each variant (file cache and .pyc already warm)")
     args = parser.parse_args()
     variants = {
         "baseline (no series)": (args.baseline_python, args.baseline_repo, ()),
@@ -57,7 +59,7 @@ def main() -> None:
         dirs = {name: Path(tmp, str(n)) for n, name in enumerate(variants)}
         for path in dirs.values():
             path.mkdir()
-        for name, (python, repo, extra) in variants.items():  # warm-up: file cache, .pyc files
+        for name, (python, repo, extra) in variants.items() if args.warm_up else ():  # file cache, .pyc files
             run(python, repo, dirs[name], *extra)
         for round_ in range(args.rounds):
             for name, (python, repo, extra) in variants.items():
