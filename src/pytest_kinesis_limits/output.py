@@ -50,7 +50,7 @@ def write_outputs(report: Mapping[str, Any], *, json_path: str | None = None, pl
         if plots:
             try:
                 written = plotting.write(plots, plots_dir)
-                notes.append(f"{len(written)} plots written to {plots_dir}")
+                notes.append(f"{len(written)} plot{'' if len(written) == 1 else 's'} written to {plots_dir}")
             except OSError as exc:
                 notes.append(f"could not write the plots to {plots_dir}: {exc}")
         elif why_none and "could not" not in why_none:

@@ -112,12 +112,16 @@ def format_limits(rows: Sequence[LimitRow], width: int = WIDTH) -> list[str]:
     return lines
 
 
+def counted(n: int, word: str) -> str:
+    """``1 limit``, ``2 limits``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def footer(measurements: Sequence[Measurement], rows: Sequence[LimitRow], verbose: int) -> str:
     """``88 measurements of 30 limits in 62 tests: 71 pass, 17 info`` and where the rest is."""
-    tests = len({m.test for m in measurements})
     hint = "" if verbose > 0 else "; -v: one row per test"
-    return (f"{len(measurements)} measurements of {len({r.limit for r in rows})} limits in {tests} tests: "
-            f"{summary_line(measurements)}{hint}")
+    return (f"{counted(len(measurements), 'measurement')} of {counted(len({r.limit for r in rows}), 'limit')} in "
+            f"{counted(len({m.test for m in measurements}), 'test')}: {summary_line(measurements)}{hint}")
 
 
 def format_tests(measurements: Sequence[Measurement], *, details: bool = False, width: int = WIDTH) -> list[str]:
