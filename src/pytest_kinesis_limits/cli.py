@@ -1,9 +1,10 @@
-"""Command line: ``pytest-kinesis-limits serve``, ``sweep``, ``limits``, ``emulator``, ``conformance``, ``matrix``.
+"""Command line: ``pytest-kinesis-limits serve``, ``sweep``, ``limits``, ``emulator``, ``conformance``, ``matrix``, ``plot``.
 
 ``serve`` runs moto's server on loopback with the offline fidelity layer (a Kinesis-like endpoint for
 ``pytest --aws-endpoint-url``), and the search destination's stand-in index on a second loopback port. ``sweep`` finds resources this tool tagged (``created-by``) that a killed
 run left behind in one region, of runs older than ``--older-than`` (or the one ``--run-id`` names), and
-deletes them only when asked to with ``--yes`` (rules: :mod:`pytest_kinesis_limits.sweep`).
+deletes them only when asked to with ``--yes`` (rules: :mod:`pytest_kinesis_limits.sweep`). ``plot`` redraws
+a saved report's plots (and its HTML page) from the report's JSON series.
 """
 
 from __future__ import annotations
@@ -186,6 +187,28 @@ def _matrix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot(args: argparse.Namespace) -> int:
+    """Redraw a saved report's plots (and, with --html, its page) from its JSON series."""
+    from . import plots
+    from .output import write_outputs
+    from .report import ReportError, load_report
+
+    try:
+        report = load_report(args.report)
+        plots.require_matplotlib()
+        plots.check_folder(args.folder)
+    except (ReportError, plots.PlotsUnavailable) as exc:
+        print(f"plot: {exc}", file=sys.stderr)
+        return 2
+    if not report["series"]:
+        print(f"plot: {args.report} holds no series (no throughput, resharding or Firehose test recorded one): "
+              "nothing to draw", file=sys.stderr)
+        return 1
+    for note in write_outputs(report, plots_dir=args.folder, html_path=args.html):
+        print(note)
+    return 0
+
+
 def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     """An argparse type from a settings parser, keeping its explanation in the usage error."""
 
@@ -253,6 +276,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     matrix.add_argument("reports", nargs="+", help="--kinesis-report files, or folders of them (*.json)")
     matrix.add_argument("--output", "-o", help="write the Markdown here (default: standard output)")
     matrix.set_defaults(run=_matrix)
+    plot = commands.add_parser("plot", help="draw a report's plots again from its JSON series (needs the [plots] "
+                               "extra)")
+    plot.add_argument("report", help="a JSON report written by --kinesis-report")
+    plot.add_argument("folder", help="folder for the PNG files (created if missing)")
+    plot.add_argument("--html", metavar="PAGE", help="also write the report's self-contained HTML page here")
+    plot.set_defaults(run=_plot)
     argv = list(sys.argv[1:] if argv is None else argv)
     passed: list[str] = []
     if "--" in argv:  # conformance: what follows -- is pytest's

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .report import PROPERTY_NAME, Measurement
+from .report import PROPERTY_NAME, SERIES_PROPERTY_NAME, Measurement
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -320,18 +320,22 @@ def s3_bucket(make_bucket: Callable[[], BucketInfo]) -> BucketInfo:
 @pytest.fixture
 def record_measurement(request: pytest.FixtureRequest, kinesis_settings: Settings) -> Callable[..., Measurement]:
     """Record a measurement (a row of the session's table, --kinesis-report and junitxml), offline and live alike:
-    ``record_measurement(limit, measured, *, verdict, detail="", unit=None, documented=None, source="")``.
+    ``record_measurement(limit, measured, *, verdict, detail="", unit=None, documented=None, source="",
+    series=None)``.
 
     ``limit``: a catalogue ``Limit`` (``limits.PUT_RECORDS_MAX_RECORDS``) or its key (``"put_records.max_records"``),
     or a name of your own (``"my-consumer.lag_s"``, with ``documented=`` and ``unit=`` if it has a number).
     ``verdict``: pass, fail, inconclusive (the client could not offer what the check needs), unsupported or info.
+    ``series`` (a meter ``Measurement``, a ``ReshardResult`` or a Firehose ``DeliveryResult``) adds the per-second
+    series behind the verdict to the report, its plots and its HTML page (:mod:`pytest_kinesis_limits.series`;
+    not in junitxml).
     """
     from .limits import CATALOGUE, Limit
     from .report import VERDICTS
 
     def record(limit: Limit | str, measured: float | None, *, verdict: str, detail: str = "",
                unit: str | None = None, documented: float | None = None, source: str = "",
-               **extra: Any) -> Measurement:
+               series: Any = None, **extra: Any) -> Measurement:
         __tracebackhide__ = True
         if verdict not in VERDICTS:
             pytest.fail(f"record_measurement(..., verdict={verdict!r}): the verdict is one of "
@@ -351,6 +355,10 @@ def record_measurement(request: pytest.FixtureRequest, kinesis_settings: Setting
                                      backend=kinesis_settings.effective_backend_name, verdict=verdict, detail=detail,
                                      unit=unit, **extra)
         request.node.user_properties.append((PROPERTY_NAME, measurement.to_json()))
+        if series is not None:
+            from .series import for_measurement
+
+            request.node.user_properties.append((SERIES_PROPERTY_NAME, for_measurement(series, measurement)))
         return measurement
 
     return record

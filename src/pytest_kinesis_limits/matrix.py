@@ -12,10 +12,8 @@ row of that test case. Library code: no pytest.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +27,6 @@ _FAMILY_ORDER = ("put_records", "throughput", "resharding", "firehose")
 
 class ReportError(ValueError):
     """A file is not a report the matrix can read; the message names it and why."""
-
-
-def run_facts() -> dict[str, Any]:
-    """What a report's header says about the run besides the settings: package versions and the finish time."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = {"python": sys.version.split()[0]}
-    for package in ("pytest-kinesis-limits", "boto3", "botocore", "moto", "pytest"):
-        try:
-            found[package] = version(package)
-        except PackageNotFoundError:
-            pass
-    return {"versions": found, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 @dataclass
@@ -85,7 +70,7 @@ def load(path: Path) -> Report:
         raise ReportError(f"{path}: names no backend (run.backend_name, header.backend or the measurements)")
     kind = meta.get("backend_kind") or meta.get("backend") or ("endpoint" if meta.get("endpoint") else "moto")
     versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
-    finished = str(meta.get("finished") or meta.get("end") or meta.get("ended") or meta.get("started") or "")
+    finished = str(meta.get("ended_at") or meta.get("finished") or meta.get("started_at") or "")
     return Report(path, str(name), str(kind), meta.get("endpoint"), {str(k): str(v) for k, v in versions.items()},
                   finished, rows)
 

@@ -9,13 +9,15 @@ when a run needs them (``--live`` preflight, or a test that uses a Kinesis fixtu
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .matrix import NO_MEASUREMENT_LIMIT, UNSUPPORTED_PREFIX, run_facts
-from .report import PROPERTY_NAME, Measurement, format_table, summary_line, write_json
+from .matrix import NO_MEASUREMENT_LIMIT, UNSUPPORTED_PREFIX
+from .report import PROPERTY_NAME, SERIES_PROPERTY_NAME, Measurement, summarize
 from .settings import SPECS, Settings, SettingError, resolve
 
 if TYPE_CHECKING:
@@ -100,6 +102,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"--kinesis-report {settings.report!r} (from {settings.source_of('report')}): the folder {parent} "
                 "does not exist or cannot be written. Fix: create it, or name a file in a writable folder.")
+    if not _is_worker(config):
+        _check_page_and_plots(settings)
     config.stash[SETTINGS_KEY] = settings
     config.stash[MEASUREMENTS_KEY] = []
     config.stash[BACKEND_KEY] = None
@@ -112,6 +116,26 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[BACKEND_KEY] = preflight(settings)
     except PreflightError as exc:
         raise pytest.UsageError(f"pytest-kinesis-limits {settings.backend_kind} preflight: {exc}") from None
+
+
+def _check_page_and_plots(settings: Settings) -> None:
+    """Fail at the start, not after the run, when the HTML page or the plots cannot be written."""
+    if settings.report_html:
+        parent = os.path.dirname(os.path.abspath(settings.report_html))
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK) or os.path.isdir(settings.report_html):
+            raise pytest.UsageError(
+                f"--kinesis-report-html {settings.report_html!r} (from {settings.source_of('report_html')}): the "
+                f"folder {parent} does not exist or cannot be written, or the name is a folder. Fix: name a file "
+                "in a writable folder.")
+    if settings.plots:
+        from .plots import PlotsUnavailable, check_folder, require_matplotlib
+
+        try:
+            require_matplotlib()
+            check_folder(settings.plots)
+        except PlotsUnavailable as exc:
+            raise pytest.UsageError(f"--kinesis-plots {settings.plots!r} (from {settings.source_of('plots')}): "
+                                    f"{exc}") from None
 
 
 def settings_of(config: pytest.Config) -> Settings:
@@ -299,18 +323,42 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _xdist_workers(config: pytest.Config) -> int:
+    """How many xdist workers this session started (0: one process)."""
+    option = config.option
+    if getattr(option, "dist", "no") == "no":
+        return 0
+    return len(getattr(option, "tx", None) or [])
+
+
 class MeasurementCollector:
-    """Collects measurements from test reports (local or from xdist workers) and reports them at the end."""
+    """Collects measurements and series from test reports (local or from xdist workers) and reports them at the
+    end: the per-limit table, the JSON report, plots, the HTML page and the GitHub step summary."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.measurements: list[Measurement] = config.stash[MEASUREMENTS_KEY]
         self.failures: dict[str, pytest.TestReport] = {}
+        self.series: list[dict[str, Any]] = []
+        self.started = time.time()
+        self.notes: list[str] = []  # what the session wrote, and what it could not, for the terminal summary
 
+    def pytest_sessionstart(self) -> None:
+        self.started = time.time()
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # user_properties ride on every phase's report; the teardown report holds the final list.
         if report.failed and report.when in ("setup", "call") and not hasattr(report, "wasxfail"):
             self.failures.setdefault(report.nodeid, report)
+        # user_properties ride on every phase's report; the teardown report holds the final list. Series are
+        # taken out before junitxml (and any other reporter) sees the report: they can be large. A worker
+        # leaves them in, for the controller.
+        if not _is_worker(self.config) and any(name == SERIES_PROPERTY_NAME for name, _ in report.user_properties):
+            if report.when == "teardown":
+                self.series.extend(json.loads(value) for name, value in report.user_properties
+                                   if name == SERIES_PROPERTY_NAME)
+            report.user_properties = [(n, v) for n, v in report.user_properties if n != SERIES_PROPERTY_NAME]
         if report.when == "teardown":
             self.measurements.extend(
                 Measurement.from_json(value) for name, value in report.user_properties if name == PROPERTY_NAME
@@ -334,22 +382,50 @@ class MeasurementCollector:
             detail=f"{failed.when} failed before measuring: {_crash_line(failed)}").to_json()))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if _is_worker(self.config) or not self.measurements:
+        if _is_worker(self.config) or not (self.measurements or self.notes):
             return
-        terminalreporter.write_sep("=", "kinesis limits: what was measured")
-        terminalreporter.write_line(format_table(self.measurements))
-        terminalreporter.write_line(f"({summary_line(self.measurements)})")
+        from .summary import footer, format_limits, format_tests, title
 
-    def pytest_sessionfinish(self) -> None:
+        rows = summarize(self.measurements)
+        verbosity = self.config.get_verbosity()
+        terminalreporter.write_sep("=", title(rows))
+        for line in format_limits(rows):
+            terminalreporter.write_line(line, red=line.lstrip().startswith("FAIL:"))
+        if self.measurements:
+            terminalreporter.write_line(footer(self.measurements, rows, verbosity))
+        if verbosity > 0 and self.measurements:
+            terminalreporter.write_sep("-", "kinesis limits: per test" + ("" if verbosity > 1 else " (-vv: details)"))
+            for line in format_tests(self.measurements, details=verbosity > 1):
+                terminalreporter.write_line(line)
+        for note in self.notes:
+            terminalreporter.write_line(f"kinesis-limits: {note}")
+
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
         settings = settings_of(self.config)
-        if _is_worker(self.config) or not settings.report:
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if _is_worker(self.config) or not (settings.report or settings.plots or settings.report_html
+                                           or (step_summary and self.measurements)):
             return
+        from .backends import OFFLINE_REGION
+        from .output import write_outputs
+        from .report import build_report, run_metadata
+
         backend = self.config.stash[BACKEND_KEY]
-        header: dict[str, Any] = {"backend": settings.backend_label, "region": settings.aws_region,
-                                  "backend_name": settings.effective_backend_name, **run_facts(),
+        region = getattr(backend, "region", None) or settings.aws_region or (
+            OFFLINE_REGION if settings.offline else None)
+        header: dict[str, Any] = {"backend": settings.backend_label, "region": region,
+                                  "backend_name": settings.effective_backend_name,
                                   "account": getattr(backend, "account_id", None),
                                   "endpoint": settings.aws_endpoint_url, "fidelity": settings.fidelity}
-        write_json(settings.report, self.measurements, header)
+        invocation = self.config.invocation_params
+        run = run_metadata(backend=settings.backend_label, backend_name=settings.effective_backend_name,
+                           region=region, endpoint=settings.aws_endpoint_url, fidelity=settings.fidelity,
+                           started=self.started, ended=time.time(), args=[str(a) for a in invocation.args],
+                           invocation_dir=str(invocation.dir), xdist_workers=_xdist_workers(self.config),
+                           exit_status=int(exitstatus))
+        report = build_report(self.measurements, self.series, run, header)
+        self.notes += write_outputs(report, json_path=settings.report, plots_dir=settings.plots,
+                                    html_path=settings.report_html, step_summary=step_summary)
 
 
 # --- interruptions: SIGTERM cleans up like Ctrl-C (live and endpoint runs; see interrupts.py) ---------------------

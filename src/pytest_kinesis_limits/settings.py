@@ -239,6 +239,10 @@ SPECS: tuple[Spec, ...] = (
          "measurement table and the JSON report, so that reports from several emulators can sit side by side "
          "(default: moto, moto-plain, live or endpoint; known-gap markers always match those)",
          parse_backend_name, metavar="NAME"),
+    Spec("plots", "--kinesis-plots", "write one PNG per throughput, resharding and Firehose test to this folder "
+         "(needs matplotlib: pip install 'pytest-kinesis-limits[plots]')", str.strip, metavar="DIR"),
+    Spec("report_html", "--kinesis-report-html", "write the summary, every measurement and the plots as one "
+         "self-contained HTML page to this file", str.strip, metavar="PATH"),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -264,6 +268,8 @@ class Settings:
     clock: str = "simulated"
     search_domain: bool = False
     backend_name: str | None = None
+    plots: str | None = None
+    report_html: str | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     rate_min_offered: float | None = None
     rate_in_flight: int | None = None

@@ -128,7 +128,8 @@ def test_firehose_seed_events_arrive_in_s3(firehose_delivery_stream, kinesis_cli
                               f"{rounded(latencies[0] if latencies else None)}, median "
                               f"{rounded(median(latencies) if latencies else None)} s): each record's "
                               f"ApproximateArrivalTimestamp (Kinesis) to the LastModified of "
-                              f"the S3 object holding it, with a {delivery.buffer_seconds} s interval hint")
+                              f"the S3 object holding it, with a {delivery.buffer_seconds} s interval hint",
+                       series=result)
 
     assert not result.missing, f"records never delivered: {result.summary()}"
     assert not bad_keys, f"keys not in the documented format: {bad_keys[:3]}"
@@ -178,7 +179,7 @@ def test_firehose_small_size_hint_gives_several_objects(make_delivery_stream, ki
                               f"{sum(map(len, sent.values())) / limits.MIB:.2f} MiB; all but the last must be "
                               f"{low / limits.MIB:.3f}..{high / limits.MIB:.3f} MiB"
                               f"{'' if kinesis_backend.offline else f' (live tolerance {LIVE_SIZE_TOLERANCE:.0%})'}; "
-                              f"{result.summary()}")
+                              f"{result.summary()}", series=result)
     assert not result.missing, result.summary()
     assert len(sizes) >= 2, f"a {hint.value} MiB size hint gave {len(sizes)} object(s) for 3.5 hints of records"
     assert not off, (f"objects of {off} bytes: cut by a {hint} size hint they should be {low:.0f}..{high:.0f} "
@@ -218,7 +219,7 @@ def test_firehose_interval_hint_bounds_latency(interval, make_delivery_stream, k
                               f"{max(lower, 0):g} s); records delivered "
                               f"{rounded(min(latencies.values(), default=None))} .. {rounded(latest)} s after "
                               f"arriving (at most {upper:g} s); "
-                              f"ApproximateArrivalTimestamp -> S3 LastModified; {result.summary()}")
+                              f"ApproximateArrivalTimestamp -> S3 LastModified; {result.summary()}", series=result)
     assert not result.missing, result.summary()
     assert latest is not None and latest <= upper, (f"delivered up to {rounded(latest)} s after arriving, more "
                                                     f"than the {interval.value} s hint allows ({upper:g} s)")
@@ -291,7 +292,8 @@ def test_firehose_delivery_continues_across_a_reshard(firehose_delivery_stream, 
                               f"({run.shards_before} -> {run.shards_after} open shards, UPDATING "
                               f"{run.reshard_duration} s); {len(acked)} records acknowledged, {by_children} by "
                               f"the children; {result.summary()}; duplicates (at-least-once) "
-                              f"{len(result.duplicates)}; keys out of order in S3: {out_of_order or 'none'}")
+                              f"{len(result.duplicates)}; keys out of order in S3: {out_of_order or 'none'}",
+                       series=result)
     assert not resharded, f"the reshard did not happen, so delivery across it is unproven: {resharded}\n{run}"
     assert not result.missing, f"records lost across the reshard: {result.summary()}"
 

@@ -68,7 +68,7 @@ def record_result(record_measurement, result: ReshardResult) -> None:
               f"unexplained), phantom {counts['phantom']} ({counts['phantom_unexplained']} unexplained), "
               f"shards {result.shards_before}->{result.shards_after}")
     record_measurement(limits.RESHARD_LOST_RECORDS, len(c.lost), verdict="pass" if not c.lost else "fail",
-                       detail=detail, **counts)
+                       detail=detail, series=result, **counts)
     record_measurement(limits.RESHARD_REORDERED_RECORDS, len(c.reordered),
                        verdict="pass" if not c.reordered else "fail", detail=detail)
     # Throttling is the shard's write limit, not the reshard: the seed cases write at exactly one shard's

@@ -147,7 +147,7 @@ def test_throughput_below_the_limit_nothing_is_refused(kind, shards, kinesis_cli
                        f"{result.sent} refused; sustained per shard {per_shard(m, write.unit)}; "
                        f"{offered.describe()}",
                        shards=shards, load=UNDER_LOAD, refused=result.sent - result.accepted,
-                       window_s=m.window_seconds, offered=offered.fraction, late_ticks=result.late_ticks)
+                       window_s=m.window_seconds, offered=offered.fraction, late_ticks=result.late_ticks, series=m)
     skip_if_inconclusive(conclusive, offered.describe() + (
         ", and records were refused after late ticks (catch-up bursts)" if offered.enough else ""))
     assert not result.refused, f"records refused below the limit: {result.refused}\n{m.summary()}"
@@ -181,7 +181,7 @@ def test_throughput_above_the_limit_accepts_the_limit_and_refuses_the_excess(
                        f"{result.sent} refused {dict(result.refused)}; {offered.describe()}",
                        shards=shards, load=OVER_LOAD, refused=len(refused), window_s=m.window_seconds,
                        min_sustained=m.min_sustained(write.unit), throttled_fraction=m.throttled_fraction,
-                       offered=offered.fraction, late_ticks=result.late_ticks)
+                       offered=offered.fraction, late_ticks=result.late_ticks, series=m)
     skip_if_inconclusive(offered.enough, offered.describe())
     assert at_limit, (f"sustained accepted rate not within +{above:.0%}/-{below:.0%} of "
                       f"{write.limit.value:,} {write.unit} on every shard\n{m.summary()}")

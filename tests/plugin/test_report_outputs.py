@@ -1,0 +1,263 @@
+"""What a run reports: the main job's table (one row per limit, 100 columns), the JSON report and its schema,
+the same rows and series with and without xdist, plots, junitxml, the GitHub step summary and the HTML page
+(rendered in a real headless Chromium where one is installed).
+
+The families run unchanged from tests/limits (rootdir and conftest are the project's), in subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_kinesis_limits import plots
+from pytest_kinesis_limits.meter import within_tolerance
+from pytest_kinesis_limits.report import SERIES_PROPERTY_NAME, load_report, validate
+from pytest_kinesis_limits.summary import WIDTH
+
+LIMITS = Path(__file__).parents[1] / "limits"
+# Every kind of series, small cases only: 200 % of both write limits on one and two shards, a split and a merge,
+# Firehose with latencies (seed, interval hints) and without (size hint).
+SUBSET = ("throughput_above or continuity and (split-1-2 or merge-2-1) and not seed or "
+          "firehose_seed_events or firehose_interval or firehose_small_size")
+# The same kinds, without the Firehose latencies: those depend on the sub-second phase of the worker's simulated
+# clock (records arrive at the clock's fraction, the simulated Firehose reads and delivers on whole seconds), and
+# that phase is whatever the tests that ran before in the same process left; xdist changes which those are
+# (found by this test: 0.93 s in one process, 1.0 s with -n 2, for the 0 s interval hint).
+SAME_EVERYWHERE = ("(throughput_above and records-per-s) or continuity and (split-1-2 or merge-2-1) and not seed or "
+                   "firehose_small_size or firehose_delivery_continues")
+SERIES_TESTS = ("test_throughput_below", "test_throughput_above", "test_resharding_continuity",
+                "test_firehose_seed_events", "test_firehose_small_size", "test_firehose_interval",
+                "test_firehose_delivery_continues")
+needs_matplotlib = pytest.mark.skipif(not plots.available(), reason=f"matplotlib is not installed: {plots.EXTRA}")
+if plots.available():
+    # Imported before any pytester test: pytester drops at teardown the modules first imported during its test,
+    # and numpy cannot be imported twice in one process.
+    import matplotlib.figure  # noqa: F401
+
+
+def run_families(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str,
+                 env: dict[str, str] | None = None) -> pytest.RunResult:
+    """The project's tests/limits with ``args``, in a subprocess in a 100-column terminal, from a scratch folder."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)  # a CI's own summary gets none of these runs
+    for name, value in {"COLUMNS": str(WIDTH), **(env or {})}.items():
+        monkeypatch.setenv(name, value)
+    return pytester.runpytest_subprocess(str(LIMITS), "-p", "no:cacheprovider", *args)
+
+
+def table_rows(lines: list[str]) -> list[str]:
+    """The per-limit rows printed under the summary's header (continuation and look-at lines left out)."""
+    start = next(i for i, line in enumerate(lines) if "kinesis limits: what was measured" in line) + 3
+    end = next(i for i in range(start, len(lines)) if " measurements of " in lines[i])
+    return [line for line in lines[start:end] if not line.startswith(" ")]
+
+
+def test_the_main_job_prints_one_row_per_limit_within_100_columns(pytester: pytest.Pytester,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's main job, as written there (report file name included), in a 100-column terminal."""
+    summary = pytester.path / "step-summary.md"
+    result = run_families(pytester, monkeypatch, "-n", "2", "--kinesis-report=kinesis-limits-report.json",
+                          env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    too_wide = [line for line in result.outlines if len(line) > WIDTH]
+    assert not too_wide, "\n".join(too_wide)
+    report = load_report(pytester.path / "kinesis-limits-report.json")
+    keys = sorted({m["limit"] for m in report["measurements"]})
+    rows = table_rows(result.outlines)
+    assert sorted(row.split()[0] for row in rows) == keys, "\n".join(rows)
+    assert len(report["measurements"]) > len(keys), "several cases per limit, one row each"
+
+    run = report["run"]
+    assert run["xdist_workers"] == 2 and " -n 2 " in run["command_line"] and run["backend"] == "moto"
+    assert run["versions"]["boto3"] and run["versions"]["moto"] and run["duration_s"] > 0
+    with_series = {s["test"] for s in report["series"]}
+    expected = {m["test"] for m in report["measurements"] if m["test"].split("::")[1].startswith(SERIES_TESTS)}
+    assert with_series == expected and len(expected) >= 20
+
+    markdown = summary.read_text(encoding="utf-8").splitlines()
+    assert markdown[0] == "### Kinesis limits: what was measured on moto"
+    assert len([line for line in markdown if line.startswith("| `")]) == len(keys)
+
+
+def assert_flat_at_the_limit_after_the_first_second(series: dict[str, Any]) -> None:
+    """The plot of a 200 % throughput series: its accepted line is the series' accepted numbers, which after the
+    first second (the window) sit on the documented limit (the offline tolerance), with refusals every second."""
+    figure = plots.figure_for(series)
+    what = "bytes" if series["unit"] == "bytes/s" else "records"
+    assert len(figure.axes) == len(series["shards"]) >= 1
+    for ax, shard in zip(figure.axes, series["shards"]):
+        (accepted,) = [line for line in ax.get_lines() if line.get_gid() == "accepted"]
+        (limit,) = [line for line in ax.get_lines() if line.get_gid() == "limit"]
+        assert list(accepted.get_ydata()) == shard[f"accepted_{what}"]
+        assert set(limit.get_ydata()) == {series["documented"]}
+        start, end = series["window"]
+        assert start == 1, "the window starts after the first second"
+        after_first = shard[f"accepted_{what}"][start:end]
+        assert after_first and all(within_tolerance(v, series["documented"], above=0.02, below=0.02)
+                                   for v in after_first), (series["test"], shard)
+        assert all(shard[f"refused_{what}"][start:end]), "the excess is refused in every second"
+
+
+RESOURCE_NAME = re.compile(r"\bpkl-[0-9a-f]{12}-[\w-]+")  # <prefix>-<run id>-<worker>-<n> (resources.Namer)
+
+
+def _comparable(report: dict[str, Any]) -> tuple[list, list]:
+    """Rows and series without what differs from run to run by design: resource names in details (they carry the
+    run id and the worker), the series' absolute origin and the Firehose object keys (stream name and date)."""
+    rows = json.loads(json.dumps(report["measurements"]))
+    for row in rows:
+        row["detail"] = RESOURCE_NAME.sub("<name>", row["detail"])
+    series = json.loads(json.dumps(report["series"]))
+    for s in series:
+        s.pop("origin_epoch_s")
+        for obj in s.get("objects", []):
+            obj.pop("key")
+    return rows, series
+
+
+def test_xdist_and_one_process_report_the_same_rows_and_series(pytester: pytest.Pytester,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    one = run_families(pytester, monkeypatch, "-k", SAME_EVERYWHERE, "-p", "no:xdist", "--kinesis-report=one.json")
+    two = run_families(pytester, monkeypatch, "-k", SAME_EVERYWHERE, "-n", "2", "--kinesis-report=two.json")
+    assert one.ret == two.ret == 0, (one.stdout.str()[-2000:], two.stdout.str()[-2000:])
+    first, second = load_report(pytester.path / "one.json"), load_report(pytester.path / "two.json")
+    assert (first["run"]["xdist_workers"], second["run"]["xdist_workers"]) == (0, 2)
+    kinds = {s["kind"] for s in first["series"]}
+    assert kinds == {"throughput", "resharding", "firehose"} and len(first["series"]) == 6
+    rows, series = _comparable(first)
+    assert "<name>" in str(rows) and (rows, series) == _comparable(second)
+
+
+@needs_matplotlib
+def test_plots_junitxml_a_self_contained_page_and_the_plot_command(pytester: pytest.Pytester, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_families(pytester, monkeypatch, "-k", SUBSET, "-n", "2", "--kinesis-report=r.json",
+                          "--kinesis-plots=plots", "--kinesis-report-html=page.html", "--junitxml=junit.xml")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["kinesis-limits: report written to r.json",
+                                 "kinesis-limits: 10 plots written to plots",
+                                 "kinesis-limits: HTML page written to page.html"])
+    report = load_report(pytester.path / "r.json")
+    written = sorted(p.name for p in (pytester.path / "plots").iterdir())
+    assert len(written) == len(report["series"]) == 10
+    assert all((pytester.path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in written)
+    above = [s for s in report["series"] if "test_throughput_above" in s["test"]]
+    assert len(above) == 4
+    for series in above:
+        assert_flat_at_the_limit_after_the_first_second(series)
+
+    properties = [(p.get("name"), p.get("value")) for p in ET.parse(pytester.path / "junit.xml").iter("property")]
+    assert sum(name == "kinesis_measurement" for name, _ in properties) == len(report["measurements"])
+    assert not [name for name, _ in properties if name == SERIES_PROPERTY_NAME], "series stay out of junitxml"
+
+    page = (pytester.path / "page.html").read_text(encoding="utf-8")
+    assert page.count('<img src="data:image/png;base64,') == 10
+    assert "Content-Security-Policy" in page and " src=\"http" not in page and "<link" not in page
+    assert all(m["test"] in page for m in report["measurements"])
+
+    from pytest_kinesis_limits.cli import main
+
+    again, page_again = pytester.path / "again", pytester.path / "again.html"
+    assert main(["plot", str(pytester.path / "r.json"), str(again), "--html", str(page_again)]) == 0
+    assert "10 plots written to" in capsys.readouterr().out
+    assert sorted(p.name for p in again.iterdir()) == written
+    assert "test_resharding.test_resharding_continuity-split-1-2.png" in written
+    assert page_again.read_text(encoding="utf-8").count("data:image/png;base64,") == 10
+    render_in_chromium(pytester.path / "page.html", tmp_path, images=10)
+
+
+def _chromium() -> str | None:
+    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+
+
+def render_in_chromium(page: Path, tmp_path: Path, *, images: int) -> None:
+    """Load ``page`` in headless Chromium: the DOM it built says every image decoded; a screenshot is taken."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no Chromium installed (Debian: apt-get install chromium): the HTML page was checked as text only")
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"]
+    dom = subprocess.run([*flags, f"--user-data-dir={tmp_path / 'profile-dom'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert f'data-images-decoded="{images}"' in dom.stdout, (dom.stdout[:500], dom.stderr[-2000:])
+    assert "Kinesis limits: what was measured on moto</h1>" in dom.stdout
+    shot = tmp_path / "page.png"
+    subprocess.run([*flags, f"--user-data-dir={tmp_path / 'profile-shot'}", "--window-size=1280,2000",
+                    f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+FAILING = """
+    from pytest_kinesis_limits import limits
+
+    def test_fine(record_measurement):
+        record_measurement(limits.SHARD_WRITE_RECORDS_PER_S, 1000, verdict="pass", detail="held the limit")
+
+    def test_broken(record_measurement):
+        record_measurement(limits.SHARD_WRITE_RECORDS_PER_S, 1500, verdict="fail", detail="took 150 %")
+
+    def test_other(record_measurement):
+        delivery = {"kind": "firehose", "clock": "service", "origin_epoch_s": 0, "expected": 1, "delivered": 1,
+                    "missing": 0, "objects": [{"key": "k", "delivered_s": 2.0, "records": 1, "bytes": 9}],
+                    "records": {"arrival_s": [0.5], "latency_s": [1.5]}}
+        record_measurement(limits.PUT_RECORDS_MAX_RECORDS, 500, verdict="pass", series=delivery)
+"""
+
+
+def test_a_failing_limit_comes_first_naming_its_test_and_verbose_lists_every_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_made_up=FAILING)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*kinesis limits: what was measured on moto*", "limit * verdicts*", "---*",
+                                 "shard.write.records_per_s * 1,000..1,500 * 1 FAIL 1 PASS*",
+                                 "    FAIL: test_made_up.py::test_broken",
+                                 "put_records.max_records * 1 PASS*",
+                                 "3 measurements of 2 limits in 3 tests: 2 pass, 1 fail; -v: one row per test"])
+    assert "test_made_up.py::test_fine" not in result.stdout.str()
+    verbose = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-vv")
+    verbose.stdout.fnmatch_lines(["*kinesis limits: per test*",
+                                  "shard.write.records_per_s: documented 1,000 records/s (moto)",
+                                  "  FAIL     1,500  test_made_up.py::test_broken", "*took 150 %*",
+                                  "  PASS     1,000  test_made_up.py::test_fine", "*held the limit*"])
+
+
+def test_plots_without_matplotlib_name_the_extra(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(plots, "available", lambda: False)
+    pytester.makepyfile(test_made_up=FAILING)
+    result = pytester.runpytest("--kinesis-plots=plots")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert ("--kinesis-plots 'plots' (from the command line (--kinesis-plots)): plots need matplotlib, which is "
+            "not installed. Fix: pip install 'pytest-kinesis-limits[plots]'") in result.stderr.str()
+    result = pytester.runpytest("--kinesis-report=r.json", "--kinesis-report-html=page.html")
+    assert result.ret == pytest.ExitCode.OK  # a recorded fail verdict is reported, the test itself passes
+    assert ("kinesis-limits: HTML page written to page.html (No plots: matplotlib is not installed. Fix: pip install "
+            "'pytest-kinesis-limits[plots]')") in result.stdout.lines
+    assert "No plots: matplotlib is not installed" in (pytester.path / "page.html").read_text(encoding="utf-8")
+    validate(json.loads((pytester.path / "r.json").read_text(encoding="utf-8")))
+
+    from pytest_kinesis_limits.cli import main
+
+    assert main(["plot", str(pytester.path / "r.json"), str(pytester.path / "out")]) == 2
+    assert "Fix: pip install 'pytest-kinesis-limits[plots]'" in capsys.readouterr().err
+    assert not (pytester.path / "out").exists()
+
+
+def test_the_plot_command_refuses_what_is_not_a_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_kinesis_limits.cli import main
+
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"header": {}, "measurements": []}), encoding="utf-8")
+    assert main(["plot", str(old), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "'schema_version' is a required property" in err and "Fix: pass a file written by --kinesis-report" in err
+    (tmp_path / "text.json").write_text("not json", encoding="utf-8")
+    assert main(["plot", str(tmp_path / "text.json"), str(tmp_path / "out")]) == 2
+    assert "is not JSON" in capsys.readouterr().err
