@@ -152,9 +152,9 @@ def clock_of(config: pytest.Config) -> Clock:
     return config.stash[CLOCK_KEY]
 
 
-TIME_OFFLINE = ("kinesis-limits time: simulated (offline): in tests that use the Kinesis fixtures, time.sleep, "
-                "botocore retries and boto3 waiters move the shards' clock and return at once; "
-                "--kinesis-clock=real for the wall clock")
+# Two lines, each within 100 columns (the header fits a 100-column terminal, like the summary).
+TIME_OFFLINE = ("kinesis-limits time: simulated (offline): in Kinesis tests time.sleep, botocore retries and",
+                "    boto3 waiters move the shards' clock and return at once (--kinesis-clock=real: wall clock)")
 TIME_OFFLINE_REAL = "kinesis-limits time: the wall clock (--kinesis-clock=real): the offline layer counts real seconds"
 
 
@@ -175,7 +175,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if chosen:
         lines.append("kinesis-limits settings: " + "; ".join(chosen))
     if settings.offline:
-        lines.append(TIME_OFFLINE if settings.simulated_clock else TIME_OFFLINE_REAL)
+        lines.extend(TIME_OFFLINE if settings.simulated_clock else (TIME_OFFLINE_REAL,))
     if settings.backend_kind == "live":  # an endpoint (emulator) bills nothing
         lines.append("kinesis-limits cost: provisioned shards are billed per shard-hour and PUT payload unit; "
                      "a full live run creates short-lived 1-11 shard streams and Firehose delivery streams "

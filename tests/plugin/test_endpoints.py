@@ -173,7 +173,8 @@ def test_backend_name_labels_header_table_and_report(pytester: pytest.Pytester, 
     result = pytester.runpytest_subprocess("--kinesis-backend-name", "my-moto@5.2", f"--kinesis-report={report}",
                                            "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines(["kinesis-limits: backend=my-moto@5.2 (moto) region=us-east-1 (offline, moto)",
-                                 "*put_records.max_records*FAIL*my-moto@5.2*test_gap*"])
+                                 "put_records.max_records *1 FAIL*my-moto@5.2",
+                                 "*FAIL: test_named.py::test_gap"])
     result.assert_outcomes(xfailed=1, failed=1)
     payload = json.loads(report.read_text(encoding="utf-8"))
     assert payload["header"]["backend_name"] == "my-moto@5.2" and payload["header"]["backend"] == "moto"

@@ -35,8 +35,8 @@ def reports(tmp_path: Path) -> Path:
                                                         backend="moto")]})
     _write(folder / "kinesalite.json", {
         "schema_version": 1,
-        "run": {"backend_name": "kinesalite@3.3.3", "backend_kind": "endpoint", "endpoint": "http://127.0.0.1:1",
-                "versions": {"botocore": "1.44.8"}, "end": "2026-11-29T11:00:00+00:00"},
+        "run": {"backend_name": "kinesalite@3.3.3", "backend": "endpoint", "endpoint": "http://127.0.0.1:1",
+                "versions": {"botocore": "1.44.8"}, "ended_at": "2026-11-29T11:00:00+00:00"},
         "measurements": [
             _row("test_put_records_record_count[over]", "put_records.max_records", "fail", 501,
                  backend="kinesalite@3.3.3", detail="request taken | 501 stored"),
