@@ -175,10 +175,14 @@ def kinesis_tags(kinesis_run_id: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def kinesis_wait_policy(kinesis_backend: Backend) -> WaitPolicy:
-    """How long resource fixtures wait for a resource (short polls on a simulated clock, 5 s polls live)."""
+    """How long resource fixtures wait for a resource: 5 s polls live; on the simulated clock, where waiting is
+    free and each check is not, a first check after 1 s and the pause doubling after each (1, 2, 4, ... s), so
+    a stream CREATING for the catalogue's typical 30 s is seen ACTIVE at the sixth check."""
     from .resources import WaitPolicy
 
-    return WaitPolicy(delay=0.25, attempts=400) if kinesis_backend.offline else WaitPolicy(delay=5, attempts=180)
+    if kinesis_backend.offline:
+        return WaitPolicy(delay=1, attempts=100, max_delay=60)
+    return WaitPolicy(delay=5, attempts=180)
 
 
 def _report_cleanup(tracker: ResourceTracker) -> None:
