@@ -29,9 +29,11 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     with contextlib.ExitStack() as stack:
         if args.fidelity == "on":
+            from .fidelity import FidelityConfig
             from .offline import activate_all
 
-            stack.enter_context(activate_all(RealClock()))
+            config = FidelityConfig().scale_lifecycle(args.lifecycle_scale)
+            stack.enter_context(activate_all(RealClock(), config))
         print(f"listening on http://{host}:{port} (fidelity {args.fidelity})", flush=True)
         stop.wait()
     server.stop()
@@ -102,6 +104,16 @@ def _checked(parse: Callable[[str], str]) -> Callable[[str], str]:
     return check
 
 
+def _non_negative(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r}: expected a number such as 1, 0.01 or 0") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"{raw!r}: must be 0 or more")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .settings import parse_profile, parse_region, parse_url
 
@@ -111,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="port (default 0: any free port, printed)")
     serve.add_argument("--fidelity", choices=("on", "off"), default="on", help="apply the fidelity layer")
+    serve.add_argument("--lifecycle-scale", type=_non_negative, default=0.01, metavar="FACTOR",
+                       help="multiply the typical CREATING / UPDATING / DELETING windows (lifecycle.stream.* in the "
+                            "catalogue, wall-clock seconds) by FACTOR: 0.01 (default) for fractions of a second, as "
+                            "emulators do; 1 for as long as AWS typically takes; 0 for no windows")
     serve.set_defaults(run=_serve)
     sweep = commands.add_parser("sweep", help="find (and with --yes delete) resources this tool left behind")
     sweep.add_argument("--region", type=_checked(parse_region), help="AWS region (default: the profile's)")

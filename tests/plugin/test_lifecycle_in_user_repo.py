@@ -41,3 +41,25 @@ def test_plain_moto_lets_the_user_bug_through(pytester: pytest.Pytester) -> None
     result.stdout.fnmatch_lines(["*DID NOT RAISE*",
                                  "FAILED test_user.py::test_tagging_a_stream_right_after_creating_it_is_refused*"])
 
+
+def test_serve_runs_the_lifecycle_over_http(lifecycle_server_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pytest-kinesis-limits serve`` holds the same rules on the wall clock (windows scaled by --lifecycle-scale)."""
+    import uuid
+
+    import boto3
+    from botocore.config import Config
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("kinesis", region_name="us-east-1", endpoint_url=lifecycle_server_url,
+                          config=Config(retries={"total_max_attempts": 1}))
+    name = f"orders-{uuid.uuid4().hex[:8]}"
+    client.create_stream(StreamName=name, ShardCount=1, Tags={"team": "data"})
+    with pytest.raises(client.exceptions.ResourceInUseException, match="instead in state CREATING"):
+        client.add_tags_to_stream(StreamName=name, Tags={"owner": "me"})
+    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.25, "MaxAttempts": 40})
+    client.add_tags_to_stream(StreamName=name, Tags={"owner": "me"})
+    client.delete_stream(StreamName=name)
+    with pytest.raises(client.exceptions.ResourceInUseException, match="already exists"):
+        client.create_stream(StreamName=name, ShardCount=1)
+    client.get_waiter("stream_not_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.25, "MaxAttempts": 40})
