@@ -176,8 +176,8 @@ def kinesis_tags(kinesis_run_id: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def kinesis_wait_policy(kinesis_backend: Backend) -> WaitPolicy:
     """How long resource fixtures wait for a resource: 5 s polls live; on the simulated clock, where waiting is
-    free and each check is not, a first check after 1 s and the pause doubling after each (1, 2, 4, ... s), so
-    a stream CREATING for the catalogue's typical 30 s is seen ACTIVE at the sixth check."""
+    free and each check is not, a first check after 1 s and the pause doubling after each (1, 2, 4, ... s).
+    Stream fixtures there first wait the catalogue's typical CREATING / DELETING time, then check."""
     from .resources import WaitPolicy
 
     if kinesis_backend.offline:

@@ -130,9 +130,17 @@ def stream_status(client: BaseClient, name: str) -> str:
     return client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
 
 
-def wait_stream_active(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy) -> None:
-    """Wait until the stream is ACTIVE: botocore's ``stream_exists`` waiter live, polling on a simulated clock."""
+def wait_stream_active(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy,
+                       expect_s: float = 0.0) -> None:
+    """Wait until the stream is ACTIVE: botocore's ``stream_exists`` waiter live, polling on a simulated clock.
+
+    ``expect_s``: on a simulated clock, how long the transition typically takes (a catalogue ``lifecycle.*``
+    entry); the first check comes after it, as the developer guide's example sleeps before its first
+    DescribeStream, since there waiting is free and checks are not. Live it is ignored (emulators take a
+    fraction of a second).
+    """
     if clock.simulated:
+        clock.sleep(expect_s)
         wait_until(lambda: stream_status(client, name) == "ACTIVE", clock=clock, policy=policy,
                    what=f"stream {name} ACTIVE")
         return
@@ -170,7 +178,7 @@ def create_stream(
                              f"({limits.MAX_RECORD_SIZE_KIB_MAX.source})")
         kwargs["MaxRecordSizeInKiB"] = max_record_size_kib
     client.create_stream(**kwargs)
-    wait_stream_active(client, name, clock=clock, policy=policy)
+    wait_stream_active(client, name, clock=clock, policy=policy, expect_s=limits.LIFECYCLE_STREAM_CREATING_S.value)
     tag_missing(client, name, tags)
     summary = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     return StreamInfo(
@@ -246,6 +254,7 @@ def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPo
         return False
 
     if clock.simulated:
+        clock.sleep(limits.LIFECYCLE_STREAM_DELETING_S.value)  # as wait_stream_active's expect_s
         wait_until(gone, clock=clock, policy=policy, what=f"stream {name} deleted")
     else:
         client.get_waiter("stream_not_exists").wait(
