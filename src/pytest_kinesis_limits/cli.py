@@ -34,9 +34,11 @@ def _serve(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         extra = ""
         if args.fidelity == "on":
+            from .fidelity import FidelityConfig
             from .offline import activate_all
 
-            layer = stack.enter_context(activate_all(RealClock()))
+            config = FidelityConfig().scale_lifecycle(args.lifecycle_scale)
+            layer = stack.enter_context(activate_all(RealClock(), config))
             extra = _search_data_plane(layer)
         print(f"listening on http://{host}:{port} (fidelity {args.fidelity}){extra}", flush=True)
         stop.wait()
@@ -221,6 +223,16 @@ def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return check
 
 
+def _non_negative(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r}: expected a number such as 1, 0.01 or 0") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"{raw!r}: must be 0 or more")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .settings import parse_profile, parse_region, parse_url
 
@@ -230,6 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="port (default 0: any free port, printed)")
     serve.add_argument("--fidelity", choices=("on", "off"), default="on", help="apply the fidelity layer")
+    serve.add_argument("--lifecycle-scale", type=_non_negative, default=0.01, metavar="FACTOR",
+                       help="multiply the typical CREATING / UPDATING / DELETING windows (lifecycle.stream.* in the "
+                            "catalogue, wall-clock seconds) by FACTOR: 0.01 (default) for fractions of a second, as "
+                            "emulators do; 1 for as long as AWS typically takes; 0 for no windows")
     serve.set_defaults(run=_serve)
     sweep = commands.add_parser(
         "sweep", help="find (and with --yes delete) what runs of this tool left behind, in one region",

@@ -193,7 +193,7 @@ class Running:
 def command(emulator: Emulator, port: int, workdir: Path, package_dir: Path | None
             ) -> tuple[list[str], dict[str, str]]:
     """The command line and extra environment that start ``emulator`` on 127.0.0.1:``port``."""
-    quota = str(limits.ACCOUNT_SHARD_QUOTA.value)
+    quota = str(limits.SHARD_QUOTA_MAIN_REGIONS.value)
     if emulator.package is None:
         return [sys.executable, "-m", "pytest_kinesis_limits", "serve", "--host", LOOPBACK, "--port", str(port),
                 "--fidelity", emulator.fidelity], {}

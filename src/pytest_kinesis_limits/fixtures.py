@@ -207,14 +207,16 @@ def kinesis_tags(kinesis_run_id: str, kinesis_backend: Backend) -> dict[str, str
 
 @pytest.fixture(scope="session")
 def kinesis_wait_policy(kinesis_backend: Backend) -> WaitPolicy:
-    """How long resource fixtures wait for a resource: short polls on a simulated clock; on an endpoint 0.5 s polls
-    for at most 2 minutes (an emulator's state changes are configured delays of about a second); live 5 s polls for
-    at most 15 minutes. Firehose waits add the buffering interval to the span."""
+    """How long resource fixtures wait for a resource: 5 s polls live, for at most 15 minutes; on an endpoint 0.5 s
+    polls for at most 2 minutes (an emulator's state changes are configured delays of about a second); on the
+    simulated clock, where waiting is free and each check is not, a first check after 1 s and the pause doubling
+    after each (1, 2, 4, ... s). Stream fixtures there first wait the catalogue's typical CREATING / DELETING time,
+    then check. Firehose waits add the buffering interval to the span."""
     from .resources import WaitPolicy
 
     if kinesis_backend.offline:
-        return WaitPolicy(delay=0.25, attempts=400)
-    if kinesis_backend.kind == "endpoint":  # kinesalite/kinesis-mock: 500 ms per state change; serve: 1 s UPDATING
+        return WaitPolicy(delay=1, attempts=100, max_delay=60)
+    if kinesis_backend.kind == "endpoint":  # kinesalite/kinesis-mock: 500 ms per state change; serve: scaled windows
         return WaitPolicy(delay=0.5, attempts=240)
     return WaitPolicy(delay=5, attempts=180)
 

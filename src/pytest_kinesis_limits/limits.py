@@ -366,9 +366,50 @@ PRICE_OS_T3_SMALL_SEARCH = _limit(
     "live search target runs on, in thousandths of a US dollar per hour (us-east-1; plus about 10 GiB of gp3 "
     "storage)", SRC_OS_PRICING, "2026-11-29", note="regional prices differ; the AWS Free Tier covers 750 hours")
 
-# --- Account quotas (what an emulator is configured with) ---
-ACCOUNT_SHARD_QUOTA = _limit(
-    "account.shard_quota.default", 20_000, "shards", "default shard quota of an account in US East (N. Virginia), "
-    "US West (Oregon) and Europe (Ireland), the region of emulator runs (us-east-1); emulators started by "
-    "pytest-kinesis-limits get it instead of their own lower defaults (kinesalite 10, kinesis-mock 50)",
-    SRC_QUOTAS, "2026-11-29", note="1,000 or 6,000 in other regions")
+# --- Lifecycle: typical durations of stream states (not guarantees) and account quotas ---
+# AWS documents the states (CREATING, UPDATING, DELETING) but no durations: "Check again in a few moments"
+# (CLI tutorial), "the scaling action could take a few minutes" (UpdateShardCount), encryption "normally
+# takes a few seconds to complete, but it can take minutes" (StartStreamEncryption). The SDK waiters poll
+# every 10 s for up to 180 s (botocore waiters-2.json, StreamExists / StreamNotExists); kinesalite and
+# kinesis-mock default to 0.5 s windows. The durations below are typical values, not guarantees: the offline
+# fidelity layer holds a stream in each state this long on its clock (FidelityConfig), and a live run's own
+# measurement (reshard.updating_s) replaces the estimate. Keys are stable so a wall-time planner can use them.
+SRC_CLI_TUTORIAL = f"{_DOCS}/streams/latest/dev/fundamental-stream.html"
+SRC_DELETE_STREAM = f"{_DOCS}/kinesis/latest/APIReference/API_DeleteStream.html"
+SRC_START_STREAM_ENCRYPTION = f"{_DOCS}/kinesis/latest/APIReference/API_StartStreamEncryption.html"
+SRC_BOTOCORE_WAITERS = "botocore data/kinesis/2013-12-02/waiters-2.json (StreamExists, StreamNotExists: 10 s x 18)"
+SRC_CREATING_LIMIT_SEEN = ("https://github.com/hashicorp/terraform-provider-aws/pull/1339 (AWS's message: \"... "
+                           "streams that can simultaneously be in CREATING or DELETING for the account ... Limit: 5.\")")
+_TYPICAL = "typical, not a guarantee: AWS gives no number"
+LIFECYCLE_STREAM_CREATING_S = _limit(
+    "lifecycle.stream.creating_s", 30, "s", "how long a new stream stays CREATING before it is ACTIVE",
+    f"{SRC_CREATE_STREAM}; {SRC_CLI_TUTORIAL}; {SRC_BOTOCORE_WAITERS}", "2026-11-29", note=_TYPICAL)
+LIFECYCLE_STREAM_DELETING_S = _limit(
+    "lifecycle.stream.deleting_s", 30, "s", "how long a deleted stream stays DELETING before it is gone (its name "
+    "cannot be reused meanwhile)", f"{SRC_DELETE_STREAM}; {SRC_BOTOCORE_WAITERS}", "2026-11-29", note=_TYPICAL)
+LIFECYCLE_STREAM_UPDATING_RESHARD_S = _limit(
+    "lifecycle.stream.updating_s.reshard", 30, "s", "how long a small stream stays UPDATING after one SplitShard, "
+    "MergeShards or UpdateShardCount (larger streams take longer: \"a few minutes\")",
+    f"{SRC_UPDATE_SHARD_COUNT}; {SRC_AFTER_RESHARDING}", "2026-11-29", note=_TYPICAL + "; a live run measures "
+    "reshard.updating_s")
+LIFECYCLE_STREAM_UPDATING_ENCRYPTION_S = _limit(
+    "lifecycle.stream.updating_s.encryption", 5, "s", "how long a stream stays UPDATING after StartStreamEncryption "
+    "or StopStreamEncryption (\"normally takes a few seconds\")", SRC_START_STREAM_ENCRYPTION, "2026-11-29",
+    note=_TYPICAL)
+STREAMS_IN_TRANSITION_MAX = _limit(
+    "account.streams_creating.max", 5, "streams", "streams of an account and region that may be CREATING at once; "
+    "CreateStream beyond it is refused (LimitExceededException). AWS's message counts CREATING or DELETING",
+    f"{SRC_CREATE_STREAM}; {SRC_CREATING_LIMIT_SEEN}", "2026-11-29")
+SHARD_QUOTA_MAIN_REGIONS = _limit(
+    "account.shards.default_main_regions", 20000, "shards", "default shard quota of an account (provisioned "
+    "streams) in us-east-1, us-west-2 and eu-west-1; beyond it CreateStream, SplitShard and UpdateShardCount "
+    "are refused (LimitExceededException)", SRC_QUOTAS, "2026-11-29")
+SHARD_QUOTA_OTHER_REGIONS = _limit(
+    "account.shards.default_other_regions", 1000, "shards", "default shard quota of an account (provisioned "
+    "streams) in every other region", SRC_QUOTAS, "2026-11-29",
+    note="the page says \"1,000 or 6,000\" without naming the regions of each: the lower is kept")
+SHARD_QUOTA_MAIN_REGION_NAMES = ("us-east-1", "us-west-2", "eu-west-1")
+STREAM_NAME_MIN_CHARS = _limit(
+    "stream.name.min_chars", 1, "characters", "shortest stream name (pattern [a-zA-Z0-9_.-]+)", SRC_CREATE_STREAM,
+    "2026-11-29")
+STREAM_NAME_PATTERN = "[a-zA-Z0-9_.-]+"  # the StreamName request-model pattern (API_CreateStream.html)

@@ -16,13 +16,14 @@ if TYPE_CHECKING:
 @contextlib.contextmanager
 def activate_all(clock: Clock, config: FidelityConfig | None = None) -> Iterator[FidelityLayer]:
     """Apply every offline correction to moto on ``clock``; yields the Kinesis layer; restores moto on exit."""
-    from .fidelity import activate
+    from .fidelity import FidelityConfig, activate
     from .fidelity.firehose import activate_firehose
-
     from .fidelity.search_index import activate_search_index
 
+    config = config if config is not None else FidelityConfig()
+    windows = {"creating_s": config.firehose_creating_seconds, "propagation_s": config.iam_propagation_seconds}
     # The Kinesis layer first: the Firehose simulation reads the source through its patched methods.
-    with activate(clock, config) as layer, activate_firehose(clock) as firehose, \
+    with activate(clock, config) as layer, activate_firehose(clock, **windows) as firehose, \
             activate_search_index(clock, firehose) as search:
         layer.firehose = firehose
         layer.search = search  # the search destination's stand-in (issue 14)

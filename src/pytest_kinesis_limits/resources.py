@@ -12,7 +12,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,10 +92,24 @@ class BucketInfo:
 
 @dataclass(frozen=True)
 class WaitPolicy:
-    """How to wait for a resource: poll every ``delay`` seconds, at most ``attempts`` times."""
+    """How to wait for a resource: poll every ``delay`` seconds, at most ``attempts`` times.
+
+    With ``max_delay`` the pause doubles after each check that fails, up to ``max_delay`` (the exponential
+    backoff of the AWS SDKs' waiters): short waits stay short and long ones (a stream CREATING for tens of
+    seconds) take a few checks instead of one per ``delay``.
+    """
 
     delay: float = 5.0
     attempts: int = 120
+    max_delay: float | None = None
+
+    def delays(self) -> Iterator[float]:
+        """The pauses between checks, in order (``attempts - 1`` of them)."""
+        delay = self.delay
+        for _ in range(self.attempts - 1):
+            yield delay
+            if self.max_delay is not None:
+                delay = min(delay * 2, max(self.max_delay, self.delay))
 
 
 def wait_until(
@@ -106,21 +120,34 @@ def wait_until(
     Used where botocore has no waiter, or where the clock is simulated (botocore's waiters sleep on the
     wall clock, which does not move a simulated one).
     """
-    for attempt in range(policy.attempts):
+    started = clock.now()
+    pauses = policy.delays()
+    for _attempt in range(policy.attempts):
         if check():
             return
-        if attempt + 1 < policy.attempts:
-            clock.sleep(policy.delay)
-    raise TimeoutError(f"{what}: not ready after {policy.attempts} checks {policy.delay:g} s apart")
+        pause = next(pauses, None)
+        if pause is not None:
+            clock.sleep(pause)
+    spacing = (f"{policy.delay:g} s apart" if policy.max_delay is None
+               else f"{policy.delay:g} s to {policy.max_delay:g} s apart, {clock.now() - started:g} s in all")
+    raise TimeoutError(f"{what}: not ready after {policy.attempts} checks {spacing}")
 
 
 def stream_status(client: BaseClient, name: str) -> str:
     return client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
 
 
-def wait_stream_active(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy) -> None:
-    """Wait until the stream is ACTIVE: botocore's ``stream_exists`` waiter live, polling on a simulated clock."""
+def wait_stream_active(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy,
+                       expect_s: float = 0.0) -> None:
+    """Wait until the stream is ACTIVE: botocore's ``stream_exists`` waiter live, polling on a simulated clock.
+
+    ``expect_s``: on a simulated clock, how long the transition typically takes (a catalogue ``lifecycle.*``
+    entry); the first check comes after it, as the developer guide's example sleeps before its first
+    DescribeStream, since there waiting is free and checks are not. Live it is ignored (emulators take a
+    fraction of a second).
+    """
     if clock.simulated:
+        clock.sleep(expect_s)
         wait_until(lambda: stream_status(client, name) == "ACTIVE", clock=clock, policy=policy,
                    what=f"stream {name} ACTIVE")
         return
@@ -139,7 +166,12 @@ def create_stream(
     clock: Clock,
     policy: WaitPolicy,
 ) -> StreamInfo:
-    """Create a tagged stream and wait until it is ACTIVE."""
+    """Create a tagged stream and wait until it is ACTIVE.
+
+    The tags go in CreateStream only: AWS applies them from the CREATING status, and AddTagsToStream on a
+    stream that is not ACTIVE is refused (ResourceInUseException, not retried). A backend that ignores
+    CreateStream's Tags (moto) gets the missing ones once the stream is ACTIVE, so that a sweep finds it.
+    """
     kwargs: dict[str, Any] = {"StreamName": name, "Tags": tags}
     if on_demand:
         kwargs["StreamModeDetails"] = {"StreamMode": "ON_DEMAND"}
@@ -153,9 +185,8 @@ def create_stream(
                              f"({limits.MAX_RECORD_SIZE_KIB_MAX.source})")
         kwargs["MaxRecordSizeInKiB"] = max_record_size_kib
     client.create_stream(**kwargs)
-    # Some emulators (moto) ignore CreateStream's Tags: tag again so that a sweep can find the stream.
-    client.add_tags_to_stream(StreamName=name, Tags=tags)
-    wait_stream_active(client, name, clock=clock, policy=policy)
+    wait_stream_active(client, name, clock=clock, policy=policy, expect_s=limits.LIFECYCLE_STREAM_CREATING_S.value)
+    tag_missing(client, name, tags)
     summary = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     return StreamInfo(
         name=name,
@@ -166,11 +197,42 @@ def create_stream(
     )
 
 
+def stream_tags(client: BaseClient, name: str) -> dict[str, str]:
+    """Every tag of the stream (ListTagsForStream, all pages)."""
+    tags: dict[str, str] = {}
+    kwargs: dict[str, Any] = {"StreamName": name}
+    while True:
+        page = client.list_tags_for_stream(**kwargs)
+        tags.update({t["Key"]: t.get("Value", "") for t in page.get("Tags", [])})
+        if not page.get("HasMoreTags") or not page.get("Tags"):
+            return tags
+        kwargs["ExclusiveStartTagKey"] = page["Tags"][-1]["Key"]
+
+
+def tag_missing(client: BaseClient, name: str, tags: dict[str, str]) -> dict[str, str]:
+    """Add the tags of ``tags`` the ACTIVE stream lacks (or has with another value); return what was added."""
+    present = stream_tags(client, name)
+    missing = {k: v for k, v in tags.items() if present.get(k) != v}
+    if missing:
+        client.add_tags_to_stream(StreamName=name, Tags=missing)
+    return missing
+
+
+def _status_if_exists(client: BaseClient, name: str) -> str | None:
+    try:
+        return stream_status(client, name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+            return None
+        raise
+
+
 def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy) -> None:
     """Delete a stream (and its consumers) and wait until it is gone; a stream already gone is fine.
 
     A stream still CREATING or UPDATING (a test that failed mid-reshard) refuses DeleteStream with
-    ResourceInUseException: wait until it is ACTIVE, then delete it, rather than leave it behind.
+    ResourceInUseException: wait until it is ACTIVE, then delete it, rather than leave it behind. One already
+    DELETING (deleted by the test itself) is waited for.
     """
     for attempt in (1, 2):
         try:
@@ -182,6 +244,11 @@ def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPo
                 return
             if code != "ResourceInUseException" or attempt == 2:
                 raise
+            status = _status_if_exists(client, name)
+            if status is None:
+                return
+            if status == "DELETING":
+                break
             wait_stream_active(client, name, clock=clock, policy=policy)
 
     def gone() -> bool:
@@ -194,6 +261,7 @@ def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPo
         return False
 
     if clock.simulated:
+        clock.sleep(limits.LIFECYCLE_STREAM_DELETING_S.value)  # as wait_stream_active's expect_s
         wait_until(gone, clock=clock, policy=policy, what=f"stream {name} deleted")
     else:
         client.get_waiter("stream_not_exists").wait(

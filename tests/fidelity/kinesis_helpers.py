@@ -51,9 +51,20 @@ def make_clients(endpoint_url: str | None = None) -> tuple[Any, Any]:
 
 
 def make_stream(kin: Kinesis, name: str = "s", shards: int = 1, **extra: Any) -> str:
-    """Create a stream and return its name."""
+    """Create a stream, wait (on the layer's clock) until it is ACTIVE and return its name."""
     kin.client.create_stream(StreamName=name, ShardCount=shards, **extra)
+    wait_active(kin, name)
     return name
+
+
+def wait_active(kin: Kinesis, name: str) -> None:
+    """Sleep the layer's clock until ``name`` is ACTIVE (CREATING and UPDATING windows are layer time)."""
+    for _ in range(100):
+        status = kin.client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
+        if status == "ACTIVE":
+            return
+        kin.clock.sleep(max(kin.config.creating_seconds, kin.config.updating_seconds) if kin.layer else 1.0)
+    raise AssertionError(f"stream {name} never became ACTIVE")
 
 
 def read_shard(client: Any, stream: str, shard_id: str, iterator_type: str = "TRIM_HORIZON",

@@ -63,7 +63,9 @@ def test_child_shards_helper_by_name_and_arn() -> None:
     with moto.mock_aws(), activate(SimulatedClock(START)) as layer:
         client, _ = make_clients()
         client.create_stream(StreamName="c", ShardCount=2)
+        layer.clock.sleep(layer.config.creating_seconds)
         client.merge_shards(StreamName="c", ShardToMerge=shard_id(0), AdjacentShardToMerge=shard_id(1))
+        layer.clock.sleep(layer.config.updating_seconds)
         arn = client.describe_stream_summary(StreamName="c")["StreamDescriptionSummary"]["StreamARN"]
         expected = [{"ShardId": shard_id(2), "ParentShards": [shard_id(0), shard_id(1)],
                      "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": str(2 * HALF - 1)}}]
@@ -78,15 +80,17 @@ def test_the_layer_works_through_an_in_process_moto_server() -> None:
     try:
         host, port = server.get_host_and_port()
         clock = SimulatedClock(START)
-        with activate(clock, FidelityConfig()):
+        with activate(clock, FidelityConfig()) as layer:
             _, probe = make_clients(f"http://{host}:{port}")
             probe.create_stream(StreamName="h", ShardCount=1)
+            clock.sleep(layer.config.creating_seconds)
             # One batch more than a second's write budget holds: the extra records are throttled.
             out = [probe.put_records(StreamName="h", Records=[
                 {"Data": b"x", "PartitionKey": str(i)} for i in range(BATCH)])
                 for _ in range(RECORDS_PER_S // BATCH + 1)]
             assert sum(BATCH - o["FailedRecordCount"] for o in out) == RECORDS_PER_S
             probe.split_shard(StreamName="h", ShardToSplit=shard_id(0), NewStartingHashKey=str(HALF))
+            clock.sleep(layer.config.updating_seconds)
             it = probe.get_shard_iterator(StreamName="h", ShardId=shard_id(0),
                                           ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
             page = probe.get_records(ShardIterator=it)

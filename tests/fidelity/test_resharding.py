@@ -7,7 +7,7 @@ import pytest
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.fidelity import resharding
 
-from .kinesis_helpers import Kinesis, make_stream, read_shard, shard_id
+from .kinesis_helpers import Kinesis, make_stream, read_shard, shard_id, wait_active
 
 TOP = 2 ** limits.HASH_KEY_BITS.value - 1
 HALF = 2 ** (limits.HASH_KEY_BITS.value - 1)
@@ -18,8 +18,8 @@ def _put(kin: Kinesis, name: str, n: int, prefix: str) -> list[dict[str, str]]:
         {"Data": f"{prefix}{i}".encode(), "PartitionKey": f"{prefix}{i}"} for i in range(n)])["Records"]
 
 
-def _wait_active(kin: Kinesis) -> None:
-    kin.clock.sleep(1.5)
+def _wait_active(kin: Kinesis, name: str = "s") -> None:
+    wait_active(kin, name)
 
 
 def test_split_sends_new_writes_to_children_and_leaves_parent_records_alone(kinesis: Kinesis) -> None:
@@ -27,6 +27,7 @@ def test_split_sends_new_writes_to_children_and_leaves_parent_records_alone(kine
     _put(kinesis, name, 50, "before-")
     before = read_shard(kinesis.client, name, shard_id(0), clock=kinesis.clock)
     kinesis.client.split_shard(StreamName=name, ShardToSplit=shard_id(0), NewStartingHashKey=str(HALF))
+    _wait_active(kinesis)
     after_put = _put(kinesis, name, 60, "after-")
     assert {r["ShardId"] for r in after_put} == {shard_id(1), shard_id(2)}
     parent = read_shard(kinesis.client, name, shard_id(0), clock=kinesis.clock)
@@ -41,6 +42,7 @@ def test_merge_copies_nothing_into_the_child(kinesis: Kinesis) -> None:
     name = make_stream(kinesis, shards=2)
     _put(kinesis, name, 100, "m")
     kinesis.client.merge_shards(StreamName=name, ShardToMerge=shard_id(0), AdjacentShardToMerge=shard_id(1))
+    _wait_active(kinesis)
     total = sum(len(read_shard(kinesis.client, name, shard_id(i), clock=kinesis.clock)) for i in range(3))
     assert total == 100
     assert {r["ShardId"] for r in _put(kinesis, name, 10, "n")} == {shard_id(2)}
@@ -50,6 +52,7 @@ def test_closed_shard_ends_with_null_iterator_and_child_shards(kinesis: Kinesis)
     name = make_stream(kinesis)
     _put(kinesis, name, 5, "p")
     kinesis.client.split_shard(StreamName=name, ShardToSplit=shard_id(0), NewStartingHashKey=str(HALF))
+    _wait_active(kinesis)
     it = kinesis.client.get_shard_iterator(StreamName=name, ShardId=shard_id(0),
                                            ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
     page = kinesis.client.get_records(ShardIterator=it)
@@ -71,15 +74,17 @@ def test_stream_is_updating_after_a_reshard_and_refuses_a_second_one(kinesis: Ki
     kinesis.client.split_shard(StreamName=name, ShardToSplit=shard_id(0), NewStartingHashKey=str(HALF))
     summary = kinesis.client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     assert summary["StreamStatus"] == "UPDATING"
-    assert summary["OpenShardCount"] == 2
-    assert kinesis.client.put_records(StreamName=name, Records=[{"Data": b"x", "PartitionKey": "k"}])[
-        "FailedRecordCount"] == 0  # writes keep working while UPDATING
+    assert summary["OpenShardCount"] == 1  # the parent stays open until the reshard completes
+    out = kinesis.client.put_records(StreamName=name, Records=[{"Data": b"x", "PartitionKey": "k"}])
+    assert out["FailedRecordCount"] == 0  # writes keep working while UPDATING, to the parent
+    assert out["Records"][0]["ShardId"] == shard_id(0)
     with pytest.raises(kinesis.probe.exceptions.ResourceInUseException) as err:
         kinesis.probe.merge_shards(StreamName=name, ShardToMerge=shard_id(1), AdjacentShardToMerge=shard_id(2))
     assert err.value.response["Error"]["Message"] == (
         f"Stream {name} under account 123456789012 not ACTIVE, instead in state UPDATING")
     _wait_active(kinesis)
     assert kinesis.client.describe_stream(StreamName=name)["StreamDescription"]["StreamStatus"] == "ACTIVE"
+    assert kinesis.client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["OpenShardCount"] == 2
     kinesis.client.merge_shards(StreamName=name, ShardToMerge=shard_id(1), AdjacentShardToMerge=shard_id(2))
 
 
@@ -111,6 +116,7 @@ def test_update_shard_count_keeps_every_record_and_reports_open_shards(kinesis: 
     name = make_stream(kinesis, shards=2)
     _put(kinesis, name, 100, "u")
     kinesis.client.update_shard_count(StreamName=name, TargetShardCount=3, ScalingType="UNIFORM_SCALING")
+    _wait_active(kinesis)
     summary = kinesis.client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     assert summary["OpenShardCount"] == 3
     shards = kinesis.client.list_shards(StreamName=name)["Shards"]

@@ -6,7 +6,7 @@ import datetime
 
 from pytest_kinesis_limits import limits
 
-from .kinesis_helpers import Kinesis, make_stream, read_shard, shard_id
+from .kinesis_helpers import Kinesis, make_stream, read_shard, shard_id, wait_active
 
 HALF = 2 ** (limits.HASH_KEY_BITS.value - 1)
 
@@ -22,6 +22,7 @@ def test_sequence_numbers_are_big_increasing_and_children_follow_parents(kinesis
     assert all(len(str(s)) >= 50 for s in parent)
     assert parent == sorted(set(parent))
     kinesis.client.split_shard(StreamName=name, ShardToSplit=shard_id(0), NewStartingHashKey=str(HALF))
+    wait_active(kinesis, name)
     children = _put(kinesis, name, 20)
     assert min(int(r["SequenceNumber"]) for r in children) > max(parent)
     for sid in (shard_id(1), shard_id(2)):

@@ -97,10 +97,11 @@ def _run_once() -> list[int]:
     from moto.core.base_backend import BackendDict
 
     clock = SimulatedClock(1_700_000_000.5)
-    with moto.mock_aws(), activate(clock, FidelityConfig(burst_seconds=0.25)):
+    with moto.mock_aws(), activate(clock, FidelityConfig(burst_seconds=0.25)) as layer:
         BackendDict.reset()  # a nested mock (the plugin's may be active) does not start empty by itself
         client, probe = make_clients()
         client.create_stream(StreamName="d", ShardCount=1)
+        clock.sleep(layer.config.creating_seconds)
         failures = []
         for step in range(6):
             r = probe.put_records(StreamName="d", Records=_batch(BATCH, step * BATCH, size=RECORD_SIZE))

@@ -263,6 +263,8 @@ def test_firehose_delivery_continues_across_a_reshard(firehose_delivery_stream, 
     at-least-once delivery allows, reported)."""
     delivery = firehose_delivery_stream
     stream = delivery.source.name
+    if kinesis_fidelity is not None:  # offline, a two-tick reshard, as the small resharding scenarios have
+        kinesis_fidelity.config.updating_seconds = 2 * RESHARD.tick_s
     scenario = RESHARD.bounded_by(kinesis_fidelity.config.updating_seconds if kinesis_fidelity else None)
     run = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
                        stream=stream, clock=kinesis_clock, require_null_iterator=True,

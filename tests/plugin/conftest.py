@@ -10,10 +10,12 @@ from collections.abc import Iterator
 import pytest
 
 
-def _serve(fidelity: str) -> Iterator[str]:
+def _serve(fidelity: str, lifecycle_scale: str = "0") -> Iterator[str]:
+    # Lifecycle windows off by default: over HTTP the fixtures wait with botocore's waiters, whose 5 s polls
+    # would make every stream cost two of them (lifecycle_server_url has windows).
     process = subprocess.Popen(
         [sys.executable, "-m", "pytest_kinesis_limits", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--fidelity", fidelity],
+         "--fidelity", fidelity, "--lifecycle-scale", lifecycle_scale],
         stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -93,3 +95,10 @@ def nothing_served_url() -> Iterator[str]:
     fake = _KinesisOnly(kinesis=False)
     yield fake.url
     fake.close()
+
+
+@pytest.fixture(scope="session")
+def lifecycle_server_url() -> Iterator[str]:
+    """``pytest-kinesis-limits serve --lifecycle-scale 0.05``: CREATING, UPDATING and DELETING for 1.5 s of wall
+    clock (the catalogue's typical 30 s scaled), long enough for a test to act inside each window."""
+    yield from _serve("on", lifecycle_scale="0.05")

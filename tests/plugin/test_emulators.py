@@ -47,10 +47,10 @@ def test_npm_emulators_start_behind_the_loopback_preload_with_the_account_quota(
     package = tmp_path / "kinesalite@3.3.3" / "node_modules" / "kinesalite"
     argv, env = emulators.command(emulators.get("kinesalite"), 4567, tmp_path, package)
     assert argv[1:3] == ["--require", str(tmp_path / "loopback.js")]
-    assert argv[-4:] == ["--port", "4567", "--shardLimit", str(limits.ACCOUNT_SHARD_QUOTA.value)] and env == {}
+    assert argv[-4:] == ["--port", "4567", "--shardLimit", str(limits.SHARD_QUOTA_MAIN_REGIONS.value)] and env == {}
     argv, env = emulators.command(emulators.get("kinesis-mock"), 4568, tmp_path, package.with_name("kinesis-local"))
     assert "--require" in argv and env["KINESIS_MOCK_PLAIN_PORT"] == "4568"
-    assert env["KINESIS_MOCK_TLS_PORT"] != "4567" and env["SHARD_LIMIT"] == str(limits.ACCOUNT_SHARD_QUOTA.value)
+    assert env["KINESIS_MOCK_TLS_PORT"] != "4567" and env["SHARD_LIMIT"] == str(limits.SHARD_QUOTA_MAIN_REGIONS.value)
 
 
 def _listening_sockets(pid: int) -> set[tuple[str, int]]:

@@ -9,7 +9,14 @@ from botocore.exceptions import ClientError
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.resources import Namer, ResourceTracker, WaitPolicy, delete_stream
+from pytest_kinesis_limits.resources import (
+    Namer,
+    ResourceTracker,
+    WaitPolicy,
+    create_stream,
+    delete_stream,
+    wait_until,
+)
 
 
 class UpdatingStream:
@@ -135,3 +142,90 @@ def test_an_interruption_between_two_deletions_loses_no_entry(monkeypatch: pytes
     with pytest.raises(KeyboardInterrupt):
         tracker.cleanup()
     assert order == ["b", "b", "a"] and tracker.names == []  # "b" deleted again (already gone is fine), then "a"
+
+
+class LifecycleStream:
+    """A fake Kinesis client as strict as AWS about tags: CREATING for ``creating_polls`` status checks, and
+    AddTagsToStream refused until ACTIVE. ``keeps_tags=False`` models a backend that ignores CreateStream's Tags."""
+
+    def __init__(self, creating_polls: int = 2, keeps_tags: bool = True, initial: dict[str, str] | None = None):
+        self.creating_polls, self.keeps_tags = creating_polls, keeps_tags
+        self.tags: dict[str, str] = dict(initial or {})
+        self.calls: list[tuple[str, Any]] = []
+
+    def create_stream(self, **kwargs: Any) -> None:
+        self.calls.append(("create", kwargs.get("Tags")))
+        if self.keeps_tags:
+            self.tags.update(kwargs.get("Tags") or {})
+
+    def describe_stream_summary(self, StreamName: str) -> dict[str, Any]:
+        status = "CREATING" if self.creating_polls > 0 else "ACTIVE"
+        self.creating_polls -= 1
+        return {"StreamDescriptionSummary": {"StreamStatus": status, "StreamARN": f"arn:aws:kinesis:::stream/{StreamName}",
+                                             "OpenShardCount": 1}}
+
+    def list_tags_for_stream(self, StreamName: str, **_: Any) -> dict[str, Any]:
+        return {"Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()], "HasMoreTags": False}
+
+    def add_tags_to_stream(self, StreamName: str, Tags: dict[str, str]) -> None:
+        self.calls.append(("add_tags", Tags))
+        if self.creating_polls >= 0:
+            raise ClientError({"Error": {"Code": "ResourceInUseException", "Message": "not ACTIVE"}},
+                              "AddTagsToStream")
+        self.tags.update(Tags)
+
+
+TAGS = {"created-by": "pytest-kinesis-limits", "run-id": "r1"}
+
+
+def _create(fake: LifecycleStream) -> None:
+    create_stream(fake, "s", tags=TAGS, clock=SimulatedClock(0), policy=WaitPolicy(delay=1, attempts=10))
+
+
+def test_create_stream_tags_in_create_stream_only() -> None:
+    """The fixtures' blocker (issue 9): no AddTagsToStream while the stream is CREATING."""
+    fake = LifecycleStream()
+    _create(fake)
+    assert fake.calls == [("create", TAGS)] and fake.tags == TAGS
+
+
+def test_create_stream_adds_only_missing_tags_once_active() -> None:
+    fake = LifecycleStream(keeps_tags=False, initial={"run-id": "other"})
+    _create(fake)
+    assert fake.calls == [("create", TAGS), ("add_tags", TAGS)]
+    fake = LifecycleStream(keeps_tags=False, initial={"created-by": "pytest-kinesis-limits"})
+    _create(fake)
+    assert fake.calls[-1] == ("add_tags", {"run-id": "r1"}) and fake.tags == TAGS
+
+
+def test_wait_policy_backs_off_up_to_its_ceiling() -> None:
+    assert list(WaitPolicy(delay=1, attempts=7, max_delay=10).delays()) == [1, 2, 4, 8, 10, 10]
+    assert list(WaitPolicy(delay=0.5, attempts=4).delays()) == [0.5, 0.5, 0.5]
+    clock = SimulatedClock(0)
+    with pytest.raises(TimeoutError, match=r"not ready after 4 checks 1 s to 10 s apart, 7 s in all"):
+        wait_until(lambda: False, clock=clock, policy=WaitPolicy(delay=1, attempts=4, max_delay=10), what="x")
+
+
+class DeletingStream(UpdatingStream):
+    """A stream someone already deleted: DeleteStream is refused (DELETING) and it is gone two checks later."""
+
+    def __init__(self) -> None:
+        super().__init__(polls=0)
+        self.left = 2
+
+    def describe_stream_summary(self, StreamName: str) -> dict[str, Any]:
+        self.calls.append("describe")
+        self.left -= 1
+        if self.left < 0:
+            raise self._error("ResourceNotFoundException", "DescribeStreamSummary")
+        return {"StreamDescriptionSummary": {"StreamStatus": "DELETING"}}
+
+    def delete_stream(self, StreamName: str, EnforceConsumerDeletion: bool) -> None:
+        self.calls.append("delete")
+        raise self._error("ResourceInUseException", "DeleteStream")
+
+
+def test_a_stream_already_deleting_is_waited_for_not_an_error() -> None:
+    fake = DeletingStream()
+    delete_stream(fake, "s", clock=SimulatedClock(0), policy=WaitPolicy(delay=1, attempts=10))
+    assert fake.calls.count("delete") == 1 and fake.left < 0

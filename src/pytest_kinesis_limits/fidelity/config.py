@@ -15,13 +15,25 @@ def _default(limit: limits.Limit) -> int:
     return limit.value
 
 
+#: The windows, in seconds of the layer's clock, that :meth:`FidelityConfig.scale_lifecycle` scales.
+LIFECYCLE_WINDOWS = ("creating_seconds", "updating_seconds", "encryption_seconds", "deleting_seconds",
+                     "firehose_creating_seconds", "iam_propagation_seconds")
+
+
 @dataclass
 class FidelityConfig:
     """What the offline layer enforces; every number comes from :mod:`pytest_kinesis_limits.limits`.
 
     ``burst_seconds`` gives each shard a one-off extra allowance of ``burst_seconds * rate`` records and
     bytes, spent when a second's budget is exhausted and never refilled (0 = no burst).
-    ``updating_seconds`` is how long, on the layer's clock, a resharded stream reports ``UPDATING``.
+    ``creating_seconds``, ``updating_seconds`` (after a reshard), ``encryption_seconds`` (after Start/Stop
+    StreamEncryption) and ``deleting_seconds`` are how long, on the layer's clock, a stream stays CREATING,
+    UPDATING or DELETING; they default to the catalogue's typical durations (``lifecycle.stream.*``), and a test
+    may shorten or lengthen them. ``max_streams_creating`` streams of an account and region may be CREATING (or
+    DELETING) at once. ``shard_quota`` is the account's open-shard quota per region (None: the catalogue's
+    default for the region). ``firehose_creating_seconds`` (a new delivery stream CREATING) and
+    ``iam_propagation_seconds`` (a new IAM role that Firehose still refuses) are the Firehose simulation's windows
+    (catalogue ``lifecycle.firehose.creating_s`` / ``lifecycle.iam.propagation_s``).
     ``max_request_bytes`` is the PutRecords request cap; on a stream whose record cap (MaxRecordSizeInKiB)
     is larger, that record cap is the request cap, so every record the stream accepts fits a request.
     """
@@ -34,18 +46,46 @@ class FidelityConfig:
     read_bytes_per_s: int = field(default_factory=lambda: _default(limits.SHARD_READ_BYTES_PER_S))
     get_records_max_records: int = field(default_factory=lambda: _default(limits.GET_RECORDS_MAX_RECORDS))
     get_records_max_bytes: int = field(default_factory=lambda: _default(limits.GET_RECORDS_MAX_BYTES))
-    updating_seconds: float = 1.0
+    updating_seconds: float = field(default_factory=lambda: float(_default(limits.LIFECYCLE_STREAM_UPDATING_RESHARD_S)))
     shard_count_rules: bool = True
     max_request_bytes: int = field(
         default_factory=lambda: _default(limits.PUT_RECORDS_MAX_REQUEST_BYTES_LEGACY))
     max_record_bytes: int = field(default_factory=lambda: _default(limits.RECORD_MAX_BYTES))
     max_shards: int = field(default_factory=lambda: _default(limits.UPDATE_SHARD_COUNT_MAX_SHARDS))
+    creating_seconds: float = field(default_factory=lambda: float(_default(limits.LIFECYCLE_STREAM_CREATING_S)))
+    deleting_seconds: float = field(default_factory=lambda: float(_default(limits.LIFECYCLE_STREAM_DELETING_S)))
+    encryption_seconds: float = field(
+        default_factory=lambda: float(_default(limits.LIFECYCLE_STREAM_UPDATING_ENCRYPTION_S)))
+    max_streams_creating: int = field(default_factory=lambda: _default(limits.STREAMS_IN_TRANSITION_MAX))
+    shard_quota: int | None = None
+    firehose_creating_seconds: float = field(default_factory=lambda: float(_default(limits.FIREHOSE_CREATING_S)))
+    iam_propagation_seconds: float = field(default_factory=lambda: float(_default(limits.IAM_PROPAGATION_S)))
 
     def __post_init__(self) -> None:
         for name in ("write_records_per_s", "write_bytes_per_s", "read_calls_per_s", "read_bytes_per_s",
                      "get_records_max_records", "get_records_max_bytes", "max_request_bytes",
-                     "max_record_bytes", "max_shards"):
+                     "max_record_bytes", "max_shards", "max_streams_creating"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"FidelityConfig.{name} must be positive, got {getattr(self, name)!r}")
-        if self.burst_seconds < 0 or self.updating_seconds < 0:
-            raise ValueError("FidelityConfig.burst_seconds and updating_seconds must not be negative")
+        for name in ("burst_seconds", *LIFECYCLE_WINDOWS):
+            if getattr(self, name) < 0:
+                raise ValueError(f"FidelityConfig.{name} must not be negative, got {getattr(self, name)!r}")
+        if self.shard_quota is not None and self.shard_quota <= 0:
+            raise ValueError(f"FidelityConfig.shard_quota must be positive or None, got {self.shard_quota!r}")
+
+    def scale_lifecycle(self, factor: float) -> FidelityConfig:
+        """Multiply every lifecycle window (streams CREATING, UPDATING and DELETING, delivery streams CREATING, IAM
+        propagation) by ``factor`` (0: every transition at once); returns ``self``. ``pytest-kinesis-limits serve
+        --lifecycle-scale`` uses it on the wall clock."""
+        if factor < 0:
+            raise ValueError(f"a lifecycle scale must not be negative, got {factor!r}")
+        for name in LIFECYCLE_WINDOWS:
+            setattr(self, name, getattr(self, name) * factor)
+        return self
+
+    def shard_quota_for(self, region: str) -> int:
+        """The account's open-shard quota in ``region``: ``shard_quota``, else the catalogue's regional default."""
+        if self.shard_quota is not None:
+            return self.shard_quota
+        main = region in limits.SHARD_QUOTA_MAIN_REGION_NAMES
+        return _default(limits.SHARD_QUOTA_MAIN_REGIONS if main else limits.SHARD_QUOTA_OTHER_REGIONS)

@@ -55,6 +55,36 @@ def limit_exceeded(message: str) -> KinesisError:
 
 
 def resource_in_use(stream_name: str, account_id: str, status: str) -> KinesisError:
-    """A reshard on a stream that is not ACTIVE (API_SplitShard.html / API_UpdateShardCount.html)."""
+    """An operation that needs an ACTIVE stream on one that is not (API_MergeShards.html: "If a stream is in the
+    CREATING, UPDATING, or DELETING state, MergeShards returns a ResourceInUseException"; message as kinesalite and
+    the AWS SDK for Java v2 integration tests record it)."""
     return KinesisError("ResourceInUseException",
                         f"Stream {stream_name} under account {account_id} not ACTIVE, instead in state {status}")
+
+
+def stream_not_found(stream_name: str, account_id: str) -> KinesisError:
+    """ResourceNotFoundException for a stream that does not exist (yet): PutRecord(s) and GetShardIterator on a
+    stream still CREATING answer this (their error lists have no ResourceInUseException; message as kinesalite
+    and LocalStack users record it)."""
+    return KinesisError("ResourceNotFoundException", f"Stream {stream_name} under account {account_id} not found.")
+
+
+def stream_exists(stream_name: str, account_id: str) -> KinesisError:
+    """CreateStream with a name in use, also while that stream is DELETING (ResourceInUseException)."""
+    return KinesisError("ResourceInUseException", f"Stream {stream_name} under account {account_id} already exists.")
+
+
+def too_many_creating(account_id: str, limit: int) -> KinesisError:
+    """CreateStream while ``limit`` streams are CREATING or DELETING (AWS's message, as terraform-provider-aws
+    PR 1339 quotes it, typo included)."""
+    return KinesisError("LimitExceededException",
+                        "This request would have exceed the limit on the number of streams that can simultaneously "
+                        f"be in CREATING or DELETING for the account {account_id}. Limit: {limit}.")
+
+
+def shard_quota_exceeded(account_id: str, region: str, current: int, limit: int, added: int) -> KinesisError:
+    """A request that would open more shards than the account's quota (message as kinesalite issue 72 quotes it)."""
+    return KinesisError("LimitExceededException",
+                        f"This request would exceed the shard limit for the account {account_id} in {region}. "
+                        f"Current shard count for the account: {current}. Limit: {limit}. Number of additional "
+                        f"shards that would have resulted from this request: {added}.")

@@ -20,7 +20,7 @@ from unittest import mock
 from moto.kinesis.models import KinesisBackend, Shard, Stream, kinesis_backends
 from moto.kinesis.responses import KinesisResponse
 
-from . import resharding, streams
+from . import lifecycle, resharding, streams
 from .config import FidelityConfig
 from .resharding import child_shards_of, open_shard_count
 from .sequence import stream_state
@@ -62,8 +62,8 @@ class FidelityLayer:
         return child_shards_of(self.find_stream(stream_name_or_arn), shard_id)
 
     def stream_status(self, stream: Stream) -> str:
-        """``UPDATING`` inside a reshard window on the layer clock, else moto's status."""
-        return "UPDATING" if resharding.is_updating(self, stream) else stream.status
+        """The stream's status on the layer clock: CREATING, UPDATING, DELETING or ACTIVE (moto: always ACTIVE)."""
+        return lifecycle.status(self, stream)
 
     def __repr__(self) -> str:
         return f"FidelityLayer(clock={self.clock!r}, config={self.config!r})"
@@ -173,12 +173,16 @@ def _response_get_records(layer: FidelityLayer, response: KinesisResponse) -> An
 
 def _response_create_stream(layer: FidelityLayer, original: Callable[..., Any], response: KinesisResponse) -> Any:
     # MaxRecordSizeInKiB (API_CreateStream.html, 1024-10240) is dropped by moto; keep it for the size check.
+    # Tags too: AWS applies them "from the CREATING status of the stream" (API_CreateStream.html).
     max_bytes = validate_max_record_size_kib(response._get_param("MaxRecordSizeInKiB"))
+    tags = response._get_param("Tags")
     result = original(response)
-    if max_bytes is not None:
-        stream = response.kinesis_backend.describe_stream(stream_arn=None,
-                                                          stream_name=response._get_param("StreamName"))
-        stream_state(layer, stream).max_record_bytes = max_bytes
+    if max_bytes is not None or tags:
+        stream = response.kinesis_backend.streams[response._get_param("StreamName")]
+        if max_bytes is not None:
+            stream_state(layer, stream).max_record_bytes = max_bytes
+        if tags:
+            stream.tags.update(tags)
     return result
 
 
@@ -194,12 +198,28 @@ def _patches(layer: FidelityLayer) -> list[tuple[type, str, Callable[..., Any]]]
                         stream_name: str | None = None) -> Stream:
         stream = o_describe(backend, stream_arn=stream_arn, stream_name=stream_name)
         stream_state(layer, stream)
+        if not lifecycle.settle(layer, backend, stream):  # its DELETING window is over: gone
+            return o_describe(backend, stream_arn=stream_arn, stream_name=stream_name)  # raises not found
         return stream
 
     p = functools.partial
+    active = lifecycle.when_active
     # Keep docs/fidelity.md's table of patches in step (tests/fidelity/test_layer.py compares them).
     return [
         (b, "describe_stream", describe_stream),
+        (b, "create_stream", p(lifecycle.create_stream, layer, b.create_stream)),
+        (b, "delete_stream", p(lifecycle.delete_stream, layer, b.delete_stream)),
+        (b, "list_streams", p(lifecycle.list_streams, layer, b.list_streams)),
+        (b, "add_tags_to_stream", p(active, layer, b.add_tags_to_stream)),
+        (b, "remove_tags_from_stream", p(active, layer, b.remove_tags_from_stream)),
+        (b, "increase_stream_retention_period", p(active, layer, b.increase_stream_retention_period)),
+        (b, "decrease_stream_retention_period", p(active, layer, b.decrease_stream_retention_period)),
+        (b, "enable_enhanced_monitoring", p(active, layer, b.enable_enhanced_monitoring)),
+        (b, "disable_enhanced_monitoring", p(active, layer, b.disable_enhanced_monitoring)),
+        (b, "register_stream_consumer", p(active, layer, b.register_stream_consumer)),
+        (b, "update_stream_mode", p(active, layer, b.update_stream_mode)),
+        (b, "start_stream_encryption", p(lifecycle.when_active_then_updating, layer, b.start_stream_encryption)),
+        (b, "stop_stream_encryption", p(lifecycle.when_active_then_updating, layer, b.stop_stream_encryption)),
         (b, "put_records", p(streams.put_records, layer)),
         (b, "put_record", p(streams.put_record, layer)),
         (b, "get_records", p(streams.get_records, layer)),
@@ -244,6 +264,8 @@ def activate(clock: Clock, config: FidelityConfig | None = None) -> Iterator[Fid
         with contextlib.ExitStack() as stack:
             for owner, name, func in _patches(layer):
                 stack.enter_context(mock.patch.object(owner, name, _as_method(func)))
+            # Runs first on exit, while the patches are still in place: queued reshards and deletions complete.
+            stack.callback(lifecycle.finish_all, layer)
             yield layer
     finally:
         with _active_lock:

@@ -6,15 +6,21 @@ new writes go to the children by hash key, and children's sequence numbers follo
 re-puts a split parent's records into the stream (they land in the closed parent again, renumbered) and
 copies both merge parents' records into the child. Here parents keep their records untouched, get an
 EndingSequenceNumber, and the children start after it.
+
+Parents stay open while the stream is UPDATING: the reshard is queued and done when the window ends (see
+:mod:`.lifecycle`), as the developer guide describes it ("After a reshard operation, the parent shard
+transitions to a CLOSED state"; the operation is complete when the stream is ACTIVE again) and kinesalite
+does it. Writes during the window go to the parents, the children appear with the ACTIVE status.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .. import limits
-from . import errors
+from . import errors, lifecycle
 from .sequence import register_shard, shard_state, stream_state
 
 if TYPE_CHECKING:
@@ -58,11 +64,16 @@ def split_shard(layer: FidelityLayer, stream: Stream, shard_to_split: str, new_s
             raise errors.invalid_argument(
                 f"Shard {shard.shard_id} in stream {stream.stream_name} under account {stream.account_id} has "
                 "already been merged or split, and thus is not eligible for merging or splitting.")
-        _close(layer, stream, shard)
-        last = max(stream.shards.values(), key=attrgetter("_shard_id"))._shard_id
-        for index, start, end in ((last + 1, shard.starting_hash, key - 1), (last + 2, key, shard.ending_hash)):
-            register_shard(layer, st, _new_shard(stream, index, start, end, parent=shard.shard_id))
-        st.invalidate_routing()
+
+        def apply() -> None:
+            _close(layer, stream, shard)
+            last = max(stream.shards.values(), key=attrgetter("_shard_id"))._shard_id
+            for index, start, end in ((last + 1, shard.starting_hash, key - 1),
+                                      (last + 2, key, shard.ending_hash)):
+                register_shard(layer, st, _new_shard(stream, index, start, end, parent=shard.shard_id))
+            st.invalidate_routing()
+
+        _apply_or_queue(layer, stream, apply, +1)
 
 
 def merge_shards(layer: FidelityLayer, stream: Stream, shard_to_merge: str, adjacent_shard_to_merge: str) -> None:
@@ -80,14 +91,28 @@ def merge_shards(layer: FidelityLayer, stream: Stream, shard_to_merge: str, adja
             raise errors.invalid_argument(
                 f"Shards {first.shard_id} and {second.shard_id} in stream {stream.stream_name} under account "
                 f"{stream.account_id} are not an adjacent pair of shards eligible for merging")
-        _close(layer, stream, first)
-        _close(layer, stream, second)
-        last = max(stream.shards.values(), key=attrgetter("_shard_id"))._shard_id
-        child = _new_shard(stream, last + 1, min(first.starting_hash, second.starting_hash),
-                           max(first.ending_hash, second.ending_hash), parent=first.shard_id,
-                           adjacent=second.shard_id)
-        register_shard(layer, st, child)
-        st.invalidate_routing()
+
+        def apply() -> None:
+            _close(layer, stream, first)
+            _close(layer, stream, second)
+            last = max(stream.shards.values(), key=attrgetter("_shard_id"))._shard_id
+            child = _new_shard(stream, last + 1, min(first.starting_hash, second.starting_hash),
+                               max(first.ending_hash, second.ending_hash), parent=first.shard_id,
+                               adjacent=second.shard_id)
+            register_shard(layer, st, child)
+            st.invalidate_routing()
+
+        _apply_or_queue(layer, stream, apply, -1)
+
+
+def _apply_or_queue(layer: FidelityLayer, stream: Stream, apply: Callable[[], None], delta: int) -> None:
+    """Inside a SplitShard / MergeShards call (``defer`` set) queue the change for the end of UPDATING; inside
+    moto's UpdateShardCount plan, which runs when the window ends, or outside any call, do it now."""
+    st = stream_state(layer, stream)
+    if st.defer:
+        lifecycle.queue(layer, stream, apply, open_shard_count(stream) + delta)
+    else:
+        apply()
 
 
 def open_shard_count(stream: Stream) -> int:
@@ -96,19 +121,19 @@ def open_shard_count(stream: Stream) -> int:
 
 
 def is_updating(layer: FidelityLayer, stream: Stream) -> bool:
-    """True while the stream is inside its post-reshard UPDATING window on the layer's clock."""
-    return layer.clock.now() < stream_state(layer, stream).updating_until
+    """True while the stream is inside its UPDATING window on the layer's clock."""
+    return lifecycle.status(layer, stream) == lifecycle.UPDATING
 
 
 def check_active(layer: FidelityLayer, stream: Stream) -> None:
-    """A reshard needs an ACTIVE stream (API_SplitShard.html / API_MergeShards.html: ResourceInUseException)."""
-    if is_updating(layer, stream):
-        raise errors.resource_in_use(stream.stream_name, stream.account_id, "UPDATING")
+    """A reshard needs an ACTIVE stream (API_MergeShards.html: "If a stream is in the CREATING, UPDATING, or
+    DELETING state, MergeShards returns a ResourceInUseException"; the same for SplitShard, UpdateShardCount)."""
+    lifecycle.require_active(layer, stream)
 
 
 def start_updating(layer: FidelityLayer, stream: Stream) -> None:
     """Begin the UPDATING window (API_UpdateShardCount.html: "sets the status of the stream to UPDATING")."""
-    stream_state(layer, stream).updating_until = layer.clock.now() + layer.config.updating_seconds
+    lifecycle.start_updating(layer, stream, layer.config.updating_seconds)
 
 
 def check_update_shard_count(layer: FidelityLayer, stream: Stream, target: int) -> None:
@@ -140,28 +165,43 @@ def check_update_shard_count(layer: FidelityLayer, stream: Stream, target: int) 
 
 def backend_split_or_merge(layer: FidelityLayer, original: Any, backend: KinesisBackend, stream_arn: str | None,
                            stream_name: str | None, *shards: str) -> None:
-    """KinesisBackend.split_shard / merge_shards (``shards``: the operation's own two arguments): refuse while
-    UPDATING, run moto's operation, then enter UPDATING."""
+    """KinesisBackend.split_shard / merge_shards (``shards``: the operation's own two arguments): refuse unless
+    ACTIVE (and a split beyond the account's shard quota), run moto's validation with the change queued, then
+    enter UPDATING; the parents close when it ends."""
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
-    with stream_state(layer, stream).lock:
+    st = stream_state(layer, stream)
+    with st.lock:
         check_active(layer, stream)
-        original(backend, stream_arn, stream_name, *shards)
+        if original.__name__ == "split_shard":
+            lifecycle.check_shard_quota(layer, backend, 1)
+        st.defer = True
+        try:
+            original(backend, stream_arn, stream_name, *shards)
+        finally:
+            st.defer = False
         start_updating(layer, stream)
 
 
 def backend_update_shard_count(layer: FidelityLayer, original: Any, backend: KinesisBackend,
                                stream_arn: str | None, stream_name: str | None, target_shard_count: int) -> int:
-    """KinesisBackend.update_shard_count: rules, then moto's split/merge plan (through the patched, non-copying
-    split and merge) as one atomic step under the stream's lock, then UPDATING."""
+    """KinesisBackend.update_shard_count: AWS's rules now, then UPDATING; moto's split/merge plan (through the
+    patched, non-copying split and merge) runs as one step when the window ends."""
+    from moto.kinesis.exceptions import StreamCannotBeUpdatedError
+
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     st = stream_state(layer, stream)
     with st.lock:
         check_active(layer, stream)
-        check_update_shard_count(layer, stream, int(target_shard_count))
-        current = original(backend, stream_arn, stream_name, target_shard_count)
+        if stream.stream_mode.get("StreamMode", "") == "ON_DEMAND":  # moto's own check, made before queuing
+            raise StreamCannotBeUpdatedError(stream_name=stream.stream_name, account_id=stream.account_id)
+        target = int(target_shard_count)
+        check_update_shard_count(layer, stream, target)
+        current = open_shard_count(stream)
+        lifecycle.check_shard_quota(layer, backend, target - current)
+        lifecycle.queue(layer, stream, lambda: original(backend, stream_arn, stream_name, target), target)
         st.shard_count_updates.append(layer.clock.now())
         start_updating(layer, stream)
-        return int(current)
+        return current
 
 
 def child_shards_of(stream: Stream, shard_id: str) -> list[dict[str, Any]]:

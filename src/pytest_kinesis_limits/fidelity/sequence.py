@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,12 +73,23 @@ class ShardState:
 
 @dataclass
 class StreamState:
-    """What the layer knows of one stream: its lock, counter, reshard clock and open-shard index."""
+    """What the layer knows of one stream: its lock, counter, lifecycle clock and open-shard index.
+
+    The lifecycle fields (see :mod:`.lifecycle`): CREATING until ``creating_until``, UPDATING until
+    ``updating_until``, DELETING from DeleteStream until ``deleting_until`` (None: not deleted); ``pending``
+    holds a reshard that completes when UPDATING ends (``pending_open``: the open shards it leaves), and
+    ``defer`` is set while moto's reshard runs so that the split or merge is queued instead of done.
+    """
 
     owner: object
     counter: int
     lock: threading.RLock = field(default_factory=threading.RLock)
+    creating_until: float = float("-inf")
     updating_until: float = float("-inf")
+    deleting_until: float | None = None
+    pending: list[Callable[[], None]] = field(default_factory=list)
+    pending_open: int | None = None
+    defer: bool = False
     shard_count_updates: list[float] = field(default_factory=list)
     max_record_bytes: int | None = None
     _open_starts: list[int] | None = None

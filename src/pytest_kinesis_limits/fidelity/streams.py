@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from moto.kinesis.models import Record
 
 from .. import limits
-from . import errors
+from . import errors, lifecycle
 from .sequence import shard_state, stream_state
 from .validation import PreparedRecord, b64_length, prepare_record, prepare_records, validate_limit
 
@@ -89,6 +89,7 @@ def put_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
                 entries: list[dict[str, Any]]) -> dict[str, Any]:
     """PutRecords: validate all, then store or refuse each record by its shard's budget."""
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    lifecycle.require_readable(layer, stream)
     config = layer.config
     prepared = prepare_records(entries, max_record_bytes(layer, stream), max_request_bytes(layer, stream))
     st = stream_state(layer, stream)
@@ -119,6 +120,7 @@ def put_record(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str | 
                partition_key: str, explicit_hash_key: str | None, data: str) -> tuple[str, str]:
     """PutRecord: validate (size included), then store or raise ProvisionedThroughputExceededException."""
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    lifecycle.require_readable(layer, stream)
     rec = prepare_record(partition_key, explicit_hash_key, data, max_record_bytes(layer, stream))
     return store_one(layer, stream, rec, throttle=True)
 
@@ -154,9 +156,11 @@ def get_shard_iterator(layer: FidelityLayer, original: Callable[..., str], backe
                        stream_arn: str | None, stream_name: str | None, shard_id: str, shard_iterator_type: str,
                        starting_sequence_number: Any, at_timestamp: Any) -> str:
     """GetShardIterator: LATEST and AT_TIMESTAMP find their position in the layer's index (bisect; moto lists
-    every key or walks the records), then become AFTER_SEQUENCE_NUMBER; validation and errors stay moto's."""
+    every key or walks the records), then become AFTER_SEQUENCE_NUMBER; validation and errors stay moto's.
+    A stream still CREATING is not found yet."""
+    stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+    lifecycle.require_readable(layer, stream)
     if shard_iterator_type == "LATEST" or (shard_iterator_type == "AT_TIMESTAMP" and at_timestamp is not None):
-        stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
         shard = stream.shards.get(shard_id)
         if shard is not None:  # else moto raises its ResourceNotFoundException
             sst = shard_state(layer, stream_state(layer, stream), shard)
