@@ -223,18 +223,8 @@ def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return check
 
 
-def _non_negative(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r}: expected a number such as 1, 0.01 or 0") from None
-    if value < 0 or value != value:
-        raise argparse.ArgumentTypeError(f"{raw!r}: must be 0 or more")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    from .settings import parse_profile, parse_region, parse_url
+    from .settings import parse_profile, parse_region, parse_scale, parse_url
 
     parser = argparse.ArgumentParser(prog="pytest-kinesis-limits", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -242,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=0, help="port (default 0: any free port, printed)")
     serve.add_argument("--fidelity", choices=("on", "off"), default="on", help="apply the fidelity layer")
-    serve.add_argument("--lifecycle-scale", type=_non_negative, default=0.01, metavar="FACTOR",
+    serve.add_argument("--lifecycle-scale", type=_checked(parse_scale), default=0.01, metavar="FACTOR",
                        help="multiply the typical CREATING / UPDATING / DELETING windows (lifecycle.stream.* in the "
                             "catalogue, wall-clock seconds) by FACTOR: 0.01 (default) for fractions of a second, as "
                             "emulators do; 1 for as long as AWS typically takes; 0 for no windows")

@@ -115,10 +115,11 @@ def _kinesis_fidelity_layer(request: pytest.FixtureRequest, kinesis_settings: Se
     if not wanted or not KINESIS_FIXTURES.intersection(request.fixturenames):
         yield None
         return
+    from .fidelity import FidelityConfig
     from .offline import activate_all
 
     clock = request.getfixturevalue("kinesis_clock")
-    with activate_all(clock) as layer:
+    with activate_all(clock, FidelityConfig().scale_lifecycle(kinesis_settings.lifecycle_scale)) as layer:
         yield layer
 
 

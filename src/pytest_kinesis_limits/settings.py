@@ -100,6 +100,17 @@ def parse_positive_float(raw: str) -> float:
     return value
 
 
+def parse_scale(raw: str) -> float:
+    """A factor of 0 or more (``--kinesis-lifecycle-scale``, ``serve --lifecycle-scale``)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a number such as 1, 0.01 or 0") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError("expected a finite number, 0 or more (1: AWS's typical durations, 0: none)")
+    return value
+
+
 def parse_fraction(raw: str) -> float:
     value = parse_positive_float(raw)
     if value >= 1:
@@ -243,6 +254,11 @@ SPECS: tuple[Spec, ...] = (
          "(needs matplotlib: pip install 'pytest-kinesis-limits[plots]')", str.strip, metavar="DIR"),
     Spec("report_html", "--kinesis-report-html", "write the summary, every measurement and the plots as one "
          "self-contained HTML page to this file", str.strip, metavar="PATH"),
+    Spec("lifecycle_scale", "--kinesis-lifecycle-scale", "offline only: multiply the offline layer's lifecycle "
+         "windows (streams CREATING, UPDATING, DELETING; delivery streams CREATING; IAM propagation) by this factor "
+         "(default 1: the catalogue's typical durations, free on the simulated clock; with --kinesis-clock=real they "
+         "are waited out for real, and 0.01 makes a 30 s window 0.3 s; 0: none)", parse_scale, default=1.0,
+         metavar="FACTOR"),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -270,6 +286,7 @@ class Settings:
     backend_name: str | None = None
     plots: str | None = None
     report_html: str | None = None
+    lifecycle_scale: float = 1.0
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     rate_min_offered: float | None = None
     rate_in_flight: int | None = None
@@ -389,6 +406,11 @@ def check_combinations(settings: Settings) -> None:
             f"--kinesis-fidelity=off (from {settings.source_of('fidelity')}) applies to the offline backend (moto "
             f"in this process) only, and this is a {settings.backend_kind} run. Fix: drop it; to test plain moto "
             "over HTTP, run 'pytest-kinesis-limits serve --fidelity off' and point --aws-endpoint-url at it.")
+    if not settings.offline and "lifecycle_scale" in settings.sources:
+        raise SettingError(
+            f"--kinesis-lifecycle-scale (from {settings.source_of('lifecycle_scale')}) scales the offline layer's "
+            f"windows, and this is a {settings.backend_kind} run, whose lifecycle is the backend's own. Fix: drop "
+            "it; for 'pytest-kinesis-limits serve' use its --lifecycle-scale.")
 
 
 def resolve(

@@ -63,3 +63,17 @@ def test_serve_runs_the_lifecycle_over_http(lifecycle_server_url: str, monkeypat
     with pytest.raises(client.exceptions.ResourceInUseException, match="already exists"):
         client.create_stream(StreamName=name, ShardCount=1)
     client.get_waiter("stream_not_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.25, "MaxAttempts": 40})
+
+
+def test_the_lifecycle_scale_setting_shortens_the_offline_windows(pytester: pytest.Pytester) -> None:
+    """--kinesis-lifecycle-scale=0 ends every window at once (the same user bug goes through, as on a backend without
+    a lifecycle); a bad value or a non-offline run is a usage error that says why."""
+    pytester.makepyfile(test_user=USER_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--kinesis-lifecycle-scale=0")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*DID NOT RAISE*"])
+    result = pytester.runpytest_subprocess("--kinesis-lifecycle-scale=-1")
+    result.stderr.fnmatch_lines(["*invalid value '-1' for --kinesis-lifecycle-scale*0 or more*"])
+    result = pytester.runpytest_subprocess("--kinesis-lifecycle-scale=0.5", "--aws-endpoint-url",
+                                           "http://127.0.0.1:9")
+    result.stderr.fnmatch_lines(["*--kinesis-lifecycle-scale*offline layer's windows*endpoint run*serve*"])

@@ -118,7 +118,8 @@ def test_wall(kinesis_stream, kinesis_clock):
     time.sleep(0.05)
     assert time.perf_counter() - wall >= 0.05
 """)
-    result = pytester.runpytest("-p", "no:cacheprovider", "--kinesis-clock=real")
+    # The lifecycle windows (30 s CREATING and DELETING) would be waited out for real: scaled to 0.3 s.
+    result = pytester.runpytest("-p", "no:cacheprovider", "--kinesis-clock=real", "--kinesis-lifecycle-scale=0.01")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["kinesis-limits time: the wall clock (--kinesis-clock=real)*"])
 
