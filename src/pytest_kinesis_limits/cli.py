@@ -129,7 +129,9 @@ def catalogue_markdown() -> str:
         value = "-" if limit.value is None else f"{limit.value:,}"
         lines.append(f"| `{limit.key}` | {value} | {limit.unit} | {limit.description} | {limit.source} "
                      f"| {limit.as_of} | {limit.note} |")
-    return "\n".join(lines) + "\n"
+    from .pricing import prices_markdown
+
+    return "\n".join(lines) + "\n" + prices_markdown()
 
 
 def _limits(args: argparse.Namespace) -> int:

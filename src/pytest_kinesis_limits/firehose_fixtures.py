@@ -157,6 +157,10 @@ def wait_for_delivery(s3_client: BaseClient, kinesis_clock: Clock, kinesis_wait_
 # takes 15-30 minutes to create: it is made once per session (per xdist worker), and only for tests marked
 # kinesis_search_domain when --kinesis-search-domain is given. Offline it is the fidelity layer's stand-in, made
 # per test (it costs nothing); queries go through opensearch-py (the optional extra) on every backend.
+#: The usage meter's key of the search domain (shared by a worker's tests live; a plan makes one per worker).
+SEARCH_DOMAIN_KEY = "search-domain"
+
+
 def _search_target_scope(fixture_name: str, config: pytest.Config) -> str:
     from .plugin import settings_of
 
@@ -165,8 +169,8 @@ def _search_target_scope(fixture_name: str, config: pytest.Config) -> str:
 
 @pytest.fixture(scope=_search_target_scope)
 def search_target(kinesis_settings: Any, kinesis_backend: Any, kinesis_boto_session: Any, kinesis_namer: Namer,
-                  kinesis_tags: dict[str, str], kinesis_clock: Clock, kinesis_wait_policy: WaitPolicy
-                  ) -> Iterator[fh.SearchTarget]:
+                  kinesis_tags: dict[str, str], kinesis_clock: Clock, kinesis_wait_policy: WaitPolicy,
+                  request: pytest.FixtureRequest) -> Iterator[fh.SearchTarget]:
     """An OpenSearch Service domain Firehose can deliver to (firehose.SearchTarget: name, arn, endpoint).
 
     Live: one t3.small.search node with 10 GiB gp3, HTTPS only, its access policy leaving access to IAM (the
@@ -175,23 +179,31 @@ def search_target(kinesis_settings: Any, kinesis_backend: Any, kinesis_boto_sess
     live runs need --kinesis-search-domain (else the test is skipped). Offline: moto's domain served by the
     fidelity layer's stand-in index (per test); against an endpoint: whatever the emulator serves.
     """
+    import contextlib
+
     from .firehose import create_search_domain, delete_search_domain
     from .firehose.destinations import domain_name_for
-    from .fixtures import _report_cleanup
-    from .plugin import SEARCH_DOMAIN_SKIP
+    from .fixtures import _metered, _report_cleanup
+    from .plugin import METER_KEY, SEARCH_DOMAIN_SKIP
     from .resources import ResourceTracker
 
     if kinesis_backend.kind == "live" and not kinesis_settings.search_domain:
         pytest.skip(SEARCH_DOMAIN_SKIP)
-    client = kinesis_backend.client("opensearch", session=kinesis_boto_session)
+    client = _metered(request.config, kinesis_backend.client("opensearch", session=kinesis_boto_session))
+    meter = request.config.stash.get(METER_KEY, None)
+    if meter is not None:  # one domain per worker live: a plan charges its making once per worker
+        meter.uses_shared(SEARCH_DOMAIN_KEY)
     name = domain_name_for(kinesis_namer.name("os"))
     tracker = ResourceTracker(keep=kinesis_settings.keep_resources)
     tracker.add("search-domain", name, lambda: delete_search_domain(client, name))
     try:
-        yield create_search_domain(client, name, kinesis_backend.account_id or "000000000000",
-                                   kinesis_backend.region, kinesis_tags, kinesis_clock,
-                                   poll_s=kinesis_wait_policy.delay,
-                                   partition=kinesis_boto_session.get_partition_for_region(kinesis_backend.region))
+        with meter.sharing(SEARCH_DOMAIN_KEY) if meter is not None else contextlib.nullcontext():
+            target = create_search_domain(client, name, kinesis_backend.account_id or "000000000000",
+                                          kinesis_backend.region, kinesis_tags, kinesis_clock,
+                                          poll_s=kinesis_wait_policy.delay,
+                                          partition=kinesis_boto_session.get_partition_for_region(
+                                              kinesis_backend.region))
+        yield target
     finally:
         _report_cleanup(tracker)
 

@@ -73,6 +73,15 @@ def _plugin_resources_in_use() -> bool:
     return any(tracker.names for tracker in _LIVE_TRACKERS)
 
 
+def _metered(config: pytest.Config, client: BaseClient) -> BaseClient:
+    """The client, its calls that make or remove something counted by the run's usage meter when there is one
+    (live and endpoint runs, a plan's run: budget_hooks.py)."""
+    from .plugin import METER_KEY
+
+    meter = config.stash.get(METER_KEY, None)
+    return meter.instrument(client) if meter is not None else client
+
+
 @pytest.fixture(scope="session")
 def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings) -> Iterator[Backend]:
     """The backend: ``.kind`` moto/live/endpoint (``.label`` adds moto-plain), ``.region``, ``.account_id``. Offline
@@ -124,10 +133,11 @@ def _kinesis_fidelity_layer(request: pytest.FixtureRequest, kinesis_settings: Se
 
 
 @pytest.fixture
-def kinesis_fidelity(_kinesis_fidelity_layer: Any) -> Any:
+def kinesis_fidelity(_kinesis_fidelity_layer: Any, kinesis_settings: Settings) -> Any:
     """Offline (fidelity on): the fidelity layer in force for this test; change ``.config`` (e.g.
-    ``write_records_per_s``) and the next call obeys it; ``.firehose`` is the delivery simulation. Else ``None``."""
-    return _kinesis_fidelity_layer
+    ``write_records_per_s``) and the next call obeys it; ``.firehose`` is the delivery simulation. Else ``None``
+    (also in a plan's run, ``--kinesis-plan``: tests run there as they run live, untuned)."""
+    return None if kinesis_settings.plan else _kinesis_fidelity_layer
 
 
 @pytest.fixture(scope="session")
@@ -138,38 +148,43 @@ def kinesis_boto_session(kinesis_backend: Backend) -> boto3.Session:
 
 
 @pytest.fixture(scope="session")
-def kinesis_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) -> BaseClient:
+def kinesis_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session,
+                   pytestconfig: pytest.Config) -> BaseClient:
     """A Kinesis client with botocore's standard retries (8 attempts, jittered exponential backoff). Offline the
     backoff moves the simulated clock, so a throttled shard has budget again, at no wall time; live, real waits.
 
     For limit probes, which must see every refusal, use ``kinesis_client_no_retry``.
     """
-    return kinesis_backend.client("kinesis", session=kinesis_boto_session)
+    return _metered(pytestconfig, kinesis_backend.client("kinesis", session=kinesis_boto_session))
 
 
 @pytest.fixture(scope="session")
-def kinesis_client_no_retry(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) -> BaseClient:
+def kinesis_client_no_retry(kinesis_backend: Backend, kinesis_boto_session: boto3.Session,
+                            pytestconfig: pytest.Config) -> BaseClient:
     """A Kinesis client that makes one attempt per call, offline and live alike: your code (or a limit probe) sees
     every ProvisionedThroughputExceededException, which botocore would otherwise retry and hide."""
-    return kinesis_backend.client("kinesis", retries=False, session=kinesis_boto_session)
+    return _metered(pytestconfig, kinesis_backend.client("kinesis", retries=False, session=kinesis_boto_session))
 
 
 @pytest.fixture(scope="session")
-def firehose_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) -> BaseClient:
+def firehose_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session,
+                    pytestconfig: pytest.Config) -> BaseClient:
     """A Firehose client (standard retries; offline on moto with the delivery simulation, live on your account)."""
-    return kinesis_backend.client("firehose", session=kinesis_boto_session)
+    return _metered(pytestconfig, kinesis_backend.client("firehose", session=kinesis_boto_session))
 
 
 @pytest.fixture(scope="session")
-def s3_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) -> BaseClient:
+def s3_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session,
+              pytestconfig: pytest.Config) -> BaseClient:
     """An S3 client (standard retries; offline moto's S3, live your account's)."""
-    return kinesis_backend.client("s3", session=kinesis_boto_session)
+    return _metered(pytestconfig, kinesis_backend.client("s3", session=kinesis_boto_session))
 
 
 @pytest.fixture(scope="session")
-def iam_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session) -> BaseClient:
+def iam_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session,
+               pytestconfig: pytest.Config) -> BaseClient:
     """An IAM client (standard retries), for the role Firehose assumes (offline moto's IAM, live your account's)."""
-    return kinesis_backend.client("iam", session=kinesis_boto_session)
+    return _metered(pytestconfig, kinesis_backend.client("iam", session=kinesis_boto_session))
 
 
 @pytest.fixture(scope="session")
@@ -207,15 +222,16 @@ def kinesis_tags(kinesis_run_id: str, kinesis_backend: Backend) -> dict[str, str
 
 
 @pytest.fixture(scope="session")
-def kinesis_wait_policy(kinesis_backend: Backend) -> WaitPolicy:
+def kinesis_wait_policy(kinesis_backend: Backend, kinesis_settings: Settings) -> WaitPolicy:
     """How long resource fixtures wait for a resource: 5 s polls live, for at most 15 minutes; on an endpoint 0.5 s
     polls for at most 2 minutes (an emulator's state changes are configured delays of about a second); on the
     simulated clock, where waiting is free and each check is not, a first check after 1 s and the pause doubling
     after each (1, 2, 4, ... s). Stream fixtures there first wait the catalogue's typical CREATING / DELETING time,
-    then check. Firehose waits add the buffering interval to the span."""
+    then check. Firehose waits add the buffering interval to the span. A plan's run (``--kinesis-plan``) waits as
+    live runs do, on the simulated clock."""
     from .resources import WaitPolicy
 
-    if kinesis_backend.offline:
+    if kinesis_backend.offline and not kinesis_settings.plan:
         return WaitPolicy(delay=1, attempts=100, max_delay=60)
     if kinesis_backend.kind == "endpoint":  # kinesalite/kinesis-mock: 500 ms per state change; serve: scaled windows
         return WaitPolicy(delay=0.5, attempts=240)

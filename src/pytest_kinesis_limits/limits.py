@@ -413,3 +413,40 @@ STREAM_NAME_MIN_CHARS = _limit(
     "stream.name.min_chars", 1, "characters", "shortest stream name (pattern [a-zA-Z0-9_.-]+)", SRC_CREATE_STREAM,
     "2026-11-29")
 STREAM_NAME_PATTERN = "[a-zA-Z0-9_.-]+"  # the StreamName request-model pattern (API_CreateStream.html)
+
+# --- Live budget (issue 12): control-plane call rates, the shared stream's pause, what the plan's model assumes ---
+# The rates are the sentences of each operation's documentation ("CreateStream has a limit of five transactions per
+# second per account"), the same in the API reference pages and in botocore's service model. botocore's standard
+# retry mode retries LimitExceededException (its throttling codes), so a brief excess costs a backoff, not a
+# failure; the run keeps under them anyway (resources.TransitionLimiter). Prices are in pricing.py (per region).
+SRC_KINESIS_MODEL_DOCS = "botocore data/kinesis/2013-12-02/service-2.json (1.44.8), each operation's documentation"
+SRC_DELETE_STREAM_API = f"{_DOCS}/kinesis/latest/APIReference/API_DeleteStream.html"
+SRC_DESCRIBE_STREAM = f"{_DOCS}/kinesis/latest/APIReference/API_DescribeStream.html"
+SRC_DESCRIBE_STREAM_SUMMARY = f"{_DOCS}/kinesis/latest/APIReference/API_DescribeStreamSummary.html"
+SRC_LIST_SHARDS = f"{_DOCS}/kinesis/latest/APIReference/API_ListShards.html"
+SRC_GET_SHARD_ITERATOR = f"{_DOCS}/kinesis/latest/APIReference/API_GetShardIterator.html"
+CREATE_STREAM_CALLS_PER_S = _limit(
+    "control.create_stream.calls_per_s", 5, "calls/s", "CreateStream calls per second per account",
+    f"{SRC_CREATE_STREAM}; {SRC_KINESIS_MODEL_DOCS}", "2026-11-29")
+DELETE_STREAM_CALLS_PER_S = _limit(
+    "control.delete_stream.calls_per_s", 5, "calls/s", "DeleteStream calls per second per account",
+    f"{SRC_DELETE_STREAM_API}; {SRC_KINESIS_MODEL_DOCS}", "2026-11-29")
+DESCRIBE_STREAM_CALLS_PER_S = _limit(
+    "control.describe_stream.calls_per_s", 10, "calls/s", "DescribeStream calls per second per account (what "
+    "botocore's stream_exists / stream_not_exists waiters call)", f"{SRC_DESCRIBE_STREAM}; {SRC_KINESIS_MODEL_DOCS}",
+    "2026-11-29")
+DESCRIBE_STREAM_SUMMARY_CALLS_PER_S = _limit(
+    "control.describe_stream_summary.calls_per_s", 20, "calls/s", "DescribeStreamSummary calls per second per "
+    "account", f"{SRC_DESCRIBE_STREAM_SUMMARY}; {SRC_KINESIS_MODEL_DOCS}", "2026-11-29")
+LIST_SHARDS_CALLS_PER_S = _limit(
+    "control.list_shards.calls_per_s", 1000, "calls/s", "ListShards calls per second per data stream",
+    f"{SRC_LIST_SHARDS}; {SRC_KINESIS_MODEL_DOCS}", "2026-11-29")
+GET_SHARD_ITERATOR_CALLS_PER_S = _limit(
+    "control.get_shard_iterator.calls_per_s", 5, "calls/s", "GetShardIterator calls per second per account per "
+    "open shard", f"{SRC_GET_SHARD_ITERATOR}; {SRC_KINESIS_MODEL_DOCS}", "2026-11-29")
+SHARED_STREAM_QUIET_S = _limit(
+    "shared_stream.quiet_s", 1, "s", "pause between two tests leasing one worker's shared stream, plus one second "
+    "per MiB the previous test wrote (a shard's write and read budgets are per second, and a record larger than "
+    "1 MiB is paid for by the following seconds), so each test meets a shard as idle as a fresh one",
+    SRC_QUOTAS, "2026-11-29", note="the suite's choice, derived from shard.write.bytes_per_s and "
+    "shard.read.calls_per_s")

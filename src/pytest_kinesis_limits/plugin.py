@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from .backends import Backend  # noqa: F401 - named in the BACKEND_KEY stash key
     from .clock import Clock
     from .simtime import TimeKeeper  # noqa: F401 - named in the KEEPER_KEY stash key
+    from .usage import UsageMeter  # noqa: F401 - named in the METER_KEY stash key
 
-pytest_plugins = ["pytest_kinesis_limits.fixtures", "pytest_kinesis_limits.firehose_fixtures"]
+pytest_plugins = ["pytest_kinesis_limits.fixtures", "pytest_kinesis_limits.firehose_fixtures",
+                  "pytest_kinesis_limits.budget_hooks"]
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 BACKEND_KEY = pytest.StashKey["Backend | None"]()
@@ -35,6 +37,13 @@ MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
 RUN_ID_KEY = pytest.StashKey[str]()
 CLOCK_KEY = pytest.StashKey["Clock"]()
 KEEPER_KEY = pytest.StashKey["TimeKeeper | None"]()
+#: The live budget (issue 12): the run's usage meter, the plan (a plan run's, or a live run's guard's), the backend
+#: a plan's preflight checked, the tests a plan leaves out (kinesis_search_domain without the opt-in).
+METER_KEY = pytest.StashKey["UsageMeter | None"]()
+PLAN_KEY = pytest.StashKey["dict[str, Any] | None"]()
+PLAN_BACKEND_KEY = pytest.StashKey["Backend | None"]()
+USAGE_KEY = pytest.StashKey["dict[str, Any] | None"]()
+STARTED_KEY = pytest.StashKey[float]()
 #: The key under which an xdist controller hands its run id to its workers (``workerinput``).
 RUN_ID_WORKERINPUT = "kinesis_limits_run_id"
 
@@ -104,10 +113,16 @@ def pytest_configure(config: pytest.Config) -> None:
                 "does not exist or cannot be written. Fix: create it, or name a file in a writable folder.")
     if not _is_worker(config):
         _check_page_and_plots(settings)
+    config.stash[PLAN_BACKEND_KEY] = None
+    config.stash[PLAN_KEY] = None
+    if settings.plan and not settings.offline and not _only_informational(config):
+        settings = _plan_offline(config, settings)
     config.stash[SETTINGS_KEY] = settings
     config.stash[MEASUREMENTS_KEY] = []
     config.stash[BACKEND_KEY] = None
     config.pluginmanager.register(MeasurementCollector(config), "kinesis-limits-measurements")
+    config.stash[METER_KEY] = None
+    config.stash[USAGE_KEY] = None
     if settings.offline or _only_informational(config):
         return
     from .backends import PreflightError, preflight
@@ -116,6 +131,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[BACKEND_KEY] = preflight(settings)
     except PreflightError as exc:
         raise pytest.UsageError(f"pytest-kinesis-limits {settings.backend_kind} preflight: {exc}") from None
+
+
+def _plan_offline(config: pytest.Config, settings: Settings) -> Settings:
+    """``--kinesis-plan`` with --live or an endpoint: the preflight checks the setup (and finds the region), then
+    the plan runs offline like any plan; nothing is made there."""
+    from dataclasses import replace
+
+    from .backends import PreflightError, preflight
+
+    try:
+        backend = preflight(settings)
+    except PreflightError as exc:
+        raise pytest.UsageError(f"pytest-kinesis-limits {settings.backend_kind} preflight: {exc}") from None
+    config.stash[PLAN_BACKEND_KEY] = backend
+    return replace(settings, live=False, aws_endpoint_url=None, aws_region=backend.region)
 
 
 def _check_page_and_plots(settings: Settings) -> None:
@@ -176,10 +206,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append("kinesis-limits settings: " + "; ".join(chosen))
     if settings.offline:
         lines.extend(TIME_OFFLINE if settings.simulated_clock else (TIME_OFFLINE_REAL,))
-    if settings.backend_kind == "live":  # an endpoint (emulator) bills nothing
-        lines.append("kinesis-limits cost: provisioned shards are billed per shard-hour and PUT payload unit; "
-                     "a full live run creates short-lived 1-11 shard streams and Firehose delivery streams "
-                     "(well under 1 USD)")
+    plan = config.stash.get(PLAN_KEY, None)
+    if settings.plan:
+        checked = config.stash.get(PLAN_BACKEND_KEY, None)
+        lines.append("kinesis-limits plan: the selected tests run offline with a live run's settings and AWS's "
+                     "typical durations;")
+        lines.append("    nothing is made" + (f" (the preflight checked {checked.describe()})"[:80] if checked else "")
+                     + "; the plan is printed at the end")
+    elif settings.backend_kind == "live":  # an endpoint (emulator) bills nothing
+        guard = ("no budget guard (--kinesis-max-cost-usd off)" if settings.max_cost_usd is None
+                 else f"budget {settings.max_cost_usd:.2f} USD (--kinesis-max-cost-usd)")
+        lines.append(f"kinesis-limits cost: {plan['line']}" if plan else
+                     "kinesis-limits cost: see 'pytest --kinesis-plan' (docs/live-budget.md)")
+        lines.append(f"    {guard}; what the run used is printed at the end")
     return lines
 
 
@@ -204,7 +243,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if label in marker.args:
                 reason = marker.kwargs.get("reason", "known gap")
                 item.add_marker(pytest.mark.xfail(strict=True, reason=f"known gap of {label}: {reason}"))
-        if settings.backend_kind == "live" and not settings.search_domain \
+        if (settings.backend_kind == "live" or settings.plan) and not settings.search_domain \
                 and item.get_closest_marker("kinesis_search_domain") is not None:
             item.add_marker(pytest.mark.skip(reason=SEARCH_DOMAIN_SKIP))
         uses_kinesis = KINESIS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
@@ -382,7 +421,9 @@ class MeasurementCollector:
             detail=f"{failed.when} failed before measuring: {_crash_line(failed)}").to_json()))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if _is_worker(self.config) or not (self.measurements or self.notes):
+        if _is_worker(self.config) or not (self.measurements or self.notes) or settings_of(self.config).plan:
+            for note in self.notes if settings_of(self.config).plan else ():
+                terminalreporter.write_line(f"kinesis-limits: {note}")
             return
         from .summary import footer, format_limits, format_tests, title
 
@@ -418,12 +459,15 @@ class MeasurementCollector:
                                   "account": getattr(backend, "account_id", None),
                                   "endpoint": settings.aws_endpoint_url, "fidelity": settings.fidelity}
         invocation = self.config.invocation_params
+        budget = {key: value for key, value in (("plan", self.config.stash.get(PLAN_KEY, None)),
+                                                ("usage", self.config.stash.get(USAGE_KEY, None))) if value}
         run = run_metadata(backend=settings.backend_label, backend_name=settings.effective_backend_name,
                            region=region, endpoint=settings.aws_endpoint_url, fidelity=settings.fidelity,
                            started=self.started, ended=time.time(), args=[str(a) for a in invocation.args],
                            invocation_dir=str(invocation.dir), xdist_workers=_xdist_workers(self.config),
-                           exit_status=int(exitstatus))
-        report = build_report(self.measurements, self.series, run, header)
+                           exit_status=int(exitstatus), **budget)
+        plan_run = settings.plan  # a plan's measurements are an offline run's with live settings: not kept
+        report = build_report([] if plan_run else self.measurements, [] if plan_run else self.series, run, header)
         self.notes += write_outputs(report, json_path=settings.report, plots_dir=settings.plots,
                                     html_path=settings.report_html, step_summary=step_summary)
 
@@ -478,3 +522,4 @@ def pytest_configure_node(node: Any) -> None:
     if RUN_ID_KEY not in node.config.stash:
         node.config.stash[RUN_ID_KEY] = new_run_id()
     node.workerinput[RUN_ID_WORKERINPUT] = node.config.stash[RUN_ID_KEY]
+

@@ -161,6 +161,20 @@ def parse_in_flight(raw: str) -> int:
         raise ValueError(f"expected a whole number of calls from 1 to {MAX_IN_FLIGHT} (each call in flight holds "
                          "one of the client's pooled connections)")
     return int(value)
+def parse_cost(raw: str) -> float | None:
+    """``--kinesis-max-cost-usd``: US dollars (0 or more), or ``off`` for no budget guard."""
+    value = raw.strip().lower()
+    if value in ("off", "none"):
+        return None
+    try:
+        usd = float(value.removeprefix("$"))
+    except ValueError:
+        raise ValueError("expected an amount of US dollars such as 1.00 or 0.25, or 'off'") from None
+    if not 0 <= usd < float("inf"):
+        raise ValueError("expected a finite amount, 0 or more")
+    return usd
+
+
 _BACKEND_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,47}$")
 
 
@@ -259,6 +273,13 @@ SPECS: tuple[Spec, ...] = (
          "(default 1: the catalogue's typical durations, free on the simulated clock; with --kinesis-clock=real they "
          "are waited out for real, and 0.01 makes a 30 s window 0.3 s; 0: none)", parse_scale, default=1.0,
          metavar="FACTOR"),
+    Spec("plan", "--kinesis-plan", "print the live budget and stop: run the selected tests offline on the simulated "
+         "clock with a live run's settings and AWS's typical durations, and print per family the resources a live "
+         "run makes, its wall time with the chosen -n, shard-hours and cost in the region (with --live or "
+         "--aws-endpoint-url: after the preflight; nothing is made there)", parse_bool, default=False, flag=True),
+    Spec("max_cost_usd", "--kinesis-max-cost-usd", "live runs: refuse to start (a usage error, with the plan "
+         "printed) when the plan's predicted cost exceeds this many US dollars (default 1.00; 'off': no guard)",
+         parse_cost, default=1.0, metavar="USD"),
 )
 
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
@@ -290,6 +311,8 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     rate_min_offered: float | None = None
     rate_in_flight: int | None = None
+    plan: bool = False
+    max_cost_usd: float | None = 1.0
 
     @property
     def backend_kind(self) -> str:
@@ -316,22 +339,29 @@ class Settings:
         return self.backend_name or self.backend_label
 
     @property
+    def offline_shaped(self) -> bool:
+        """Whether the offline defaults of the settings that shape a run apply: offline, except a plan's run
+        (``--kinesis-plan``), which runs offline with a live run's defaults (window, tick, calls in flight,
+        timeouts, tolerances) to predict it."""
+        return self.offline and not self.plan
+
+    @property
     def effective_timeout(self) -> float:
         if self.timeout is not None:
             return self.timeout
-        return 120.0 if self.offline else 1800.0
+        return 120.0 if self.offline_shaped else 1800.0
 
     @property
     def effective_rate_tolerance(self) -> float:
         if self.rate_tolerance is not None:
             return self.rate_tolerance
-        return 0.02 if self.offline else 0.25
+        return 0.02 if self.offline_shaped else 0.25
 
     @property
     def effective_rate_tolerance_below(self) -> float:
         if self.rate_tolerance_below is not None:
             return self.rate_tolerance_below
-        return 0.02 if self.offline else 0.25
+        return 0.02 if self.offline_shaped else 0.25
 
     @property
     def effective_rate_window(self) -> int:
@@ -339,13 +369,13 @@ class Settings:
             return self.rate_window
         if self.backend_kind == "endpoint":  # an emulator has no burst credit to outlast (AWS does: 20 s live)
             return 5
-        return 3 if self.offline else 20
+        return 3 if self.offline_shaped else 20
 
     @property
     def effective_rate_tick(self) -> float:
         if self.rate_tick is not None:
             return self.rate_tick
-        return 1.0 if self.offline else 0.1
+        return 1.0 if self.offline_shaped else 0.1
 
     @property
     def simulated_clock(self) -> bool:
@@ -360,7 +390,7 @@ class Settings:
     def effective_rate_in_flight(self) -> int:
         if self.rate_in_flight is not None:
             return self.rate_in_flight
-        return 1 if self.offline else 16
+        return 1 if self.offline_shaped else 16
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
@@ -413,6 +443,24 @@ def check_combinations(settings: Settings) -> None:
             "it; for 'pytest-kinesis-limits serve' use its --lifecycle-scale.")
 
 
+def check_plan(settings: Settings) -> None:
+    """Raise :class:`SettingError` for settings a plan cannot honour: it runs the offline layer on the simulated
+    clock with the catalogue's typical durations."""
+    if not settings.plan:
+        return
+    clashes = [(name, why) for name, wrong, why in (
+        ("fidelity", settings.fidelity == "off", "plain moto has no lifecycle windows"),
+        ("clock", settings.clock == "real", "the plan runs on the simulated clock"),
+        ("lifecycle_scale", "lifecycle_scale" in settings.sources, "the plan uses AWS's typical durations"),
+    ) if wrong]
+    if clashes:
+        name, why = clashes[0]
+        option = SPEC_BY_NAME[name].option
+        raise SettingError(
+            f"--kinesis-plan (from {settings.source_of('plan')}) and {option} (from {settings.source_of(name)}) "
+            f"contradict each other: {why}. Fix: drop {option} for the plan.")
+
+
 def resolve(
     cli: Mapping[str, Any],
     env: Mapping[str, str],
@@ -444,4 +492,5 @@ def resolve(
     check_environment(env)
     settings = Settings(**values, sources=sources)
     check_combinations(settings)
+    check_plan(settings)
     return settings

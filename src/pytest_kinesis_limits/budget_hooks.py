@@ -1,0 +1,206 @@
+"""pytest hooks of the live budget (issue 12), registered by the plugin (``pytest_plugins``) beside its fixtures.
+
+* ``--kinesis-plan``: each test's record (:class:`~pytest_kinesis_limits.budget.PlanRecorder`), the plan at the end
+  (:mod:`pytest_kinesis_limits.plan`), printed and in the JSON report (``run.plan``).
+* live runs: the budget guard before anything is made (the plan of the same selection, in a subprocess; over
+  ``--kinesis-max-cost-usd`` is a usage error with the plan printed).
+* live and endpoint runs: what the run made (:class:`~pytest_kinesis_limits.usage.UsageMeter`), printed at the end
+  beside the plan and in the JSON report (``run.usage``).
+
+Hooks only; the work is in the library modules named. Split from plugin.py, which imports nothing from here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import pytest
+
+from .plugin import (BACKEND_KEY, METER_KEY, PLAN_KEY, STARTED_KEY, USAGE_KEY, _is_worker, _only_informational,
+                     _xdist_workers, clock_of, settings_of)
+from .settings import Settings
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """After the plugin's own configure (settings, preflight): meter a plan's run and live and endpoint runs, and
+    guard a live run's budget."""
+    settings = settings_of(config)
+    if not (settings.plan or not settings.offline) or _only_informational(config):
+        return
+    config.pluginmanager.register(BudgetHooks(config), "kinesis-limits-budget")
+    if settings.backend_kind == "live" and not _is_worker(config) and not config.option.collectonly:
+        _budget_guard(config, settings)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker of a live or endpoint run hands what it made to the controller, after its session fixtures
+    are gone (their deletions included)."""
+    config = session.config
+    meter = config.stash.get(METER_KEY, None)
+    if meter is not None and _is_worker(config) and not settings_of(config).plan:
+        config.workeroutput["kinesis_usage"] = meter.to_json()  # type: ignore[attr-defined]
+
+
+def _budget_guard(config: pytest.Config, settings: Settings) -> None:
+    """Before a live run makes anything: its plan (an offline run of the same selection, in a subprocess); refuse the
+    run when the predicted cost is over ``--kinesis-max-cost-usd``, printing the plan."""
+    if settings.max_cost_usd is None:
+        return
+    from .budget import PlanError, run_plan
+
+    backend = config.stash[BACKEND_KEY]
+    assert backend is not None
+    try:
+        plan = run_plan([str(a) for a in config.invocation_params.args], region=backend.region,
+                        cwd=str(config.invocation_params.dir))
+    except PlanError as exc:
+        raise pytest.UsageError(
+            f"--kinesis-max-cost-usd {settings.max_cost_usd:.2f} (from {settings.source_of('max_cost_usd')}): the live "
+            f"run's plan could not be made, so its cost is unknown: {exc}\nFix: run 'pytest --kinesis-plan' with "
+            "the same arguments to see why, or give --kinesis-max-cost-usd off to run without the guard.") from None
+    config.stash[PLAN_KEY] = plan
+    if float(plan["usd"]) > settings.max_cost_usd:
+        raise pytest.UsageError(
+            "\n".join(plan.get("lines", [plan.get("line", "")])) + f"\n--kinesis-max-cost-usd {settings.max_cost_usd:.2f} (from "
+            f"{settings.source_of('max_cost_usd')}): this live run's plan predicts {float(plan['usd']):.3f} USD, over "
+            "the budget; nothing was made. Fix: select fewer tests (-k), or raise --kinesis-max-cost-usd.")
+
+
+class BudgetHooks:
+    """Registered for a plan's run (``--kinesis-plan``) and for live and endpoint runs: meters what the clients make
+    (usage.UsageMeter, per test); a plan's run records each test and prints the plan; a live or endpoint run
+    prints what it used, beside the plan when the budget guard made one."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        from .budget import PlanRecorder
+        from .usage import UsageMeter
+
+        self.config = config
+        self.plan = settings_of(config).plan
+        self.meter = UsageMeter(clock_of(config))
+        config.stash[METER_KEY] = self.meter
+        config.stash[USAGE_KEY] = None
+        self.recorder = PlanRecorder(self.meter) if self.plan else None
+        self.records: list[dict[str, Any]] = []
+        self.worker_usage: list[dict[str, Any]] = []
+        self.order: dict[str, int] = {}
+        self.lines: list[str] = []
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        if self.recorder is not None:
+            self.recorder.begin(nodeid)
+        else:
+            self.meter.owner = nodeid
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        if self.recorder is not None:
+            self.recorder.teardown_begins(item.nodeid)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        if self.recorder is None:
+            return
+        if call.excinfo is not None:
+            skipped = call.excinfo.errisinstance(pytest.skip.Exception)
+            self.recorder.outcome(item.nodeid, "skipped" if skipped else "failed",
+                                  str(call.excinfo.value)[:200] if skipped else "")
+        if call.when == "teardown":
+            from .budget import RECORD_PROPERTY
+
+            record = self.recorder.finish(item.nodeid)
+            if not self.order:
+                self.order = {it.nodeid: n for n, it in enumerate(item.session.items)}
+            record["order"] = self.order.get(item.nodeid, len(self.order))
+            item.user_properties.append((RECORD_PROPERTY, json.dumps(record)))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from .budget import RECORD_PROPERTY
+
+        if _is_worker(self.config) or not any(name == RECORD_PROPERTY for name, _ in report.user_properties):
+            return
+        if report.when == "teardown":
+            self.records.extend(json.loads(v) for n, v in report.user_properties if n == RECORD_PROPERTY)
+        report.user_properties = [(n, v) for n, v in report.user_properties if n != RECORD_PROPERTY]
+
+    def pytest_runtest_logfinish(self) -> None:
+        if self.recorder is None:
+            self.meter.owner = ""
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        document = getattr(node, "workeroutput", {}).get("kinesis_usage")
+        if document:
+            self.worker_usage.append(document)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if _is_worker(self.config):
+            return
+        if self.recorder is not None:
+            self._finish_plan(session, exitstatus)
+        else:
+            self._finish_usage()
+
+    def _finish_plan(self, session: pytest.Session, exitstatus: int) -> None:
+        from .backends import OFFLINE_REGION
+        from .budget import records_from
+        from .plan import build_plan, format_plan
+
+        settings = settings_of(self.config)
+        region = settings.aws_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") \
+            or OFFLINE_REGION
+        from .plugin import SEARCH_DOMAIN_SKIP
+
+        tests, shared = records_from(self.records)
+        notes = []
+        left_out = sum(1 for t in tests if t.outcome == "skipped" and t.reason.startswith(SEARCH_DOMAIN_SKIP[:40]))
+        if left_out:
+            notes.append(f"not in this plan: {left_out} test(s) marked kinesis_search_domain (the search_index "
+                         "family), skipped live")
+            notes.append("    without --kinesis-search-domain (one OpenSearch domain per worker: 30 min to make, "
+                         "billed hourly)")
+        failed = sum(1 for t in tests if t.outcome == "failed")
+        if failed:
+            notes.append(f"{failed} test(s) failed in the model run: their times and resources may be short")
+        plan = build_plan(tests, shared, _xdist_workers(self.config), region, notes=notes)
+        self.config.stash[PLAN_KEY] = plan.to_json()
+        self.lines = format_plan(plan)
+        if exitstatus == pytest.ExitCode.TESTS_FAILED:  # the plan is made; the model's failures are in it
+            session.exitstatus = pytest.ExitCode.OK
+
+    def _finish_usage(self) -> None:
+        from .usage import merge_totals
+
+        documents = self.worker_usage if self.worker_usage else [self.meter.to_json()]
+        self.config.stash[USAGE_KEY] = merge_totals(documents)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if _is_worker(self.config):
+            return
+        if self.recorder is not None:
+            terminalreporter.write_sep("=", "kinesis-limits plan: a live run of these tests")
+            for line in self.lines:
+                terminalreporter.write_line(line)
+            return
+        used = (self.config.stash.get(USAGE_KEY, None) or {}).get("totals")
+        if not used:
+            return
+        from .budget import usage_lines
+
+        started = self.config.stash.get(STARTED_KEY, None)
+        terminalreporter.write_sep("-", "kinesis-limits: what this run made" + (
+            " (beside its plan)" if self.config.stash.get(PLAN_KEY, None) else ""))
+        for line in usage_lines(used, self.config.stash.get(PLAN_KEY, None),
+                                wall_s=None if started is None else time.time() - started):
+            terminalreporter.write_line(line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self) -> None:
+        self.config.stash[STARTED_KEY] = time.time()
