@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import time
 from typing import Any
 
@@ -23,6 +25,10 @@ from .plugin import (BACKEND_KEY, METER_KEY, PLAN_KEY, STARTED_KEY, USAGE_KEY, _
                      _xdist_workers, clock_of, settings_of)
 from .settings import Settings
 
+#: The folder a live or endpoint run's processes share (the account's streams in transition: transitions.py).
+RUN_DIR_KEY = pytest.StashKey[str]()
+RUN_DIR_WORKERINPUT = "kinesis_limits_run_dir"
+
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,9 +37,27 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = settings_of(config)
     if not (settings.plan or not settings.offline) or _only_informational(config):
         return
+    if not settings.offline:
+        workerinput = getattr(config, "workerinput", None)
+        config.stash[RUN_DIR_KEY] = workerinput[RUN_DIR_WORKERINPUT] if workerinput is not None and \
+            RUN_DIR_WORKERINPUT in workerinput else tempfile.mkdtemp(prefix="pytest-kinesis-limits-run-")
     config.pluginmanager.register(BudgetHooks(config), "kinesis-limits-budget")
     if settings.backend_kind == "live" and not _is_worker(config) and not config.option.collectonly:
         _budget_guard(config, settings)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: the workers share the controller's folder (one ledger of streams in transition)."""
+    folder = node.config.stash.get(RUN_DIR_KEY, None)
+    if folder:
+        node.workerinput[RUN_DIR_WORKERINPUT] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(RUN_DIR_KEY, None)
+    if folder and not _is_worker(config):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.hookimpl(trylast=True)

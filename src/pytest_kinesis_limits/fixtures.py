@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from .backends import Backend
     from .limits import Limit
     from .reader import ReadRecord
-    from .resources import BucketInfo, Namer, ResourceTracker, StreamInfo, WaitPolicy
+    from .resources import BucketInfo, Namer, ResourceTracker, StreamInfo, Transitions, WaitPolicy
+    from .shared import SharedStreams, StreamLease
 
 
 class KinesisCleanupWarning(UserWarning):
@@ -268,6 +269,18 @@ def kinesis_resources(kinesis_settings: Settings) -> Iterator[ResourceTracker]:
             shared.settle()
 
 
+@pytest.fixture(scope="session")
+def kinesis_transitions(pytestconfig: pytest.Config) -> Transitions | None:
+    """Live and endpoint runs: the account's streams in transition, across xdist workers (at most five CREATING or
+    DELETING, CreateStream and DeleteStream at most five calls a second): the stream fixtures take a slot before
+    each call. Offline ``None`` (the offline layer enforces the rule per process)."""
+    from .budget_hooks import RUN_DIR_KEY
+    from .transitions import TransitionLimiter
+
+    folder = pytestconfig.stash.get(RUN_DIR_KEY, None)
+    return TransitionLimiter(folder) if folder else None
+
+
 @pytest.fixture
 def make_stream(
     kinesis_client: BaseClient,
@@ -276,9 +289,11 @@ def make_stream(
     kinesis_clock: Clock,
     kinesis_wait_policy: WaitPolicy,
     kinesis_resources: ResourceTracker,
+    kinesis_transitions: Transitions | None,
 ) -> Callable[..., StreamInfo]:
     """Factory: ``make_stream(shard_count=1, *, on_demand=False, max_record_size_kib=None)`` -> StreamInfo, ACTIVE,
-    tagged, deleted at teardown. Offline on moto with the fidelity layer (simulated waits); live in your account.
+    tagged, deleted at teardown (the deletion started, not waited for). Offline on moto with the fidelity layer
+    (simulated waits); live in your account.
 
     On-demand streams take no shard count (AWS starts them with 4 shards). StreamInfo: name, arn, shard_count,
     on_demand, max_record_size_kib, max_record_bytes.
@@ -294,13 +309,90 @@ def make_stream(
                         f"on-demand stream, or make_stream({shard_count}) for a provisioned one.", pytrace=False)
         name = kinesis_namer.name("s")
         kinesis_resources.add("stream", name, lambda: resources.delete_stream(
-            kinesis_client, name, clock=kinesis_clock, policy=kinesis_wait_policy))
+            kinesis_client, name, clock=kinesis_clock, policy=kinesis_wait_policy, wait=False,
+            transitions=kinesis_transitions))
         return resources.create_stream(
             kinesis_client, name, shard_count=1 if shard_count is None else shard_count, on_demand=on_demand,
             max_record_size_kib=max_record_size_kib, tags=kinesis_tags, clock=kinesis_clock,
-            policy=kinesis_wait_policy)
+            policy=kinesis_wait_policy, transitions=kinesis_transitions)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def _kinesis_shared_streams(
+    pytestconfig: pytest.Config,
+    kinesis_settings: Settings,
+    kinesis_client: BaseClient,
+    kinesis_namer: Namer,
+    kinesis_tags: dict[str, str],
+    kinesis_clock: Clock,
+    kinesis_wait_policy: WaitPolicy,
+    kinesis_transitions: Transitions | None,
+) -> Iterator[SharedStreams]:
+    """The session's (an xdist worker's) shared streams, made at their first lease, deleted at the session's end."""
+    import contextlib
+
+    from . import resources
+    from .plugin import METER_KEY
+    from .reader import read_stream
+    from .shared import SharedStreams, shared_key
+
+    tracker = resources.ResourceTracker(keep=kinesis_settings.keep_resources)
+    meter = pytestconfig.stash.get(METER_KEY, None)
+
+    def make(max_record_size_kib: int | None) -> StreamInfo:
+        name = kinesis_namer.name("s")
+        tracker.add("stream", name, lambda: resources.delete_stream(
+            kinesis_client, name, clock=kinesis_clock, policy=kinesis_wait_policy, wait=False,
+            transitions=kinesis_transitions))
+        with meter.sharing(shared_key(max_record_size_kib)) if meter is not None else contextlib.nullcontext():
+            return resources.create_stream(
+                kinesis_client, name, shard_count=1, max_record_size_kib=max_record_size_kib, tags=kinesis_tags,
+                clock=kinesis_clock, policy=kinesis_wait_policy, transitions=kinesis_transitions)
+
+    def read(name: str, after: Any) -> list[Any]:
+        return read_stream(kinesis_client, name, clock=kinesis_clock, start_after=after).records
+
+    def exists(name: str) -> bool:
+        return resources._status_if_exists(kinesis_client, name) is not None
+
+    try:
+        yield SharedStreams(make, read, kinesis_clock, exists=exists if kinesis_settings.offline else None)
+    finally:
+        _report_cleanup(tracker)
+
+
+@pytest.fixture
+def lease_shared_stream(_kinesis_shared_streams: SharedStreams, pytestconfig: pytest.Config
+                        ) -> Iterator[Callable[..., StreamLease]]:
+    """Factory: ``lease_shared_stream(max_record_size_kib=None)`` -> StreamLease of this worker's shared one-shard
+    stream of that shape (made at its first lease, deleted at the session's end), for tests that need a shard but
+    no stream of their own. ``read_records(lease)`` reads only what was written after the lease began; each lease
+    starts on a quiet shard (a second, plus one per MiB the previous test wrote). Offline and live alike."""
+    from .plugin import METER_KEY
+    from .shared import shared_key
+
+    meter = pytestconfig.stash.get(METER_KEY, None)
+    leases: list[StreamLease] = []
+
+    def lease(max_record_size_kib: int | None = None) -> StreamLease:
+        if meter is not None:
+            meter.uses_shared(shared_key(max_record_size_kib))
+        leases.append(_kinesis_shared_streams.lease(max_record_size_kib))
+        return leases[-1]
+
+    yield lease
+    for held in reversed(leases):
+        _kinesis_shared_streams.release(held)
+
+
+@pytest.fixture
+def kinesis_shared_stream(lease_shared_stream: Callable[..., StreamLease]) -> StreamLease:
+    """A lease of this worker's shared one-shard stream (see ``lease_shared_stream``): for tests that write a little
+    and read back what they wrote, such as the PutRecords caps; ``read_records(kinesis_shared_stream)`` returns only
+    this test's records."""
+    return lease_shared_stream()
 
 
 @pytest.fixture
@@ -413,13 +505,15 @@ def read_records(kinesis_client: BaseClient, kinesis_clock: Clock, kinesis_setti
     """Factory: ``read_records(stream, **options)`` -> every record (ReadRecord), parents before children, paced
     within the read limits (5 calls/s per shard: simulated seconds offline, instant; real seconds live).
 
-    Reads all shards from TRIM_HORIZON until caught up; ``options`` go to
-    :func:`pytest_kinesis_limits.reader.read_stream`.
+    Reads all shards from TRIM_HORIZON until caught up (a ``kinesis_shared_stream`` lease: from where the stream
+    stood when the lease began); ``options`` go to :func:`pytest_kinesis_limits.reader.read_stream`.
     """
     from .reader import read_stream
 
     def read(stream: Any, **options: Any) -> list[ReadRecord]:
         name = getattr(stream, "name", stream)
+        if getattr(stream, "after", None) is not None:  # a shared stream's lease: what was written since it began
+            options.setdefault("start_after", stream.after)
         return read_stream(kinesis_client, name, clock=kinesis_clock, **options).records
 
     return read

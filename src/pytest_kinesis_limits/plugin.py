@@ -52,7 +52,7 @@ KINESIS_FIXTURES = frozenset({
     "kinesis_backend", "kinesis_client", "kinesis_client_no_retry", "firehose_client", "s3_client",
     "iam_client", "make_stream", "kinesis_stream", "make_bucket", "s3_bucket", "make_delivery_stream",
     "firehose_delivery_stream", "wait_for_delivery", "kinesis_fidelity", "read_records",
-    "search_target", "search_index",
+    "search_target", "search_index", "kinesis_shared_stream", "lease_shared_stream",
 })
 
 GAP_LABELS = ("moto", "moto-plain", "live", "endpoint")  # what kinesis_gap may name: backend kinds, never an emulator

@@ -256,6 +256,7 @@ def read_stream(
     backoff_base_s: float = 0.2,
     backoff_cap_s: float = 5.0,
     rng: random.Random | None = None,
+    start_after: Mapping[str, str] | None = None,
 ) -> ReadResult:
     """Read every shard of ``stream_name``, parents to their end before children, and return what was read.
 
@@ -266,7 +267,9 @@ def read_stream(
     only counts as ended on a null ``NextShardIterator`` (AWS semantics; its reading then stops only after
     ``max_empty_polls`` empty pages, with ``ended`` false). Raises :class:`ReaderBoundError` when more than
     ``max_calls`` GetRecords calls would be needed, when one call is throttled ``max_consecutive_throttles``
-    times in a row, or when the lineage cannot be ordered.
+    times in a row, or when the lineage cannot be ordered. ``start_after`` maps shard ids to a sequence number
+    to read after (AFTER_SEQUENCE_NUMBER: what a shared stream held before a test began); other shards start at
+    ``iterator_type``.
     """
     rng = rng or random.Random(0)
     calls_per_s = calls_per_s or limits.SHARD_READ_CALLS_PER_S.value
@@ -294,6 +297,7 @@ def read_stream(
         result.shard_order.append(info.shard_id)
         children = _read_shard(
             client, stream_name, info, result, clock=clock, limit=limit, iterator_type=iterator_type,
+            after=(start_after or {}).get(info.shard_id),
             pacer=_ShardPacer(clock, calls_per_s, bytes_per_s), max_empty_polls=max_empty_polls,
             require_null_iterator=require_null_iterator, max_calls=max_calls,
             max_consecutive_throttles=max_consecutive_throttles,
@@ -319,6 +323,7 @@ def _read_shard(
     clock: Clock,
     limit: int | None,
     iterator_type: str,
+    after: str | None = None,
     pacer: _ShardPacer,
     max_empty_polls: int,
     require_null_iterator: bool,
@@ -329,9 +334,8 @@ def _read_shard(
 ) -> list[dict[str, Any]]:
     """Read one shard until its end or until caught up; append to ``result``; return its ChildShards."""
     info.started_at = clock.now()
-    iterator: str | None = client.get_shard_iterator(
-        StreamName=stream_name, ShardId=info.shard_id, ShardIteratorType=iterator_type)["ShardIterator"]
-    last_sequence: str | None = None
+    last_sequence: str | None = after
+    iterator: str | None = _fresh_iterator(client, stream_name, info.shard_id, iterator_type, last_sequence)
     empty_polls = 0
     throttled_in_a_row = 0
     children: list[dict[str, Any]] = []

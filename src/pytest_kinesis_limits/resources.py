@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -155,6 +155,15 @@ def wait_stream_active(client: BaseClient, name: str, *, clock: Clock, policy: W
         StreamName=name, WaiterConfig={"Delay": policy.delay, "MaxAttempts": policy.attempts})
 
 
+class Transitions(Protocol):
+    """What limits the account's streams in transition (``transitions.TransitionLimiter``): a slot is taken before
+    CreateStream (given back once the stream is ACTIVE) and before DeleteStream (it lapses by itself)."""
+
+    def acquire(self, operation: str, hold_s: float) -> Any: ...
+
+    def release(self, lease: Any) -> None: ...
+
+
 def create_stream(
     client: BaseClient,
     name: str,
@@ -165,12 +174,14 @@ def create_stream(
     tags: dict[str, str],
     clock: Clock,
     policy: WaitPolicy,
+    transitions: Transitions | None = None,
 ) -> StreamInfo:
     """Create a tagged stream and wait until it is ACTIVE.
 
     The tags go in CreateStream only: AWS applies them from the CREATING status, and AddTagsToStream on a
     stream that is not ACTIVE is refused (ResourceInUseException, not retried). A backend that ignores
     CreateStream's Tags (moto) gets the missing ones once the stream is ACTIVE, so that a sweep finds it.
+    With ``transitions``, a slot of the account's streams in transition is held from the call until ACTIVE.
     """
     kwargs: dict[str, Any] = {"StreamName": name, "Tags": tags}
     if on_demand:
@@ -184,8 +195,14 @@ def create_stream(
             raise ValueError(f"max_record_size_kib={max_record_size_kib} is outside {low}..{high} "
                              f"({limits.MAX_RECORD_SIZE_KIB_MAX.source})")
         kwargs["MaxRecordSizeInKiB"] = max_record_size_kib
-    client.create_stream(**kwargs)
-    wait_stream_active(client, name, clock=clock, policy=policy, expect_s=limits.LIFECYCLE_STREAM_CREATING_S.value)
+    lease = transitions.acquire("CreateStream", policy.delay * policy.attempts) if transitions else None
+    try:
+        client.create_stream(**kwargs)
+        wait_stream_active(client, name, clock=clock, policy=policy,
+                           expect_s=limits.LIFECYCLE_STREAM_CREATING_S.value)
+    finally:
+        if transitions is not None:
+            transitions.release(lease)
     tag_missing(client, name, tags)
     summary = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
     return StreamInfo(
@@ -227,18 +244,26 @@ def _status_if_exists(client: BaseClient, name: str) -> str | None:
         raise
 
 
-def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy) -> None:
+def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy, wait: bool = True,
+                  transitions: Transitions | None = None) -> None:
     """Delete a stream (and its consumers) and wait until it is gone; a stream already gone is fine.
 
     A stream still CREATING or UPDATING (a test that failed mid-reshard) refuses DeleteStream with
     ResourceInUseException: wait until it is ACTIVE, then delete it, rather than leave it behind. One already
-    DELETING (deleted by the test itself) is waited for.
+    DELETING (deleted by the test itself) is waited for. With ``wait=False`` (the fixtures' teardown) it returns
+    once the deletion has started (the stream DELETING or gone): AWS finishes it, and a sweep is the backstop.
+    With ``transitions``, a slot of the account's streams in transition is taken before the call (it lapses after
+    the typical DELETING window).
     """
     for attempt in (1, 2):
+        lease = transitions.acquire("DeleteStream", limits.LIFECYCLE_STREAM_DELETING_S.value) if transitions \
+            else None
         try:
             client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
             break
         except ClientError as exc:
+            if transitions is not None:
+                transitions.release(lease)
             code = exc.response["Error"]["Code"]
             if code == "ResourceNotFoundException":
                 return
@@ -250,6 +275,10 @@ def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPo
             if status == "DELETING":
                 break
             wait_stream_active(client, name, clock=clock, policy=policy)
+    if not wait:
+        wait_until(lambda: _status_if_exists(client, name) in (None, "DELETING"), clock=clock, policy=policy,
+                   what=f"stream {name} DELETING")
+        return
 
     def gone() -> bool:
         try:
@@ -324,6 +353,16 @@ class ResourceTracker:
     def add(self, kind: str, name: str, delete: Callable[[], None]) -> None:
         with self._lock:
             self._entries.append(_Entry(kind, name, delete))
+
+    def hand_over(self, kind: str, name: str) -> Callable[[], None] | None:
+        """Forget ``kind`` ``name`` and return its deletion, for another tracker to take (a stream made ahead by a
+        pool goes to the test that uses it); None if this tracker does not hold it."""
+        with self._lock:
+            for entry in self._entries:
+                if (entry.kind, entry.name) == (kind, name):
+                    self._entries.remove(entry)
+                    return entry.delete
+        return None
 
     @property
     def names(self) -> list[tuple[str, str]]:

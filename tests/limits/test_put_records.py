@@ -3,6 +3,11 @@
 Every boundary is a triple (just under / at / just over). A refused request must carry the documented
 error and store nothing (checked by reading the stream back); a taken one must store every record, in
 order. The seed's shapes are named cases: 1000 records refused whole, 500 ``{"test": n}`` read back in order.
+
+The caps need a shard, not a stream of their own: they lease their worker's shared one-shard stream
+(``kinesis_shared_stream``; the 2 MiB record cap, ``lease_shared_stream(max_record_size_kib=...)``), read back
+only what was written after the lease began, and start on a quiet shard. The request-size probes keep their own
+11-shard stream (one record per shard, so that the per-shard write rate does not interfere).
 """
 
 from __future__ import annotations
@@ -84,21 +89,21 @@ def judge_boundary(record_measurement, limit: limits.Limit, value: int, taken: b
     ("count", "taken"),
     [*triple(MAX_RECORDS), pytest.param(2 * MAX_RECORDS.value, False, id="seed-double")],
 )
-def test_put_records_record_count(count, taken, kinesis_client_no_retry, kinesis_stream, read_records,
+def test_put_records_record_count(count, taken, kinesis_client_no_retry, kinesis_shared_stream, read_records,
                                   record_measurement):
     """The seed's shape: {"test": 0..n-1}; up to the cap all are stored in order, over it nothing is."""
     records = payloads.counter_records(count, key="seed")
-    outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, records)
-    stored = read_records(kinesis_stream)
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_shared_stream.name, records)
+    stored = read_records(kinesis_shared_stream)
     judge_boundary(record_measurement, MAX_RECORDS, count, taken, outcome, stored, records,
                    codes={"ValidationException"}, words=(f"less than or equal to {MAX_RECORDS.value}",),
                    detail=f"{count} records: ")
 
 
-def test_put_records_empty_request_refused_by_sdk(kinesis_client_no_retry, kinesis_stream):
+def test_put_records_empty_request_refused_by_sdk(kinesis_client_no_retry, kinesis_shared_stream):
     """Fewer than the minimum (1) records never leaves the SDK: botocore validates the model's min."""
     with pytest.raises(ParamValidationError, match="Records"):
-        kinesis_client_no_retry.put_records(StreamName=kinesis_stream.name, Records=[])
+        kinesis_client_no_retry.put_records(StreamName=kinesis_shared_stream.name, Records=[])
 
 
 KEYS = {"key1": "k", "key256ascii": "p" * KEY_CHARS.value, "key256korean": "관" * KEY_CHARS.value}
@@ -111,12 +116,12 @@ UTF8_KEY_GAP = pytest.mark.kinesis_gap("moto-plain", reason="moto counts the par
                  marks=[UTF8_KEY_GAP] if (p.id, key_id) == ("over", "key256korean") else [])
     for p in triple(RECORD_BYTES) for key_id, key in KEYS.items()
 ])
-def test_put_records_record_size(size, taken, key, kinesis_client_no_retry, kinesis_stream, read_records,
+def test_put_records_record_size(size, taken, key, kinesis_client_no_retry, kinesis_shared_stream, read_records,
                                  record_measurement):
     """A record's size is data + partition key (UTF-8): the key's bytes count toward the cap."""
     record = payloads.sized_record(size, partition_key=key)
-    outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, [record])
-    stored = read_records(kinesis_stream)
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_shared_stream.name, [record])
+    stored = read_records(kinesis_shared_stream)
     judge_boundary(record_measurement, RECORD_BYTES, size, taken, outcome, stored, [record],
                    detail=f"{len(key.encode())}-byte key: ")
 
@@ -133,14 +138,15 @@ PLAIN_MOTO_MAX_SIZE = pytest.mark.kinesis_gap("moto-plain", reason="moto ignores
     pytest.param(*p.values, id=p.id, marks=[PLAIN_MOTO_MAX_SIZE] if p.id != "over" else [])
     for p in triple(CONFIGURED)
 ])
-def test_put_records_record_size_configured_max(size, taken, kinesis_client_no_retry, make_stream, read_records,
-                                                record_measurement):
+def test_put_records_record_size_configured_max(size, taken, kinesis_client_no_retry, lease_shared_stream,
+                                                read_records, record_measurement):
     """A stream created with a larger maximum record size takes records up to it, and refuses one byte more.
 
     A record above 1 MiB bursts past the shard's 1 MiB/s and is paid for in the next seconds (large-records
-    page), so one such record on an idle shard is taken.
+    page), so one such record on an idle shard is taken (the lease starts once the previous test's records are
+    paid for).
     """
-    stream = make_stream(max_record_size_kib=CONFIGURED_KIB)
+    stream = lease_shared_stream(max_record_size_kib=CONFIGURED_KIB)
     record = payloads.sized_record(size, partition_key="big")
     outcome = probes.put_records(kinesis_client_no_retry, stream.name, [record])
     stored = read_records(stream)
@@ -232,12 +238,12 @@ def test_put_records_request_size(kinesis_client_no_retry, make_stream, read_rec
     pytest.param(*p.values, char, id=f"{p.id}-{char_id}", marks=[PLAIN_MOTO_KEY] if p.id == "over" else [])
     for p in triple(KEY_CHARS) for char_id, char in (("ascii", "k"), ("korean", "관"))
 ])
-def test_put_records_partition_key_length(length, taken, char, kinesis_client_no_retry, kinesis_stream,
+def test_put_records_partition_key_length(length, taken, char, kinesis_client_no_retry, kinesis_shared_stream,
                                           read_records, record_measurement):
     """Partition keys are 1-256 Unicode characters (not bytes): 256 Korean characters are taken."""
     record = {"Data": b"{}", "PartitionKey": char * length}
-    outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, [record])
-    stored = read_records(kinesis_stream)
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_shared_stream.name, [record])
+    stored = read_records(kinesis_shared_stream)
     judge_boundary(record_measurement, KEY_CHARS, length, taken, outcome, stored, [record],
                    codes={"ValidationException"}, words=(f"less than or equal to {KEY_CHARS.value}",))
 
@@ -248,12 +254,12 @@ def test_put_records_partition_key_length(length, taken, char, kinesis_client_no
                  if p.id == "over" else [])
     for p in triple(RECORD_BYTES)
 ])
-def test_put_records_single_put_record_size(size, taken, kinesis_client_no_retry, kinesis_stream, read_records,
+def test_put_records_single_put_record_size(size, taken, kinesis_client_no_retry, kinesis_shared_stream, read_records,
                                             record_measurement):
     """PutRecord has the same record cap as PutRecords (data + partition key)."""
     record = payloads.sized_record(size, partition_key="single")
-    outcome = probes.put_record(kinesis_client_no_retry, kinesis_stream.name, record)
-    stored = read_records(kinesis_stream)
+    outcome = probes.put_record(kinesis_client_no_retry, kinesis_shared_stream.name, record)
+    stored = read_records(kinesis_shared_stream)
     judge_boundary(record_measurement, RECORD_BYTES, size, taken, outcome, stored, [record], detail="PutRecord: ")
 
 
@@ -276,11 +282,11 @@ def _bad_size(n: int) -> dict:
     pytest.param(_bad_size, SIZE_REFUSALS, RECORD_BYTES, id="record-over-cap"),
 ])
 def test_put_records_invalid_record_mid_batch_rejects_whole_request(
-        make_bad, codes, limit, kinesis_client_no_retry, kinesis_stream, read_records, record_measurement):
+        make_bad, codes, limit, kinesis_client_no_retry, kinesis_shared_stream, read_records, record_measurement):
     """One invalid record anywhere in a batch refuses the whole request: nothing before it is stored."""
     records = payloads.counter_records(3) + [make_bad(3)] + payloads.counter_records(2, start=4)
-    outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, records)
-    stored = read_records(kinesis_stream)
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_shared_stream.name, records)
+    stored = read_records(kinesis_shared_stream)
     ok = not outcome.accepted and outcome.error_code in codes and not stored
     record_measurement(limit, None, verdict=verdict(ok),
                        detail=f"one record over it at position 4 of 6: {outcome.describe()}; {len(stored)} stored")
@@ -289,13 +295,13 @@ def test_put_records_invalid_record_mid_batch_rejects_whole_request(
     assert stored == [], f"a refused request stored {len(stored)} records"
 
 
-def test_put_records_seed_events_round_trip(kinesis_client_no_retry, kinesis_stream, read_records,
+def test_put_records_seed_events_round_trip(kinesis_client_no_retry, kinesis_shared_stream, read_records,
                                            record_measurement):
     """The seed's mobile-app events (Korean text, nulls, mixed types): 500 in one call, read back as sent."""
     events = [payloads.seed_event(n) for n in range(MAX_RECORDS.value)]
     records = [{"Data": payloads.encode_json(e), "PartitionKey": str(e["user_id"])} for e in events]
-    outcome = probes.put_records(kinesis_client_no_retry, kinesis_stream.name, records)
-    stored = read_records(kinesis_stream)
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_shared_stream.name, records)
+    stored = read_records(kinesis_shared_stream)
     record_measurement(MAX_RECORDS, len(stored), verdict=verdict(len(stored) == len(events)),
                        detail=f"seed events: {outcome.describe()}")
     assert_all_taken(outcome)

@@ -23,7 +23,7 @@ from moto.kinesis.responses import KinesisResponse
 from . import lifecycle, resharding, streams
 from .config import FidelityConfig
 from .resharding import child_shards_of, open_shard_count
-from .sequence import stream_state
+from .sequence import MAX_RECORD_ATTR, stream_state
 from .validation import validate_max_record_size_kib
 
 if TYPE_CHECKING:
@@ -181,6 +181,7 @@ def _response_create_stream(layer: FidelityLayer, original: Callable[..., Any], 
         stream = response.kinesis_backend.streams[response._get_param("StreamName")]
         if max_bytes is not None:
             stream_state(layer, stream).max_record_bytes = max_bytes
+            stream.__dict__[MAX_RECORD_ATTR] = max_bytes  # for the next test's layer (a session's shared stream)
         if tags:
             stream.tags.update(tags)
     return result

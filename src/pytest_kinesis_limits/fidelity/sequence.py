@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 # A 56-digit base, the width of the numbers AWS returns (e.g. 49590338271490256608559692538361571095921575989136588898).
 SEQUENCE_BASE = 4959 * 10**52
 STATE_ATTR = "_kinesis_fidelity"
+#: The moto stream's own note of its MaxRecordSizeInKiB cap (moto drops it): a later layer's state starts from it.
+MAX_RECORD_ATTR = "_kinesis_fidelity_max_record_bytes"
 
 
 @dataclass
@@ -131,7 +133,8 @@ def stream_state(owner: object, stream: Stream) -> StreamState:
         if state is not None and state.owner is owner:
             return state
         highest = max((max(s.records) for s in stream.shards.values() if s.records), default=0)
-        state = StreamState(owner=owner, counter=max(SEQUENCE_BASE, highest))
+        state = StreamState(owner=owner, counter=max(SEQUENCE_BASE, highest),
+                            max_record_bytes=stream.__dict__.get(MAX_RECORD_ATTR))
         for shard in sorted(stream.shards.values(), key=lambda s: s._shard_id):
             _new_shard_state(owner, state, shard)
         stream.__dict__[STATE_ATTR] = state
