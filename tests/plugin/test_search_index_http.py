@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 FAMILY = Path(__file__).parents[1] / "limits" / "test_search_index.py"
-#: One case of each kind that does not wait on the wall clock (about 10 s each: the endpoint's 5 s polls).
+#: One case of each kind that does not wait on the wall clock (a few seconds each over HTTP).
 FAST = "rotation_names and OneWeek or malformed or size-over-max or interval_hint_holds_documents and not 300s"
 
 
