@@ -98,7 +98,7 @@ def make_delivery_stream(
         description = create_delivery_stream(
             firehose_client, name, source_stream.arn, role_arn, bucket_arn, buffer_mib, buffer_seconds, prefix,
             kinesis_tags, kinesis_clock, span, append_delimiter=append_delimiter,
-            poll_s=creating_poll_s(kinesis_wait_policy),
+            poll_s=creating_poll_s(kinesis_wait_policy, kinesis_clock),
             # the role was made just now: retrying before IAM typically propagates only collects refusals
             first_backoff_s=limits.IAM_PROPAGATION_S.value)
         proof = prove_reading(kinesis_client, s3_client, source_stream.name, bucket.name, name, kinesis_clock,
@@ -309,7 +309,7 @@ def make_search_delivery_stream(
         description = create_kinesis_source_delivery_stream(
             firehose_client, name, source_stream.arn, role_arn,
             {"AmazonopensearchserviceDestinationConfiguration": config}, kinesis_tags, kinesis_clock, span,
-            poll_s=creating_poll_s(kinesis_wait_policy))
+            poll_s=creating_poll_s(kinesis_wait_policy, kinesis_clock))
         # Canaries are looked for in every index: where documents go is the rotation verdict's business.
         index = search_index(search.target, search.index_name, pattern="*")
         proof = prove_indexing(kinesis_client, index, source_stream.name, name, kinesis_clock,

@@ -250,7 +250,7 @@ def test_search_index_buffering_hint_bounds(hint, limit, over, accepted, kinesis
         fh.create_kinesis_source_delivery_stream(
             firehose_client, name, kinesis_stream.arn, role_arn,
             {"AmazonopensearchserviceDestinationConfiguration": config}, kinesis_tags, kinesis_clock,
-            span_s(kinesis_wait_policy), poll_s=fh.creating_poll_s(kinesis_wait_policy))
+            span_s(kinesis_wait_policy), poll_s=fh.creating_poll_s(kinesis_wait_policy, kinesis_clock))
     except ClientError as exc:
         answer = f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}"
     ok = (answer == "accepted") == accepted and (accepted or answer.startswith(

@@ -102,3 +102,12 @@ def lifecycle_server_url() -> Iterator[str]:
     """``pytest-kinesis-limits serve --lifecycle-scale 0.05``: CREATING, UPDATING and DELETING for 1.5 s of wall
     clock (the catalogue's typical 30 s scaled), long enough for a test to act inside each window."""
     yield from _serve("on", lifecycle_scale="0.05")
+
+
+@pytest.fixture
+def endpoint_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials for a run against a loopback endpoint, and never a credential lookup off this machine."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

@@ -13,14 +13,6 @@ import pytest
 FAMILY = Path(__file__).parents[1] / "limits" / "test_put_records.py"
 
 
-@pytest.fixture
-def endpoint_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Dummy credentials, and never a credential lookup off this machine.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
 
 def test_put_records_family_over_http(pytester: pytest.Pytester, moto_server_url: str, endpoint_env) -> None:
     pytester.makepyfile(test_put_records=FAMILY.read_text(encoding="utf-8"))

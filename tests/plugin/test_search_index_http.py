@@ -14,16 +14,9 @@ from pathlib import Path
 import pytest
 
 FAMILY = Path(__file__).parents[1] / "limits" / "test_search_index.py"
-#: One case of each kind that does not wait on the wall clock (about 10 s each: the endpoint's 5 s polls).
+#: One case of each kind that does not wait on the wall clock (a few seconds each over HTTP).
 FAST = "rotation_names and OneWeek or malformed or size-over-max or interval_hint_holds_documents and not 300s"
 
-
-@pytest.fixture
-def endpoint_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 def test_search_index_family_over_http(pytester: pytest.Pytester, moto_server_url: str, endpoint_env) -> None:

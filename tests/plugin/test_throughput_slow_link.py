@@ -25,14 +25,6 @@ RTT = 0.2  # seconds added to every request: a host 200 ms from the region
 MIN_OFFERED = 0.75  # the setting's default
 
 
-@pytest.fixture
-def endpoint_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Dummy credentials, and never a credential lookup off this machine.
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
 
 def run_over(pytester: pytest.Pytester, url: str, *args: str) -> tuple[pytest.RunResult, dict[str, dict]]:
     """Run the family against ``url`` (in a subprocess); return the result and {test: its measurement row}."""
