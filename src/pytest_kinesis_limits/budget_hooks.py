@@ -3,7 +3,8 @@
 * ``--kinesis-plan``: each test's record (:class:`~pytest_kinesis_limits.budget.PlanRecorder`), the plan at the end
   (:mod:`pytest_kinesis_limits.plan`), printed and in the JSON report (``run.plan``).
 * live runs: the budget guard before anything is made (the plan of the same selection, in a subprocess; over
-  ``--kinesis-max-cost-usd`` is a usage error with the plan printed).
+  ``--kinesis-max-cost-usd`` is a usage error with the plan printed). An endpoint run (the live code path against
+  an emulator, which costs nothing) is guarded only when the option is given, so that the guard can be rehearsed.
 * live and endpoint runs: what the run made (:class:`~pytest_kinesis_limits.usage.UsageMeter`), printed at the end
   beside the plan and in the JSON report (``run.usage``).
 
@@ -42,7 +43,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[RUN_DIR_KEY] = workerinput[RUN_DIR_WORKERINPUT] if workerinput is not None and \
             RUN_DIR_WORKERINPUT in workerinput else tempfile.mkdtemp(prefix="pytest-kinesis-limits-run-")
     config.pluginmanager.register(BudgetHooks(config), "kinesis-limits-budget")
-    if settings.backend_kind == "live" and not _is_worker(config) and not config.option.collectonly:
+    guarded = settings.backend_kind == "live" or (settings.backend_kind == "endpoint" and
+                                                  "max_cost_usd" in settings.sources)
+    if guarded and not _is_worker(config) and not config.option.collectonly:
         _budget_guard(config, settings)
 
 
@@ -189,7 +192,7 @@ class BudgetHooks:
             notes.append(f"not in this plan: {left_out} test(s) marked kinesis_search_domain (the search_index "
                          "family), skipped live")
             notes.append("    without --kinesis-search-domain (one OpenSearch domain per worker: 30 min to make, "
-                         "billed hourly)")
+                         "paid hourly)")
         failed = sum(1 for t in tests if t.outcome == "failed")
         if failed:
             notes.append(f"{failed} test(s) failed in the model run: their times and resources may be short")
@@ -205,6 +208,7 @@ class BudgetHooks:
         documents = self.worker_usage if self.worker_usage else [self.meter.to_json()]
         self.config.stash[USAGE_KEY] = merge_totals(documents)
 
+    @pytest.hookimpl(trylast=True)  # the plan's line is the last the plugin prints
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if _is_worker(self.config):
             return

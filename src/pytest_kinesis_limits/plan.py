@@ -378,7 +378,8 @@ def build_plan(tests: Sequence[TestRecord], shared: Mapping[str, SharedRecord], 
         row = families.setdefault("(made ahead)", Counter())
         row["shard_seconds"] += schedule.ahead_shard_seconds
         row["shard_hours"] += pricing.metered_hours(schedule.ahead_shard_seconds)
-    totals: Counter[str] = Counter()
+    totals: Counter[str] = Counter({key: 0 for key, _ in RESOURCES})  # every column, made or not
+    totals.update({key: 0 for key in (*COSTED, "shard_seconds", "shard_hours_whole", "tests")})
     for row in families.values():
         totals.update(row)
     result: dict[str, dict[str, float]] = {}
@@ -400,14 +401,14 @@ def _minutes(seconds: float) -> str:
 
 def format_plan(plan: Plan) -> list[str]:
     """The plan as terminal lines, each within 100 columns, the last one :meth:`Plan.line`."""
-    head = f"{'family':<18}{'tests':>6}" + "".join(f"{title:>9}" for _, title in RESOURCES) + \
-        f"{'test time':>11}{'shard-h':>9}{'USD':>8}"
+    head = f"{'family':<14}{'tests':>6}" + "".join(f"{title:>9}" for _, title in RESOURCES) + \
+        f"{'test time':>10}{'shard-h':>8}{'USD':>8}"
     lines = [head]
 
     def row(name: str, values: Mapping[str, float], usd: float) -> str:
         counts = "".join(f"{int(values.get(key, 0)):>9}" for key, _ in RESOURCES)
-        return (f"{name[:18]:<18}{int(values.get('tests', 0)):>6}{counts}{_minutes(values.get('test_s', 0.0)):>11}"
-                f"{values.get('shard_hours', 0.0):>9.2f}{usd:>8.3f}")
+        return (f"{name[:14]:<14}{int(values.get('tests', 0)):>6}{counts}{_minutes(values.get('test_s', 0.0)):>10}"
+                f"{values.get('shard_hours', 0.0):>8.2f}{usd:>8.3f}")
 
     for name, values in plan.families.items():
         lines.append(row(name, values, values.get("usd", 0.0)))

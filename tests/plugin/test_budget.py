@@ -1,0 +1,97 @@
+"""The live budget as a user meets it: ``--kinesis-plan`` offline and after an endpoint's preflight, what an
+endpoint run (the live code path over HTTP) used beside its plan, and the guard that refuses a run over budget
+before anything is made."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import boto3
+import pytest
+
+LINE = re.compile(r"^predicted live run: (\d+\.\d) min wall with -n (\d+), (\d+\.\d\d) shard-hours, "
+                  r"(\d+\.\d\d\d) USD in ([a-z0-9-]+)$", re.MULTILINE)
+COUNTED = ("streams", "shards", "delivery_streams", "buckets", "roles")
+
+SMALL_RUN = '''
+def test_own_stream(make_stream, kinesis_client):
+    stream = make_stream(2)
+    kinesis_client.put_records(StreamName=stream.name, Records=[{"Data": b"x", "PartitionKey": "k"}])
+
+
+def test_shared_a(kinesis_shared_stream, kinesis_client, read_records):
+    kinesis_client.put_record(StreamName=kinesis_shared_stream.name, Data=b"a", PartitionKey="k")
+    assert [r.data for r in read_records(kinesis_shared_stream)] == [b"a"]
+
+
+def test_shared_b(kinesis_shared_stream, kinesis_client, read_records):
+    kinesis_client.put_record(StreamName=kinesis_shared_stream.name, Data=b"b", PartitionKey="k")
+    assert [r.data for r in read_records(kinesis_shared_stream)] == [b"b"]
+
+
+def test_bucket(s3_bucket):
+    assert s3_bucket.name
+'''
+
+
+def _report(pytester: pytest.Pytester, name: str) -> dict:
+    return json.loads((pytester.path / name).read_text(encoding="utf-8"))
+
+
+def test_the_plan_counts_the_resources_and_ends_with_the_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_small=SMALL_RUN)
+    result = pytester.runpytest_subprocess("--kinesis-plan", "--aws-region", "ap-northeast-2", "-p",
+                                           "no:cacheprovider", "--kinesis-report", "plan.json")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*kinesis-limits plan: a live run of these tests*", "family *", "small *",
+                                 "total *"])
+    lines = [line for line in result.stdout.lines if LINE.match(line)]
+    assert len(lines) == 1, result.stdout.str()
+    assert result.stdout.lines[-2] == lines[0]  # the last line before pytest's own summary
+    assert LINE.match(lines[0]).group(5) == "ap-northeast-2"
+    plan = _report(pytester, "plan.json")["run"]["plan"]
+    assert {key: plan["totals"].get(key, 0) for key in COUNTED} == {
+        "streams": 2, "shards": 3, "delivery_streams": 0, "buckets": 1, "roles": 0}  # one shared stream
+    assert plan["line"] == lines[0]
+
+
+def test_an_endpoint_run_uses_what_its_plan_predicted(pytester: pytest.Pytester, moto_server_url: str,
+                                                      endpoint_env) -> None:
+    """The guard plans the run (offline, after the endpoint's preflight), the run goes over HTTP, and the resources
+    it made match the plan's counts; the plan's own run against the endpoint lists the same resources."""
+    pytester.makepyfile(test_small=SMALL_RUN)
+    endpoint = ("--aws-endpoint-url", moto_server_url, "--aws-region", "us-east-1", "-p", "no:cacheprovider")
+    planned = pytester.runpytest_subprocess(*endpoint, "--kinesis-plan", "--kinesis-report", "plan.json")
+    assert planned.ret == 0, planned.stdout.str()
+    result = pytester.runpytest_subprocess(*endpoint, "--kinesis-max-cost-usd", "1", "--kinesis-report", "run.json")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*kinesis-limits: what this run made (beside its plan)*", "used *", "predicted *"])
+    run = _report(pytester, "run.json")["run"]
+    used = {key: run["usage"]["totals"].get(key, 0) for key in COUNTED}
+    assert used == {key: run["plan"]["totals"].get(key, 0) for key in COUNTED}
+    assert used == {key: _report(pytester, "plan.json")["run"]["plan"]["totals"].get(key, 0) for key in COUNTED}
+    assert used["streams"] == 2 and used["buckets"] == 1
+
+
+def test_the_guard_refuses_a_run_over_budget_and_makes_nothing(pytester: pytest.Pytester, moto_server_url: str,
+                                                                 endpoint_env) -> None:
+    pytester.makepyfile(test_small=SMALL_RUN)
+    kinesis = boto3.client("kinesis", endpoint_url=moto_server_url, region_name="us-east-1")
+    s3 = boto3.client("s3", endpoint_url=moto_server_url, region_name="us-east-1")
+    result = pytester.runpytest_subprocess("--aws-endpoint-url", moto_server_url, "--aws-region", "us-east-1",
+                                           "-p", "no:cacheprovider", "--kinesis-prefix", "guarded",
+                                           "--kinesis-max-cost-usd", "0.00001")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*predicted live run: *", "*--kinesis-max-cost-usd 0.00 (from the command line*"
+                                 "over the budget; nothing was made. Fix: *"])
+    streams = kinesis.list_streams()["StreamNames"]
+    buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+    assert not [n for n in streams + buckets if n.startswith("guarded")]
+
+
+def test_a_plan_refuses_settings_it_cannot_honour(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_small=SMALL_RUN)
+    result = pytester.runpytest_subprocess("--kinesis-plan", "--kinesis-clock", "real", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--kinesis-plan (from the command line*) and --kinesis-clock*contradict*Fix:*"])
