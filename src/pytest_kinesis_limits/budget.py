@@ -76,7 +76,7 @@ class PlanRecorder:
                         if s.shared is None and s.deleted is not None and start <= s.deleted <= now)
         creations = [Creation(offset_s=s.created - start, window_s=max(0.0, (s.active or s.created) - s.created),
                               shards=s.initial_shards, on_demand=s.on_demand,
-                              max_record_size_kib=s.max_record_size_kib)
+                              max_record_size_kib=s.max_record_size_kib, poolable=s.by_fixture)
                      for s in sorted(streams, key=lambda s: s.created) if start <= s.created <= now]
         totals = usage_mod.summarize(streams, others, meter.counts.get(nodeid, {}), now)
         shared_made = {}
@@ -175,8 +175,7 @@ def usage_lines(used: Mapping[str, float], plan: Mapping[str, Any] | None, *, wa
     lines.append(row("used", used, wall_s))
     if plan:
         lines.append(row("predicted", plan.get("totals", {}), plan.get("wall_s")))
-        lines.append(f"predicted cost {float(plan.get('usd', 0.0)):.3f} USD in {plan.get('region')} "
-                     f"(plan: {plan.get('line', '')[len('predicted live run: '):]})"[:100])
+        lines.append(str(plan.get("line", ""))[:100])
     return lines
 
 

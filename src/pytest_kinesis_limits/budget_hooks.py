@@ -22,13 +22,14 @@ from typing import Any
 
 import pytest
 
-from .plugin import (BACKEND_KEY, METER_KEY, PLAN_KEY, STARTED_KEY, USAGE_KEY, _is_worker, _only_informational,
-                     _xdist_workers, clock_of, settings_of)
+from .plugin import (BACKEND_KEY, METER_KEY, PLAN_KEY, POOL_KEY, POOL_SHAPES_KEY, STARTED_KEY, USAGE_KEY,
+                     _is_worker, _only_informational, _xdist_workers, clock_of, settings_of)
 from .settings import Settings
 
 #: The folder a live or endpoint run's processes share (the account's streams in transition: transitions.py).
 RUN_DIR_KEY = pytest.StashKey[str]()
 RUN_DIR_WORKERINPUT = "kinesis_limits_run_dir"
+SHAPES_WORKERINPUT = "kinesis_limits_streams_by_test"
 
 
 @pytest.hookimpl(trylast=True)
@@ -47,6 +48,13 @@ def pytest_configure(config: pytest.Config) -> None:
                                                   "max_cost_usd" in settings.sources)
     if guarded and not _is_worker(config) and not config.option.collectonly:
         _budget_guard(config, settings)
+    if not settings.offline:  # the stream pool makes what the plan says each test makes (pool.py)
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput is not None:
+            shapes = json.loads(workerinput.get(SHAPES_WORKERINPUT) or "null")
+        else:
+            shapes = (config.stash.get(PLAN_KEY, None) or {}).get("streams_by_test")
+        config.stash[POOL_SHAPES_KEY] = shapes or None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -55,6 +63,9 @@ def pytest_configure_node(node: Any) -> None:
     folder = node.config.stash.get(RUN_DIR_KEY, None)
     if folder:
         node.workerinput[RUN_DIR_WORKERINPUT] = folder
+    shapes = node.config.stash.get(POOL_SHAPES_KEY, None)
+    if shapes:
+        node.workerinput[SHAPES_WORKERINPUT] = json.dumps(shapes)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -87,15 +98,15 @@ def _budget_guard(config: pytest.Config, settings: Settings) -> None:
                         cwd=str(config.invocation_params.dir))
     except PlanError as exc:
         raise pytest.UsageError(
-            f"--kinesis-max-cost-usd {settings.max_cost_usd:.2f} (from {settings.source_of('max_cost_usd')}): the live "
+            f"--kinesis-max-cost-usd {settings.max_cost_usd:g} (from {settings.source_of('max_cost_usd')}): the live "
             f"run's plan could not be made, so its cost is unknown: {exc}\nFix: run 'pytest --kinesis-plan' with "
             "the same arguments to see why, or give --kinesis-max-cost-usd off to run without the guard.") from None
     config.stash[PLAN_KEY] = plan
     if float(plan["usd"]) > settings.max_cost_usd:
         raise pytest.UsageError(
-            "\n".join(plan.get("lines", [plan.get("line", "")])) + f"\n--kinesis-max-cost-usd {settings.max_cost_usd:.2f} (from "
-            f"{settings.source_of('max_cost_usd')}): this live run's plan predicts {float(plan['usd']):.3f} USD, over "
-            "the budget; nothing was made. Fix: select fewer tests (-k), or raise --kinesis-max-cost-usd.")
+            "\n".join(plan.get("lines", [plan.get("line", "")])) + f"\n--kinesis-max-cost-usd {settings.max_cost_usd:g} (from "
+            f"{settings.source_of('max_cost_usd')}): this run's plan predicts {float(plan['usd']):.3f} USD, over "
+            "the budget;\nnothing was made. Fix: select fewer tests (-k), or raise --kinesis-max-cost-usd.")
 
 
 class BudgetHooks:
@@ -117,6 +128,19 @@ class BudgetHooks:
         self.worker_usage: list[dict[str, Any]] = []
         self.order: dict[str, int] = {}
         self.lines: list[str] = []
+        self.next_item: pytest.Item | None = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        self.next_item = nextitem
+
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        """A live or endpoint run with a plan: while this test runs, its pool makes the next test's streams."""
+        pooled = self.config.stash.get(POOL_KEY, None)
+        following = self.next_item
+        shapes = (self.config.stash.get(POOL_SHAPES_KEY, None) or {}).get(following.nodeid) if following else None
+        if pooled is not None and following is not None and shapes:
+            pooled[0].prepare(following.nodeid, shapes)
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         if self.recorder is not None:

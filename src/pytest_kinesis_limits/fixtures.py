@@ -290,15 +290,24 @@ def make_stream(
     kinesis_wait_policy: WaitPolicy,
     kinesis_resources: ResourceTracker,
     kinesis_transitions: Transitions | None,
+    pytestconfig: pytest.Config,
+    request: pytest.FixtureRequest,
 ) -> Callable[..., StreamInfo]:
     """Factory: ``make_stream(shard_count=1, *, on_demand=False, max_record_size_kib=None)`` -> StreamInfo, ACTIVE,
     tagged, deleted at teardown (the deletion started, not waited for). Offline on moto with the fidelity layer
-    (simulated waits); live in your account.
+    (simulated waits); live in your account. A live run with a plan hands out the streams its pool made ahead.
 
     On-demand streams take no shard count (AWS starts them with 4 shards). StreamInfo: name, arn, shard_count,
     on_demand, max_record_size_kib, max_record_bytes.
     """
+    import contextlib
+
     from . import resources
+    from .plugin import METER_KEY, POOL_KEY
+    from .pool import shape_of
+
+    meter = pytestconfig.stash.get(METER_KEY, None)
+    owner = request.node.nodeid
 
     def make(shard_count: int | None = None, *, on_demand: bool = False,
              max_record_size_kib: int | None = None) -> StreamInfo:
@@ -307,16 +316,76 @@ def make_stream(
             pytest.fail(f"make_stream({shard_count}, on_demand=True): an on-demand stream has no shard count (AWS "
                         "chooses it: 4 shards at first, then scales). Fix: make_stream(on_demand=True) for an "
                         f"on-demand stream, or make_stream({shard_count}) for a provisioned one.", pytrace=False)
+        pooled = pytestconfig.stash.get(POOL_KEY, None)
+        if pooled is not None:
+            pool, pool_tracker = pooled
+            info = pool.take(owner, shape_of(shard_count, on_demand, max_record_size_kib))
+            if info is not None:  # the test's tracker deletes it now (registered before the pool lets go)
+                kinesis_resources.add("stream", info.name, lambda: resources.delete_stream(
+                    kinesis_client, info.name, clock=kinesis_clock, policy=kinesis_wait_policy, wait=False,
+                    transitions=kinesis_transitions))
+                pool_tracker.hand_over("stream", info.name)
+                return info
         name = kinesis_namer.name("s")
         kinesis_resources.add("stream", name, lambda: resources.delete_stream(
             kinesis_client, name, clock=kinesis_clock, policy=kinesis_wait_policy, wait=False,
             transitions=kinesis_transitions))
-        return resources.create_stream(
-            kinesis_client, name, shard_count=1 if shard_count is None else shard_count, on_demand=on_demand,
-            max_record_size_kib=max_record_size_kib, tags=kinesis_tags, clock=kinesis_clock,
-            policy=kinesis_wait_policy, transitions=kinesis_transitions)
+        with meter.made_by_fixture() if meter is not None else contextlib.nullcontext():
+            return resources.create_stream(
+                kinesis_client, name, shard_count=1 if shard_count is None else shard_count, on_demand=on_demand,
+                max_record_size_kib=max_record_size_kib, tags=kinesis_tags, clock=kinesis_clock,
+                policy=kinesis_wait_policy, transitions=kinesis_transitions)
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _kinesis_stream_pool(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Live and endpoint runs with a plan (the budget guard's): the pool that makes each test's streams while the
+    test before it runs (pool.py). Anything else: None, and nothing is asked of the backend."""
+    from .plugin import POOL_KEY, POOL_SHAPES_KEY
+
+    if not pytestconfig.stash.get(POOL_SHAPES_KEY, None):
+        yield None
+        return
+    import contextlib
+
+    from . import resources
+    from .plugin import METER_KEY
+    from .pool import StreamPool
+
+    settings: Settings = request.getfixturevalue("kinesis_settings")
+    client: BaseClient = request.getfixturevalue("kinesis_client")
+    namer: Namer = request.getfixturevalue("kinesis_namer")
+    tags: dict[str, str] = request.getfixturevalue("kinesis_tags")
+    clock: Clock = request.getfixturevalue("kinesis_clock")
+    policy: WaitPolicy = request.getfixturevalue("kinesis_wait_policy")
+    transitions: Transitions | None = request.getfixturevalue("kinesis_transitions")
+    meter = pytestconfig.stash.get(METER_KEY, None)
+    tracker = resources.ResourceTracker(keep=settings.keep_resources)
+
+    def make(shape: tuple[int, bool, int | None], owner: str) -> StreamInfo:
+        name = namer.name("s")
+        tracker.add("stream", name, lambda: resources.delete_stream(
+            client, name, clock=clock, policy=policy, wait=False, transitions=transitions))
+        with contextlib.ExitStack() as stack:
+            if meter is not None:
+                stack.enter_context(meter.attribute(owner))
+                stack.enter_context(meter.made_by_fixture())
+            return resources.create_stream(
+                client, name, shard_count=shape[0] or 1, on_demand=shape[1], max_record_size_kib=shape[2],
+                tags=tags, clock=clock, policy=policy, transitions=transitions)
+
+    pool = StreamPool(make)
+    pytestconfig.stash[POOL_KEY] = (pool, tracker)
+    try:
+        yield pool
+    finally:
+        pytestconfig.stash[POOL_KEY] = None
+        try:
+            pool.close()
+        finally:
+            _report_cleanup(tracker)
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,7 @@ from .usage import family_of
 #: stand-in of a search domain is ready in a second; AWS's takes up to 30 minutes).
 SHARED_KINDS = {"stream": 0.0, "search-domain": float(limits.LIFECYCLE_OS_DOMAIN_CREATING_S.value)}
 #: Whether a live run makes each worker's next streams ahead (the stream pool).
-MAKES_AHEAD = False
+MAKES_AHEAD = True
 #: A live teardown makes API calls: xdist's scheduler never sees one shorter than this (its 0.1 s heuristic).
 MIN_TEARDOWN_S = 0.1
 LINE_PREFIX = "predicted live run:"
@@ -55,6 +55,7 @@ class Creation:
     shards: int
     on_demand: bool = False
     max_record_size_kib: int | None = None
+    poolable: bool = False  # made by make_stream: a live run's pool makes it ahead (pool.py)
 
     def shape(self) -> tuple[int, bool, int | None]:
         return self.shards, self.on_demand, self.max_record_size_kib
@@ -216,8 +217,10 @@ def simulate(tests: Sequence[TestRecord], shared: Mapping[str, SharedRecord], wo
             index = mine[0]
             test = tests[index]
             following = mine[1] if len(mine) > 1 else None
-            if ahead and following is not None and following not in jobs and tests[following].creations:
-                jobs[following] = [{"creation": c, "done": None, "made_at": None} for c in tests[following].creations]
+            if ahead and following is not None and following not in jobs and \
+                    any(c.poolable for c in tests[following].creations):
+                jobs[following] = [{"creation": c, "done": None, "made_at": None}
+                                   for c in tests[following].creations if c.poolable]
                 for job in jobs[following]:
                     start(make_ahead(job), now, job)
             start_at = now
@@ -231,7 +234,9 @@ def simulate(tests: Sequence[TestRecord], shared: Mapping[str, SharedRecord], wo
                 now = yield ("sleep", record.making_s)
             own_windows = sum(c.window_s for c in test.creations)
             began = now
-            for creation, job in itertools.zip_longest(test.creations, jobs.pop(index, [])):
+            made_ahead = jobs.pop(index, [])
+            for creation in test.creations:
+                job = made_ahead.pop(0) if creation.poolable and made_ahead else None
                 if job is not None:
                     if job["done"] is None:
                         now = yield ("join", job)
@@ -391,7 +396,8 @@ def build_plan(tests: Sequence[TestRecord], shared: Mapping[str, SharedRecord], 
     return Plan(region=region, workers=workers, wall_s=schedule.wall_s, families=result,
                 totals={k: round(v, 6) for k, v in totals.items()}, cost=total_cost, whole_hours_usd=whole.usd,
                 outcomes=dict(outcomes), notes=list(notes),
-                streams_by_test={t.nodeid: [list(c.shape()) for c in t.creations] for t in tests if t.creations},
+                streams_by_test={t.nodeid: [list(c.shape()) for c in t.creations if c.poolable] for t in tests
+                                 if any(c.poolable for c in t.creations)},
                 records=[t.to_json() for t in tests], shared={k: asdict(v) for k, v in shared.items()})
 
 
@@ -423,8 +429,9 @@ def format_plan(plan: Plan) -> list[str]:
                  f"{int(plan.totals.get('shard_hours_whole', 0))} shard-hours, {plan.whole_hours_usd:.2f} USD")
     mode = f"{plan.workers} xdist workers (--dist load)" if plan.workers else "one process"
     lines.append(f"wall time: {mode}, at most {limits.STREAMS_IN_TRANSITION_MAX.value} streams CREATING or DELETING "
-                 "at once" + (", each worker's next" if MAKES_AHEAD else ";"))
-    lines.append(("    streams made ahead; " if MAKES_AHEAD else "    ") + "pytest's own start-up not included")
+                 "at once;")
+    lines.append(("    each test's streams made while the test before it runs; " if MAKES_AHEAD else "    ")
+                 + "pytest's own start-up not included")
     lines.extend(note[:100] for note in plan.notes)
     lines.append(plan.line())
     return lines

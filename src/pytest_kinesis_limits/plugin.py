@@ -44,6 +44,10 @@ PLAN_KEY = pytest.StashKey["dict[str, Any] | None"]()
 PLAN_BACKEND_KEY = pytest.StashKey["Backend | None"]()
 USAGE_KEY = pytest.StashKey["dict[str, Any] | None"]()
 STARTED_KEY = pytest.StashKey[float]()
+#: Live and endpoint runs with a plan: the shapes of the streams each test makes (the pool makes them ahead), and
+#: the session's pool with the tracker of what it made and no test took yet (pool.py).
+POOL_SHAPES_KEY = pytest.StashKey["dict[str, list[list[Any]]] | None"]()
+POOL_KEY = pytest.StashKey["tuple[Any, Any] | None"]()
 #: The key under which an xdist controller hands its run id to its workers (``workerinput``).
 RUN_ID_WORKERINPUT = "kinesis_limits_run_id"
 

@@ -74,6 +74,7 @@ class StreamUse:
     on_demand: bool = False
     max_record_size_kib: int | None = None
     initial_shards: int = 0
+    by_fixture: bool = False  # made by make_stream (a pool can make it ahead), not by the test's own call
 
     def open_spans(self) -> list[ShardSpan]:
         return [s for s in self.shards if s.end is None]
@@ -155,6 +156,16 @@ class UsageMeter:
             with self._lock:
                 self.shared_costs.setdefault(key, self.clock.now() - started)
 
+    @contextmanager
+    def made_by_fixture(self) -> Iterator[None]:
+        """Streams this thread makes inside the block are make_stream's (what a stream pool can make ahead)."""
+        previous = getattr(self._local, "fixture", False)
+        self._local.fixture = True
+        try:
+            yield
+        finally:
+            self._local.fixture = previous
+
     def uses_shared(self, key: str, owner: str | None = None) -> None:
         """The test ``owner`` (default: the current one) uses the shared resource ``key``."""
         with self._lock:
@@ -225,7 +236,7 @@ class UsageMeter:
         self.streams[name] = StreamUse(
             name=name, owner=owner, created=now, shards=[ShardSpan(now) for _ in range(count)], shared=shared,
             on_demand=mode == "ON_DEMAND", max_record_size_kib=params.get("MaxRecordSizeInKiB"),
-            initial_shards=count)
+            initial_shards=count, by_fixture=bool(getattr(self._local, "fixture", False)))
 
     def _reshard(self, operation: str, params: Mapping[str, Any], now: float) -> None:
         use = self.streams.get(_name_of(params))

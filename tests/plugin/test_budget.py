@@ -83,8 +83,8 @@ def test_the_guard_refuses_a_run_over_budget_and_makes_nothing(pytester: pytest.
                                            "-p", "no:cacheprovider", "--kinesis-prefix", "guarded",
                                            "--kinesis-max-cost-usd", "0.00001")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*predicted live run: *", "*--kinesis-max-cost-usd 0.00 (from the command line*"
-                                 "over the budget; nothing was made. Fix: *"])
+    result.stderr.fnmatch_lines(["*predicted live run: *", "*--kinesis-max-cost-usd 1e-05 (from the command line*"
+                                 "over the budget;", "nothing was made. Fix: *"])
     streams = kinesis.list_streams()["StreamNames"]
     buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
     assert not [n for n in streams + buckets if n.startswith("guarded")]
@@ -95,3 +95,36 @@ def test_a_plan_refuses_settings_it_cannot_honour(pytester: pytest.Pytester) -> 
     result = pytester.runpytest_subprocess("--kinesis-plan", "--kinesis-clock", "real", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--kinesis-plan (from the command line*) and --kinesis-clock*contradict*Fix:*"])
+
+
+AHEAD = '''
+import time
+
+
+def test_first(make_stream):
+    make_stream()
+    time.sleep(1.5)
+
+
+def test_second(make_stream, kinesis_client):
+    asked = time.time()
+    stream = make_stream(2)
+    summary = kinesis_client.describe_stream_summary(StreamName=stream.name)["StreamDescriptionSummary"]
+    with open("ahead.txt", "w") as out:
+        out.write(str(asked - summary["StreamCreationTimestamp"].timestamp()))
+'''
+
+
+@pytest.mark.parametrize(("budget", "ahead"), [("1", True), ("off", False)])
+def test_the_next_test_s_streams_are_made_while_the_current_one_runs(
+        pytester: pytest.Pytester, moto_server_url: str, endpoint_env, budget: str, ahead: bool) -> None:
+    """With a plan (the guard's), the second test's stream exists before the test asks for it; without one (the
+    guard off) it is made when asked, so the check can fail."""
+    pytester.makepyfile(test_ahead=AHEAD)
+    result = pytester.runpytest_subprocess("--aws-endpoint-url", moto_server_url, "--aws-region", "us-east-1",
+                                           "-p", "no:cacheprovider", "--kinesis-max-cost-usd", budget,
+                                           "--kinesis-report", "run.json")
+    result.assert_outcomes(passed=2)
+    made_before = float((pytester.path / "ahead.txt").read_text())
+    assert (made_before > 1.0) is ahead, made_before
+    assert _report(pytester, "run.json")["run"]["usage"]["totals"]["streams"] == 2  # nothing made twice

@@ -103,3 +103,18 @@ def test_a_plan_that_makes_nothing_says_so():
     built = plan.build_plan([_test(0, duration=1.0)], {}, 0, "us-east-1")
     assert LINE.match(built.line()).groups()[2:4] == ("0.00", "0.000")
     assert built.to_json()["totals"]["streams"] == 0
+
+
+def test_streams_made_ahead_shorten_the_wall_and_only_make_stream_s_are():
+    """The next test's make_stream streams are made while the current test runs; a stream a test makes with its
+    own client call is not (a pool cannot know it)."""
+    def pair(poolable: bool) -> list:
+        tests = [_test(0, duration=60.0), _test(1, duration=60.0, creations=1, window=30.0)]
+        tests[1].creations[0].poolable = poolable
+        return tests
+
+    assert plan.simulate(pair(True), {}, 0, ahead=False).wall_s == pytest.approx(120.0)
+    assert plan.simulate(pair(True), {}, 0, ahead=True).wall_s == pytest.approx(90.0)
+    assert plan.simulate(pair(False), {}, 0, ahead=True).wall_s == pytest.approx(120.0)
+    built = plan.build_plan(pair(True), {}, 0, "us-east-1")
+    assert built.streams_by_test == {pair(True)[1].nodeid: [[1, False, None]]}
