@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from .simtime import TimeKeeper  # noqa: F401 - named in the KEEPER_KEY stash key
     from .usage import UsageMeter  # noqa: F401 - named in the METER_KEY stash key
 
-pytest_plugins = ["pytest_kinesis_limits.fixtures", "pytest_kinesis_limits.firehose_fixtures",
+pytest_plugins = ["pytest_kinesis_limits.fixtures", "pytest_kinesis_limits.budget_fixtures",
+                  "pytest_kinesis_limits.firehose_fixtures",
                   "pytest_kinesis_limits.budget_hooks"]
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
