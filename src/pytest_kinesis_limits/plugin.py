@@ -527,4 +527,3 @@ def pytest_configure_node(node: Any) -> None:
     if RUN_ID_KEY not in node.config.stash:
         node.config.stash[RUN_ID_KEY] = new_run_id()
     node.workerinput[RUN_ID_WORKERINPUT] = node.config.stash[RUN_ID_KEY]
-
