@@ -36,21 +36,11 @@ def shared_key(max_record_size_kib: int | None) -> str:
 
 
 @dataclass(frozen=True)
-class StreamLease:
-    """A test's use of a shared stream: what a StreamInfo says, and where the stream stood when the lease began."""
+class StreamLease(StreamInfo):
+    """A test's use of a shared stream: a StreamInfo, and where the stream stood when the lease began (``after``:
+    per shard, the last sequence number it held)."""
 
-    name: str
-    arn: str
-    shard_count: int
-    on_demand: bool = False
-    max_record_size_kib: int | None = None
     after: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def max_record_bytes(self) -> int:
-        if self.max_record_size_kib:
-            return self.max_record_size_kib * limits.KIB
-        return limits.RECORD_MAX_BYTES.value
 
 
 @dataclass
