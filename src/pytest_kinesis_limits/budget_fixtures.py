@@ -136,7 +136,8 @@ def lease_shared_stream(_kinesis_shared_streams: SharedStreams, pytestconfig: py
     """Factory: ``lease_shared_stream(max_record_size_kib=None)`` -> StreamLease of this worker's shared one-shard
     stream of that shape (made at its first lease, deleted at the session's end), for tests that need a shard but
     no stream of their own. ``read_records(lease)`` reads only what was written after the lease began; each lease
-    starts on a quiet shard (a second, plus one per MiB the previous test wrote). Offline and live alike."""
+    starts on a quiet shard (a second, plus one per MiB the previous test stored beyond the first; none after a
+    test that stored nothing: ``shared.quiet_pause_s``). Offline and live alike."""
     from .plugin import METER_KEY
     from .shared import shared_key
 

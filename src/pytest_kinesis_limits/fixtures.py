@@ -443,8 +443,12 @@ def read_records(kinesis_client: BaseClient, kinesis_clock: Clock, kinesis_setti
 
     def read(stream: Any, **options: Any) -> list[ReadRecord]:
         name = getattr(stream, "name", stream)
-        if getattr(stream, "after", None) is not None:  # a shared stream's lease: what was written since it began
-            options.setdefault("start_after", stream.after)
-        return read_stream(kinesis_client, name, clock=kinesis_clock, **options).records
+        lease = stream if hasattr(stream, "note_read") else None  # a shared stream's lease: what came after it began
+        if lease is not None:
+            options.setdefault("start_after", lease.after)
+        records = read_stream(kinesis_client, name, clock=kinesis_clock, **options).records
+        if lease is not None and options["start_after"] == lease.after:
+            lease.note_read(records)
+        return records
 
     return read

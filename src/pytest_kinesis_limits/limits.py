@@ -446,7 +446,7 @@ GET_SHARD_ITERATOR_CALLS_PER_S = _limit(
     "open shard", f"{SRC_GET_SHARD_ITERATOR}; {SRC_KINESIS_MODEL_DOCS}", "2026-11-29")
 SHARED_STREAM_QUIET_S = _limit(
     "shared_stream.quiet_s", 1, "s", "pause between two tests leasing one worker's shared stream, plus one second "
-    "per MiB the previous test wrote (a shard's write and read budgets are per second, and a record larger than "
-    "1 MiB is paid for by the following seconds), so each test meets a shard as idle as a fresh one",
+    "per MiB the previous test stored beyond the first (a shard's write budget is per second, and a record larger "
+    "than 1 MiB is paid for by the following seconds); none after a test that stored nothing",
     SRC_QUOTAS, "2026-11-29", note="the suite's choice, derived from shard.write.bytes_per_s and "
     "shard.read.calls_per_s")

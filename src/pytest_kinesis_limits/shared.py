@@ -9,8 +9,9 @@ A :class:`SharedStreams` makes a stream of a shape the first time a test leases 
   (``read_records(lease)``) reads after it: the records the test wrote, and only those, so "a refused request
   stored nothing" is still checked by reading back.
 * a quiet start: a lease begins ``shared_stream.quiet_s`` after the previous one ended, plus one second per MiB
-  the previous test wrote (a record larger than 1 MiB is paid for by the following seconds), so a test meets a
-  shard whose write and read budgets are as whole as a fresh stream's.
+  the previous test stored beyond the first (a record larger than 1 MiB is paid for by the following seconds),
+  and at once when it stored nothing, so a test meets a shard whose write budget is as whole as a fresh
+  stream's (:func:`quiet_pause_s`).
 
 When a lease ends the registry reads the stream to its end (what the test wrote, however it ended) to know
 where the next lease starts. Library code: no pytest; the fixtures (``kinesis_shared_stream``,
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +36,35 @@ def shared_key(max_record_size_kib: int | None) -> str:
     return "stream:shared" + (f":{max_record_size_kib}kib" if max_record_size_kib else "")
 
 
+def quiet_pause_s(written: int) -> float:
+    """How long the next lease waits after one whose test stored ``written`` bytes: nothing when it stored nothing
+    (a refused request uses no write budget; the reader paces its own reads), else ``shared_stream.quiet_s`` (the
+    next writes land in a later second) plus a second per MiB beyond the first (what a record over 1 MiB borrows
+    from the following seconds)."""
+    if written <= 0:
+        return 0.0
+    seconds = math.ceil(written / limits.SHARD_WRITE_BYTES_PER_S.value)
+    return float(limits.SHARED_STREAM_QUIET_S.value + max(0, seconds - 1))
+
+
 @dataclass(frozen=True)
 class StreamLease(StreamInfo):
     """A test's use of a shared stream: a StreamInfo, and where the stream stood when the lease began (``after``:
     per shard, the last sequence number it held)."""
 
     after: Mapping[str, str] = field(default_factory=dict)
+    #: what the test's own reads of the lease found (:meth:`note_read`): per shard the last sequence number, and the
+    #: bytes of the records up to there, so that the lease's end reads only what comes after
+    seen: dict[str, str] = field(default_factory=dict, compare=False)
+    seen_bytes: list[int] = field(default_factory=lambda: [0], compare=False)
+
+    def note_read(self, records: Iterable[Any]) -> None:
+        """Note records the test read from the lease (ReadRecord-like), each counted once however often it is read."""
+        for record in records:
+            last = self.seen.get(record.shard_id, self.after.get(record.shard_id))
+            if last is None or int(record.sequence_number) > int(last):
+                self.seen[record.shard_id] = record.sequence_number
+                self.seen_bytes[0] += record_size(record.data, record.partition_key)
 
 
 @dataclass
@@ -88,24 +112,21 @@ class SharedStreams:
         return shared.lease
 
     def release(self, lease: StreamLease) -> None:
-        """The test is done: read what it wrote, so that the next lease starts after it, quietly."""
+        """The test is done: read what it stored beyond what it read itself, so that the next lease starts after
+        it, quietly."""
         shared = next((s for s in self._streams.values() if s.lease is lease), None)
         if shared is None:
             return
-        try:
-            records = self.read(lease.name, lease.after)
+        try:  # what the test stored and did not read itself (it may have read none, some or all)
+            lease.note_read(self.read(lease.name, {**lease.after, **lease.seen}))
         finally:
             shared.lease = None
-        written = 0
-        for record in records:
-            shared.positions[record.shard_id] = record.sequence_number
-            written += record_size(record.data, record.partition_key)
-        pause = limits.SHARED_STREAM_QUIET_S.value + math.ceil(written / limits.SHARD_WRITE_BYTES_PER_S.value)
-        shared.quiet_until = self.clock.now() + pause
+        shared.positions.update(lease.seen)
+        shared.quiet_until = self.clock.now() + quiet_pause_s(lease.seen_bytes[0])
 
     @property
     def streams(self) -> list[StreamInfo]:
         return [s.info for s in self._streams.values()]
 
 
-__all__ = ["SharedStreams", "StreamLease", "shared_key"]
+__all__ = ["SharedStreams", "StreamLease", "quiet_pause_s", "shared_key"]

@@ -10,7 +10,7 @@ import pytest
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.resources import StreamInfo
-from pytest_kinesis_limits.shared import SharedStreams, shared_key
+from pytest_kinesis_limits.shared import SharedStreams, quiet_pause_s, shared_key
 
 
 class _FakeStreams:
@@ -58,7 +58,22 @@ def test_a_lease_starts_on_a_quiet_shard():
     shared.release(lease)
     released = clock.now()
     shared.lease()
-    assert clock.now() - released == limits.SHARED_STREAM_QUIET_S.value + 3  # a second, and one per MiB written
+    assert clock.now() - released == limits.SHARED_STREAM_QUIET_S.value + 2  # a second, and one per MiB beyond the first
+
+
+@pytest.mark.parametrize(("written", "pause"), [(0, 0), (1, 1), (limits.MIB, 1), (limits.MIB + 1, 2),
+                                                (2 * limits.MIB, 2)])
+def test_the_pause_follows_what_the_previous_test_stored(written, pause):
+    assert quiet_pause_s(written) == pause
+
+
+def test_after_a_test_that_stored_nothing_the_next_lease_starts_at_once():
+    fake, clock = _FakeStreams(), SimulatedClock(start=0)
+    shared = SharedStreams(fake.make, fake.read, clock)
+    shared.release(shared.lease())
+    started = clock.now()
+    shared.lease()
+    assert clock.now() == started
 
 
 def test_a_shape_is_leased_once_at_a_time():
@@ -76,3 +91,24 @@ def test_a_stream_gone_from_the_backend_is_made_again():
     shared.release(lease)
     gone.add(lease.name)  # a user's own mock_aws() emptied moto
     assert shared.lease().name != lease.name and len(fake.made) == 2
+
+
+def test_what_the_test_read_itself_is_not_read_again_and_counts_once():
+    fake, clock = _FakeStreams(), SimulatedClock(start=0)
+    asked: list[dict] = []
+
+    def read(name, after):
+        asked.append(dict(after))
+        return fake.read(name, after)
+
+    shared = SharedStreams(fake.make, read, clock)
+    lease = shared.lease()
+    fake.write(lease.name, 2 * limits.MIB - 1)  # with its key: 2 MiB
+    fake.write(lease.name, 10)
+    lease.note_read(fake.read(lease.name, lease.after)[:1])
+    lease.note_read(fake.read(lease.name, lease.after)[:1])  # read again: counted once
+    shared.release(lease)
+    assert asked == [{"shardId-0": "1"}]  # the release read only after what the test had read
+    released = clock.now()
+    assert shared.lease().after == {"shardId-0": "2"}
+    assert clock.now() - released == quiet_pause_s(2 * limits.MIB + 11) == 3
