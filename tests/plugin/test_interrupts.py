@@ -273,3 +273,18 @@ def test_only_kill_9_leaves_resources_and_sweep_removes_them(pytester: pytest.Py
     assert run.left() == NOTHING, out
     kinds = [line.split()[1] for line in out.splitlines() if line.startswith("deleting ")]
     assert kinds == ["delivery-stream", "stream", "stream", "bucket", "role"], out
+
+
+def test_sigterm_while_the_pool_holds_the_next_tests_streams_deletes_them_too(pytester: pytest.Pytester,
+                                                                            moto_server_url: str) -> None:
+    """With a plan (the budget guard's), the pool makes the second test's two streams while the first one runs;
+    SIGTERM then finds streams no test has taken yet, and they are deleted like the others."""
+    run = Run(pytester, moto_server_url, TEST_STREAMS_AND_BUCKET, "--kinesis-max-cost-usd", "1", tests=2)
+    run.wait_for("ready-*-0")
+    deadline = time.monotonic() + START_S
+    while len(run.left()["streams"]) < 4 and time.monotonic() < deadline:  # two of the first test, two ahead
+        time.sleep(0.2)
+    assert len(run.left()["streams"]) == 4, run.text()
+    run.signal(signal.SIGTERM)
+    assert run.end() == EXIT_STATUS_SIGTERM, run.text()
+    assert run.left() == NOTHING, run.text()
