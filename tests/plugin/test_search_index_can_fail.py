@@ -84,6 +84,10 @@ def _refuse_max(config):
     return REAL_VALIDATE(config)
 
 
+def _refuse_all(config):
+    raise ValidationException("Exactly one destination configuration is supported for a Firehose")
+
+
 def _split_nothing(self, stream_arn, stream_name, shard_to_split, new_starting_hash_key):
     return None
 
@@ -98,6 +102,7 @@ BREAKS = {
     "error-shape": lambda mp: mp.setattr(si, "error_record", _no_index_name),
     "accept-all": lambda mp: mp.setattr(si, "validate_config", _accept_all),
     "refuse-max": lambda mp: mp.setattr(si, "validate_config", _refuse_max),
+    "refuse-all": lambda mp: mp.setattr(si, "validate_config", _refuse_all),
     "interval": lambda mp: mp.setattr(sim, "_hints", lambda config: (REAL_HINTS(config)[0],
                                                                     REAL_HINTS(config)[1] + 30)),
     "ignore-buffering": lambda mp: mp.setattr(sim, "_hints", lambda config: (REAL_HINTS(config)[0], 0)),
@@ -211,3 +216,12 @@ def test_reshard_verdicts_fail_when_the_split_does_nothing(pytester: pytest.Pyte
     assert verdicts == {(RESHARD, "firehose.opensearch.missing_documents"): "fail",
                         (RESHARD, "firehose.opensearch.backup_missing_records"): "fail"}
     result.stdout.fnmatch_lines(["*the split did not happen*1 open shards (expected 2), 0 records acknowledged*"])
+
+
+def test_a_refusal_for_another_reason_does_not_prove_a_hint_s_maximum(pytester: pytest.Pytester,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain moto refuses every OpenSearch destination ("Exactly one destination configuration is supported"):
+    the hints over their maximum are refused too, but not for being over it, so their verdicts fail as well."""
+    result, verdicts = _run(pytester, monkeypatch, "bounds=refuse-all", "-k", "bounds")
+    result.assert_outcomes(failed=4)
+    assert set(verdicts.values()) == {"fail"} and len(verdicts) == 4, verdicts
