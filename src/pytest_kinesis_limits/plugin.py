@@ -227,6 +227,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+# tryfirst: xdist's worker reads the xdist_group marker in its own (plain) pytest_collection_modifyitems to
+# group node ids for --dist loadgroup; the marker added here has to be there before it looks (on a pytest whose
+# node ids still take xdist's suffix; pytest_xdist_make_scheduler below groups the family on any).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     settings = settings_of(config)
     label = settings.backend_label
@@ -528,3 +532,14 @@ def pytest_configure_node(node: Any) -> None:
         node.config.stash[RUN_ID_KEY] = new_run_id()
     node.workerinput[RUN_ID_WORKERINPUT] = node.config.stash[RUN_ID_KEY]
 
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist, live and endpoint runs with ``--dist loadgroup``: the wall-clock family on one worker, decided
+    on the controller from the node ids (xdist's own grouping is lost on pytest 9.2, see scheduling.py)."""
+    if config.getvalue("dist") != "loadgroup" or settings_of(config).offline:
+        return None
+    from .scheduling import family_scheduler
+
+    return family_scheduler(config, log, WALL_CLOCK_FAMILY)
