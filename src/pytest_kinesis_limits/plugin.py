@@ -67,6 +67,8 @@ MARKERS = (
     "(backends: moto, moto-plain, live, endpoint); the test becomes a strict expected failure there",
     "kinesis_search_domain: the test needs an OpenSearch Service domain (search_target); live it runs only with "
     "--kinesis-search-domain, because a domain takes 15-30 minutes to create and is billed per hour",
+    "kinesis_long: the test runs much longer than the others on the wall clock (e.g. the seed's 50,000-record "
+    "scenarios); live and endpoint runs under pytest-xdist start these first, so that they do not end the run alone",
 )
 
 
@@ -237,6 +239,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     global_timeout = _global_timeout(config)
     backend = config.stash.get(BACKEND_KEY, None)
     group = not settings.offline and config.pluginmanager.hasplugin("xdist")
+    if group:  # every worker sorts alike (stable), so their collections still match
+        items.sort(key=lambda item: item.get_closest_marker("kinesis_long") is None)
     for item in items:
         if backend is not None and backend.unserved:
             _skip_unserved(item, backend, settings)

@@ -257,3 +257,22 @@ def test_a_delivery_stream_that_never_delivers_fails_the_test_not_its_setup(pyte
     result = pytester.runpytest_subprocess("--kinesis-fidelity=off", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1, errors=0)
     result.stdout.fnmatch_lines(["*DeliveryStreamError*"])
+
+
+def test_long_tests_start_first_on_an_endpoint_and_keep_their_place_offline(pytester: pytest.Pytester,
+                                                                           kinesis_only_url: str, bare_aws) -> None:
+    """A kinesis_long test (the seed's 50,000-record scenarios) is moved to the front of an endpoint run's
+    collection, so that xdist starts it first instead of leaving it to end the run alone; offline the order is
+    the file's."""
+    pytester.makepyfile("""
+import pytest
+def test_a(): pass
+@pytest.mark.kinesis_long
+def test_long(): pass
+def test_b(): pass
+""")
+    endpoint = pytester.runpytest_subprocess("--aws-endpoint-url", kinesis_only_url, "--aws-region", "us-east-1",
+                                             "--collect-only", "-q", "-p", "no:cacheprovider")
+    endpoint.stdout.fnmatch_lines(["*::test_long", "*::test_a", "*::test_b"], consecutive=True)
+    offline = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    offline.stdout.fnmatch_lines(["*::test_a", "*::test_long", "*::test_b"], consecutive=True)
