@@ -41,6 +41,12 @@ DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 _RETRYING = {"mode": "standard", "total_max_attempts": 8}
 # Limit probes must see every refusal: botocore would otherwise retry ProvisionedThroughputExceeded.
 _NO_RETRY = {"mode": "standard", "total_max_attempts": 1}
+#: How long a client waits for an answer (botocore's read timeout): 60 s live; on an endpoint 600 s. An emulator on
+#: this machine answers every call in the end, but serves one at a time: kinesis-mock spends seconds on each of the
+#: seed scenarios' PutRecords (its cost grows with the shard's records), and a call queued behind several took
+#: longer than 60 s, so a limit probe there failed on the client's ReadTimeoutError instead of judging the answer.
+#: Waiting longer never changes what an answer says; a test's own timeout still bounds a hang.
+READ_TIMEOUT_S = {"live": 60, "endpoint": 600}
 
 
 class PreflightError(RuntimeError):
@@ -84,7 +90,7 @@ class Backend:
         config = Config(
             retries=_RETRYING if retries else _NO_RETRY,
             connect_timeout=10,
-            read_timeout=60,
+            read_timeout=READ_TIMEOUT_S.get(self.kind, READ_TIMEOUT_S["live"]),
             max_pool_connections=MAX_IN_FLIGHT,  # botocore's default 10 would serialise a throughput test's calls
             user_agent_extra="pytest-kinesis-limits",
         )

@@ -67,6 +67,8 @@ MARKERS = (
     "(backends: moto, moto-plain, live, endpoint); the test becomes a strict expected failure there",
     "kinesis_search_domain: the test needs an OpenSearch Service domain (search_target); live it runs only with "
     "--kinesis-search-domain, because a domain takes 15-30 minutes to create and is billed per hour",
+    "kinesis_long: the test runs much longer than the others on the wall clock (e.g. the seed's 50,000-record "
+    "scenarios); live and endpoint runs under pytest-xdist start these first, so that they do not end the run alone",
 )
 
 
@@ -227,12 +229,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+# tryfirst: xdist's worker reads the xdist_group marker in its own (plain) pytest_collection_modifyitems to
+# group node ids for --dist loadgroup; the marker added here has to be there before it looks (on a pytest whose
+# node ids still take xdist's suffix; pytest_xdist_make_scheduler below groups the family on any).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     settings = settings_of(config)
     label = settings.backend_label
     global_timeout = _global_timeout(config)
     backend = config.stash.get(BACKEND_KEY, None)
-    group = not settings.offline and config.pluginmanager.hasplugin("xdist")
+    # Live and endpoint runs start the long tests first; so does a plan, which models a live run's order.
+    group = (not settings.offline or settings.plan) and config.pluginmanager.hasplugin("xdist")
+    if group:  # every worker sorts alike (stable), so their collections still match
+        items.sort(key=lambda item: item.get_closest_marker("kinesis_long") is None)
     for item in items:
         if backend is not None and backend.unserved:
             _skip_unserved(item, backend, settings)
@@ -527,3 +536,14 @@ def pytest_configure_node(node: Any) -> None:
     if RUN_ID_KEY not in node.config.stash:
         node.config.stash[RUN_ID_KEY] = new_run_id()
     node.workerinput[RUN_ID_WORKERINPUT] = node.config.stash[RUN_ID_KEY]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist, live and endpoint runs with ``--dist loadgroup``: the wall-clock family on one worker, decided
+    on the controller from the node ids (xdist's own grouping is lost on pytest 9.2, see scheduling.py)."""
+    if config.getvalue("dist") != "loadgroup" or settings_of(config).offline:
+        return None
+    from .scheduling import family_scheduler
+
+    return family_scheduler(config, log, WALL_CLOCK_FAMILY)

@@ -67,10 +67,11 @@ SMALL_SCENARIOS = [
     small("uniform-2-4", 2, Reshard.uniform(4)),
     small("uniform-4-2", 4, Reshard.uniform(2)),
 ]
-SCENARIOS = SMALL_SCENARIOS + [
+SEED_SCENARIOS = [
     seed("seed-50k-split-1-2", 1, Reshard.split()),
     seed("seed-50k-merge-2-1", 2, Reshard.merge()),
 ]
+SCENARIOS = SMALL_SCENARIOS + SEED_SCENARIOS
 
 
 def record_result(record_measurement, result: ReshardResult) -> None:
@@ -109,7 +110,8 @@ def require(condition: bool, what: str, result: ReshardResult) -> None:
 
 
 @PLAIN_MOTO
-@pytest.mark.parametrize("scenario", [pytest.param(s, id=s.name) for s in SCENARIOS])
+@pytest.mark.parametrize("scenario", [pytest.param(s, id=s.name, marks=[pytest.mark.kinesis_long] if s in SEED_SCENARIOS
+                                                   else []) for s in SCENARIOS])
 def test_resharding_continuity(scenario: Scenario, make_stream, kinesis_client, kinesis_client_no_retry,
                                kinesis_clock, record_measurement, kinesis_fidelity):
     """Write, reshard, keep writing, read back: zero lost, zero reordered, lineage exact, children fed."""

@@ -223,6 +223,33 @@ def pytest_collection_modifyitems(items):
     offline.stdout.fnmatch_lines(["GROUP test_throughput_a None"])  # offline runs stay spread: simulated clock
 
 
+def test_throughput_family_runs_on_one_worker_with_loadgroup(pytester: pytest.Pytester, kinesis_only_url: str,
+                                                             bare_aws) -> None:
+    """The group must reach xdist's scheduler, not only the item: pytest-xdist 3.8 groups by a node id suffix that
+    pytest 9.2's node ids no longer take (pytest-dev/pytest-xdist#1386), so the family ran on several workers at
+    once. The plugin's scheduler groups it from the node ids. Each test records the worker that ran it."""
+    pytester.makepyfile("""
+import os, time
+def _note(name):
+    with open(os.path.join(os.path.dirname(__file__), name + ".worker"), "w") as f:
+        f.write(os.environ.get("PYTEST_XDIST_WORKER", "none"))
+    time.sleep(0.3)
+def test_throughput_a():
+    _note("a")
+def test_throughput_b():
+    _note("b")
+def test_throughput_c():
+    _note("c")
+def test_other_d():
+    _note("d")
+""")
+    result = pytester.runpytest_subprocess("--aws-endpoint-url", kinesis_only_url, "--aws-region", "us-east-1",
+                                           "-n", "3", "--dist", "loadgroup", "-v", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)
+    workers = {name: (pytester.path / f"{name}.worker").read_text() for name in "abc"}
+    assert len(set(workers.values())) == 1, f"the throughput family ran on several workers: {workers}"
+
+
 def test_a_delivery_stream_that_never_delivers_fails_the_test_not_its_setup(pytester: pytest.Pytester) -> None:
     """Plain moto's Firehose never reads its source: the fixture's canary never arrives. That is the backend
     breaking a documented behaviour (FAILED, a matrix cell), not a broken test setup (ERROR)."""
@@ -230,3 +257,22 @@ def test_a_delivery_stream_that_never_delivers_fails_the_test_not_its_setup(pyte
     result = pytester.runpytest_subprocess("--kinesis-fidelity=off", "-p", "no:cacheprovider")
     result.assert_outcomes(failed=1, errors=0)
     result.stdout.fnmatch_lines(["*DeliveryStreamError*"])
+
+
+def test_long_tests_start_first_on_an_endpoint_and_keep_their_place_offline(pytester: pytest.Pytester,
+                                                                           kinesis_only_url: str, bare_aws) -> None:
+    """A kinesis_long test (the seed's 50,000-record scenarios) is moved to the front of an endpoint run's
+    collection, so that xdist starts it first instead of leaving it to end the run alone; offline the order is
+    the file's."""
+    pytester.makepyfile("""
+import pytest
+def test_a(): pass
+@pytest.mark.kinesis_long
+def test_long(): pass
+def test_b(): pass
+""")
+    endpoint = pytester.runpytest_subprocess("--aws-endpoint-url", kinesis_only_url, "--aws-region", "us-east-1",
+                                             "--collect-only", "-q", "-p", "no:cacheprovider")
+    endpoint.stdout.fnmatch_lines(["*::test_long", "*::test_a", "*::test_b"], consecutive=True)
+    offline = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    offline.stdout.fnmatch_lines(["*::test_a", "*::test_long", "*::test_b"], consecutive=True)

@@ -1,0 +1,45 @@
+"""The xdist scheduler of live and endpoint runs with ``--dist loadgroup``: one family stays on one worker.
+
+The throughput family's verdicts need its producers to offer a load on the wall clock, which producers of the
+same family on other workers (a 2-core machine, one emulator process) would compete for. The plugin marks the
+family ``xdist_group``, but pytest-xdist 3.8 turns that marker into a group by appending ``@group`` to the
+worker's node ids, which pytest 9.2's structured node ids no longer take (pytest-dev/pytest-xdist#1386): the
+family then spread over every worker without a word. This scheduler decides the group on the controller from
+the node id itself (the test's name, as the plugin's marker does), and keeps xdist's ``@group`` suffix
+where a pytest still carries it.
+
+Library code: no pytest import; xdist is imported when a scheduler is made (only inside an xdist run).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def nodeid_name(nodeid: str) -> str:
+    """The test's name in a node id (``path::Class::name[params]`` -> ``name[params]``), ``@group`` left out."""
+    name = nodeid.rsplit("::", 1)[-1]
+    if name.rfind("@") > name.rfind("]"):
+        name = name[:name.rfind("@")]
+    return name
+
+
+def scope_of(nodeid: str, family: str) -> str:
+    """The unit of work of a node id: ``family`` for the family's tests (names starting with it), the group of an
+    ``@group`` suffix (xdist's loadgroup on a pytest that keeps it), else the test itself (spread as ``load``)."""
+    if nodeid.rfind("@") > nodeid.rfind("]"):
+        return nodeid.rsplit("@", 1)[-1]
+    if nodeid_name(nodeid).startswith(family):
+        return family
+    return nodeid
+
+
+def family_scheduler(config: Any, log: Any, family: str) -> Any:
+    """An xdist ``LoadGroupScheduling`` whose units are :func:`scope_of` the node ids."""
+    from xdist.scheduler import LoadGroupScheduling
+
+    class FamilyGroupScheduling(LoadGroupScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid, family)
+
+    return FamilyGroupScheduling(config, log)
