@@ -72,8 +72,9 @@ def put_all(kinesis_client, stream: str, sent: dict, key) -> None:
 @pytest.fixture
 def seed_delivery(make_delivery_stream, kinesis_stream, s3_bucket, search_target, kinesis_namer):
     """The seed's setup: one index, no rotation, every record backed up to S3, the shortest buffering. Each
-    test has its own index (live, the domain is shared by the session)."""
-    return make_delivery_stream(kinesis_stream, s3_bucket, search=SearchDestination(
+    test has its own index (live, the domain is shared by the session). A factory the test calls: a backend
+    that refuses the destination fails the test (a FAIL cell), it does not error its setup."""
+    return lambda: make_delivery_stream(kinesis_stream, s3_bucket, search=SearchDestination(
         search_target, kinesis_namer.name("seed"), rotation="NoRotation", backup_mode="AllDocuments"))
 
 
@@ -83,7 +84,7 @@ def test_search_index_seed_events_indexed_once_and_backed_up(seed_delivery, kine
     """The seed's pipeline: mobile events (Korean text, nulls, mixed types) sent with PutRecord and PutRecords
     are each indexed exactly once (the count, and every event id once, under distinct document ids), read back
     by id unchanged, and every record is in the AllDocuments backup under the documented S3 names."""
-    delivery = seed_delivery
+    delivery = seed_delivery()
     singles = 10
     events = [payloads.seed_event(n) for n in range(singles + MAX_RECORDS.value)]
     sent = {e["id"]: payloads.encode_json(e) for e in events}
@@ -311,7 +312,7 @@ def test_search_index_seed_reshard_indexed_and_backed_up_once(seed_delivery, kin
     """The seed's resharding run: 500 ``{"test": n}`` records every half second, 100 times (0 to 49999), the
     one shard split in two at tick 40; the split happened, and every acknowledged record is found exactly once
     in the index and in the AllDocuments backup."""
-    delivery = seed_delivery
+    delivery = seed_delivery()
     stream = delivery.source.name
     scenario = SEED_RESHARD.bounded_by(kinesis_fidelity.config.updating_seconds if kinesis_fidelity else None)
     run = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
