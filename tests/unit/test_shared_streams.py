@@ -112,3 +112,16 @@ def test_what_the_test_read_itself_is_not_read_again_and_counts_once():
     released = clock.now()
     assert shared.lease().after == {"shardId-0": "2"}
     assert clock.now() - released == quiet_pause_s(2 * limits.MIB + 11) == 3
+
+
+def test_a_lease_whose_end_could_not_be_read_leaves_the_next_test_a_fresh_stream():
+    fake, clock = _FakeStreams(), SimulatedClock(start=0)
+
+    def read(name, after):
+        raise TimeoutError("read back cut short")
+
+    shared = SharedStreams(fake.make, read, clock)
+    first = shared.lease()
+    with pytest.raises(TimeoutError):
+        shared.release(first)
+    assert shared.lease().name != first.name and len(fake.made) == 2
