@@ -279,26 +279,39 @@ class Producer:
             if not more_new and not feed.pending:
                 break
             ticks = tick_number
-            budget = (rate.value * self.tick + carry) if rate else float("inf")
-            chosen, limited, left = feed.choose(now, rate, budget, more_new, self.caps["max_records"])
-            carry = left if (rate and limited) else 0.0
+            chosen, carry = self._choose(feed, now, rate, carry, more_new)
             batches = list(batch_records(chosen, **self.caps))
             calls += len(batches)
             for batch in batches:
                 feed.schedule(self._send(batch, feed.logs(batch)))
             if rate:
-                next_tick = start + tick_number * self.tick
-                wait = next_tick - self.clock.now()
-                if wait < 0:
-                    late += 1
-                self.clock.sleep(max(0.0, wait))
-                tick_start = next_tick
+                tick_start, was_late = self._sleep_to_tick(start, tick_number)
+                late += was_late
             elif not chosen and feed.pending:
-                self.clock.sleep(max(0.0, feed.pending[0].due - self.clock.now()))
-                tick_start = self.clock.now()
+                tick_start = self._sleep_to_due(feed)
             else:
                 tick_start = self.clock.now()
         return calls, ticks, late, start
+
+    def _choose(self, feed: _Feed, now: float, rate: Rate | None, carry: float, more_new: bool
+                ) -> tuple[list[Record], float]:
+        """This tick's records within its budget (the rate's share of a tick plus what the last one left), and
+        what this tick leaves for the next."""
+        budget = (rate.value * self.tick + carry) if rate else float("inf")
+        chosen, limited, left = feed.choose(now, rate, budget, more_new, self.caps["max_records"])
+        return chosen, (left if (rate and limited) else 0.0)
+
+    def _sleep_to_tick(self, start: float, tick_number: int) -> tuple[float, bool]:
+        """Sleep to the start of the next tick; its start, and whether this tick ran past it (a late tick)."""
+        next_tick = start + tick_number * self.tick
+        wait = next_tick - self.clock.now()
+        self.clock.sleep(max(0.0, wait))
+        return next_tick, wait < 0
+
+    def _sleep_to_due(self, feed: _Feed) -> float:
+        """Nothing to send now: sleep until the first retry is due; the new tick's start."""
+        self.clock.sleep(max(0.0, feed.pending[0].due - self.clock.now()))
+        return self.clock.now()
 
     def _run_pipelined(self, feed: _Feed, rate: Rate | None, duration: float | None
                        ) -> tuple[int, int, int, float]:
@@ -333,9 +346,7 @@ class Producer:
                     harvest(done)
                     continue
                 ticks += 1
-                budget = (rate.value * self.tick + carry) if rate else float("inf")
-                chosen, limited, left = feed.choose(now, rate, budget, more_new, self.caps["max_records"])
-                carry = left if (rate and limited) else 0.0
+                chosen, carry = self._choose(feed, now, rate, carry, more_new)
                 for batch in batch_records(chosen, **self.caps):
                     if len(in_flight) >= self.workers:  # the window is full: wait for a free slot
                         done, _ = concurrent.futures.wait(in_flight,
@@ -346,19 +357,14 @@ class Producer:
                 if simulated and in_flight:  # a round trip takes no simulated time: answer before the clock moves
                     harvest(concurrent.futures.wait(in_flight).done)
                 if rate:
-                    next_tick = start + ticks * self.tick
-                    wait = next_tick - self.clock.now()
-                    if wait < 0:
-                        late += 1
-                    self.clock.sleep(max(0.0, wait))
-                    tick_start = next_tick
+                    tick_start, was_late = self._sleep_to_tick(start, ticks)
+                    late += was_late
                 elif not chosen and in_flight:
                     done, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
                     harvest(done)
                     tick_start = self.clock.now()
                 elif not chosen and feed.pending:
-                    self.clock.sleep(max(0.0, feed.pending[0].due - self.clock.now()))
-                    tick_start = self.clock.now()
+                    tick_start = self._sleep_to_due(feed)
                 else:
                     tick_start = self.clock.now()
         finally:

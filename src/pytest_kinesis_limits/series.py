@@ -11,7 +11,7 @@ second. :func:`build` makes one from an object a test already holds, without cha
 * a :class:`pytest_kinesis_limits.resharding.ReshardResult` gives, per shard and per second of the
   **producer's clock** (the clock that timed the reshard), the records acknowledged, when the reshard was
   issued and seen done, and every shard's parents from the final ListShards (the lineage);
-* a Firehose :class:`pytest_kinesis_limits.firehose_delivery.DeliveryResult` gives every S3 object's
+* a Firehose :class:`pytest_kinesis_limits.firehose.DeliveryResult` gives every S3 object's
   delivery time and size and, once ``measure_latencies`` ran, each record's arrival and delivery latency
   (Kinesis and S3 clocks).
 
