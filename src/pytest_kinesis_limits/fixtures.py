@@ -296,6 +296,10 @@ def make_stream(
     meter = pytestconfig.stash.get(METER_KEY, None)
     owner = request.node.nodeid
 
+    def deletion(name: str) -> Callable[[], None]:
+        return resources.stream_deletion(kinesis_client, name, clock=kinesis_clock, policy=kinesis_wait_policy,
+                                         transitions=kinesis_transitions)
+
     def make(shard_count: int | None = None, *, on_demand: bool = False,
              max_record_size_kib: int | None = None) -> StreamInfo:
         __tracebackhide__ = True
@@ -308,15 +312,11 @@ def make_stream(
             pool, pool_tracker = pooled
             info = pool.take(owner, shape_of(shard_count, on_demand, max_record_size_kib))
             if info is not None:  # the test's tracker deletes it now (registered before the pool lets go)
-                kinesis_resources.add("stream", info.name, lambda: resources.delete_stream(
-                    kinesis_client, info.name, clock=kinesis_clock, policy=kinesis_wait_policy, wait=False,
-                    transitions=kinesis_transitions))
+                kinesis_resources.add("stream", info.name, deletion(info.name))
                 pool_tracker.hand_over("stream", info.name)
                 return info
         name = kinesis_namer.name("s")
-        kinesis_resources.add("stream", name, lambda: resources.delete_stream(
-            kinesis_client, name, clock=kinesis_clock, policy=kinesis_wait_policy, wait=False,
-            transitions=kinesis_transitions))
+        kinesis_resources.add("stream", name, deletion(name))
         with meter.made_by_fixture() if meter is not None else contextlib.nullcontext():
             return resources.create_stream(
                 kinesis_client, name, shard_count=1 if shard_count is None else shard_count, on_demand=on_demand,

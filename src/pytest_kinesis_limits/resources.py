@@ -331,6 +331,13 @@ class _Entry:
     delete: Callable[[], None]
 
 
+def stream_deletion(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy,
+                    transitions: Transitions | None = None) -> Callable[[], None]:
+    """The deletion a tracker runs for a stream the fixtures made: started (DELETING or gone), not waited for,
+    taking one of the account's transition slots when ``transitions`` is given."""
+    return lambda: delete_stream(client, name, clock=clock, policy=policy, wait=False, transitions=transitions)
+
+
 @dataclass
 class ResourceTracker:
     """Remembers what was created and deletes it, newest first.
