@@ -13,7 +13,7 @@ buckets and delivery streams the plugin's fixtures made for it (a user's mock st
 same test): then the reset waits until the test's resources are deleted at its teardown, and the test sees those
 resources plus its own data (what the user asked for: the test uses both).
 
-Library code: moto is imported lazily, pytest not at all.
+Library code: moto is imported lazily (its private hooks through :mod:`.fidelity.moto_adapter`), pytest not at all.
 """
 
 from __future__ import annotations
@@ -41,10 +41,12 @@ class SharedMock:
     def start(self) -> None:
         """Start the plugin's mock (after any mock the user already started) and guard the user's mocks."""
         from moto import mock_aws
-        from moto.core.models import MockAWS
 
+        from .fidelity.moto_adapter import mock_class, mock_depth
+
+        MockAWS = mock_class()
         self._mock = mock_aws()
-        self.user_depth = MockAWS._nested_count  # mocks of the user's already active (a session-wide fixture)
+        self.user_depth = mock_depth()  # mocks of the user's already active (a session-wide fixture)
         self._mock.start()
         self._saved = {"start": MockAWS.start, "stop": MockAWS.stop}
         shared = self
@@ -64,8 +66,9 @@ class SharedMock:
 
     def stop(self) -> None:
         """Stop the plugin's mock and the guard."""
-        from moto.core.models import MockAWS
+        from .fidelity.moto_adapter import mock_class
 
+        MockAWS = mock_class()
         if self._saved:
             MockAWS.start = self._saved["start"]  # type: ignore[method-assign]
             MockAWS.stop = self._saved["stop"]  # type: ignore[method-assign]
@@ -100,12 +103,9 @@ class SharedMock:
             self._reset(remove_data=remove_data)
 
     def _reset(self, *, remove_data: bool) -> None:
-        from moto.core.base_backend import BackendDict
-        from moto.core.model_instances import reset_model_data
+        from .fidelity.moto_adapter import reset_backends
 
-        BackendDict.reset()
-        if remove_data:
-            reset_model_data()
+        reset_backends(remove_data)
         self.pending_reset = False
         self.resets += 1
 

@@ -22,6 +22,7 @@ from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.fidelity import firehose as sim_module
 from pytest_kinesis_limits.fidelity.firehose import FirehoseSimulator, activate_firehose
+from pytest_kinesis_limits.fidelity.moto_adapter import record_codec
 
 START = 1_569_301_588.0  # 2019-09-24 05:06:28 UTC, the seed key's second
 BUCKET_ARN = "arn:aws:s3:::dest"
@@ -242,7 +243,7 @@ def test_delivery_follows_the_children_after_a_split(env: Env) -> None:
     stream = kinesis_backends["123456789012"]["us-east-1"].streams["src"]
     children = [s for s in stream.shards.values() if s.parent == "shardId-000000000000"]
     for i in range(10, 30):
-        children[i % 2].put_record(f"k{i}", __import__("base64").b64encode(event(i)).decode(), None)
+        children[i % 2].put_record(f"k{i}", record_codec().from_bytes(event(i)), None)  # in this moto's form
     result = env.wait(range(30))
     assert result.complete and not result.duplicates, result.summary()
     order = [seq(r) for o in result.objects for r in o.records]

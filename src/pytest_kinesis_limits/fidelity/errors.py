@@ -8,7 +8,7 @@ it does against AWS (botocore ``data/_retry.json``).
 
 from __future__ import annotations
 
-from moto.core.exceptions import JsonRESTError
+from .moto_adapter import JsonRESTError
 
 
 class KinesisError(JsonRESTError):

@@ -43,20 +43,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from unittest import mock
-
-from moto.core.exceptions import JsonRESTError, ServiceException
-from moto.core.responses import BaseResponse
-from moto.firehose.exceptions import InvalidArgumentException, ResourceInUseException
-from moto.firehose.models import FirehoseBackend, firehose_backends
-from moto.kinesis.models import kinesis_backends
-from moto.s3.models import s3_backends
-from moto.utilities.utils import get_partition
 
 from .. import limits
 from ..clock import Clock
 from ..firehose.objects import NEWLINE_DELIMITER, format_key
 from .firehose_roles import RolePropagation, role_arns, track_roles
+from .moto_adapter import BaseResponse, FirehoseBackend, InvalidArgumentException, JsonRESTError, \
+    ResourceInUseException, ServiceException, firehose_backends, get_partition, kinesis_backends, original, \
+    patch_all, record_codec, s3_backends
 
 KINESIS_SOURCE = "KinesisStreamAsSource"
 #: AWS's answer to a direct put on a Kinesis-source delivery stream (seen in aws/aws-cli#7010).
@@ -130,10 +124,11 @@ def _delimiter(config: dict[str, Any]) -> bytes:
 
 
 def _record_data(record: Any) -> bytes:
-    if hasattr(record, "to_json"):
-        return bytes(record.to_json()["Data"])
-    data = record["Data"] if isinstance(record, dict) else record.data
-    return data if isinstance(data, bytes) else base64.b64decode(data)
+    """The bytes of a record read from the source: a moto ``Record`` (through the codec) or a GetRecords entry."""
+    if isinstance(record, dict):
+        data = record["Data"]
+        return data if isinstance(data, bytes) else base64.b64decode(data)
+    return record_codec().record_bytes(record)
 
 
 class FirehoseSimulator:
@@ -415,11 +410,11 @@ def activate_firehose(clock: Clock, *, account_id: str | None = None, seed: int 
     """
     simulator = FirehoseSimulator(clock, account_id=account_id, seed=seed, creating_s=creating_s,
                                   propagation_s=propagation_s)
-    original_create = FirehoseBackend.create_delivery_stream
-    original_delete = FirehoseBackend.delete_delivery_stream
-    original_put_batch = FirehoseBackend.put_record_batch
-    original_update = FirehoseBackend.update_destination
-    original_setup = BaseResponse.setup_class
+    original_create = original("FirehoseBackend.create_delivery_stream")
+    original_delete = original("FirehoseBackend.delete_delivery_stream")
+    original_put_batch = original("FirehoseBackend.put_record_batch")
+    original_update = original("FirehoseBackend.update_destination")
+    original_setup = original("BaseResponse.setup_class")
 
     create_signature = inspect.signature(original_create)
 
@@ -462,10 +457,10 @@ def activate_firehose(clock: Clock, *, account_id: str | None = None, seed: int 
         return result
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.object(FirehoseBackend, "create_delivery_stream", create_delivery_stream))
-        stack.enter_context(mock.patch.object(FirehoseBackend, "delete_delivery_stream", delete_delivery_stream))
-        stack.enter_context(mock.patch.object(FirehoseBackend, "put_record_batch", put_record_batch))
-        stack.enter_context(mock.patch.object(FirehoseBackend, "update_destination", update_destination))
-        stack.enter_context(mock.patch.object(BaseResponse, "setup_class", setup_class))
+        patch_all(stack, [("FirehoseBackend.create_delivery_stream", create_delivery_stream),
+                          ("FirehoseBackend.delete_delivery_stream", delete_delivery_stream),
+                          ("FirehoseBackend.put_record_batch", put_record_batch),
+                          ("FirehoseBackend.update_destination", update_destination),
+                          ("BaseResponse.setup_class", setup_class)])
         stack.enter_context(track_roles(simulator.roles))
         yield simulator

@@ -19,12 +19,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from unittest import mock
-
-from moto.firehose.exceptions import InvalidArgumentException
-from moto.iam.models import IAMBackend
 
 from ..clock import Clock
+from .moto_adapter import IAMBackend, InvalidArgumentException, original, patch_all
 
 #: Firehose's refusals of a role whose trust policy is not visible yet, in the order the simulation gives them:
 #: both wordings have been seen for the same condition, so a client must accept either.
@@ -104,9 +101,9 @@ def role_arns(source: dict[str, Any] | None, destinations: Iterable[dict[str, An
 def track_roles(propagation: RolePropagation) -> Iterator[RolePropagation]:
     """Patch moto's IAM backend so that ``propagation`` sees every CreateRole, PutRolePolicy and
     AttachRolePolicy (class-level ``mock.patch.object``, undone on exit; chains with other patches)."""
-    original_create = IAMBackend.create_role
-    original_put = IAMBackend.put_role_policy
-    original_attach = IAMBackend.attach_role_policy
+    original_create = original("IAMBackend.create_role")
+    original_put = original("IAMBackend.put_role_policy")
+    original_attach = original("IAMBackend.attach_role_policy")
 
     def create_role(self: IAMBackend, role_name: str, *args: Any, **kwargs: Any) -> Any:
         role = original_create(self, role_name, *args, **kwargs)
@@ -124,7 +121,6 @@ def track_roles(propagation: RolePropagation) -> Iterator[RolePropagation]:
         return result
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.object(IAMBackend, "create_role", create_role))
-        stack.enter_context(mock.patch.object(IAMBackend, "put_role_policy", put_role_policy))
-        stack.enter_context(mock.patch.object(IAMBackend, "attach_role_policy", attach_role_policy))
+        patch_all(stack, [("IAMBackend.create_role", create_role), ("IAMBackend.put_role_policy", put_role_policy),
+                          ("IAMBackend.attach_role_policy", attach_role_policy)])
         yield propagation

@@ -15,13 +15,11 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
-from unittest import mock
-
-from moto.kinesis.models import KinesisBackend, Shard, Stream, kinesis_backends
-from moto.kinesis.responses import KinesisResponse
 
 from . import lifecycle, resharding, streams
 from .config import FidelityConfig
+from .moto_adapter import ActionResult, KinesisBackend, KinesisResponse, RecordCodec, Shard, Stream, \
+    decompose_shard_iterator, kinesis_backends, original, patch_all, record_codec
 from .resharding import child_shards_of, open_shard_count
 from .sequence import MAX_RECORD_ATTR, stream_state
 from .validation import validate_max_record_size_kib
@@ -37,9 +35,11 @@ class FidelityAlreadyActive(RuntimeError):
 class FidelityLayer:
     """An active fidelity layer: its clock, its (mutable) config and helpers for other modules."""
 
-    def __init__(self, clock: Clock, config: FidelityConfig) -> None:
+    def __init__(self, clock: Clock, config: FidelityConfig, codec: RecordCodec | None = None) -> None:
         self.clock = clock
         self.config = config
+        #: How this moto keeps a record's data and arrival (:mod:`.moto_adapter`).
+        self.codec = codec if codec is not None else record_codec()
         # The Firehose delivery simulation running beside this layer (set by offline.activate_all), if any.
         self.firehose: Any = None
 
@@ -83,7 +83,7 @@ def _shard_to_json(layer: FidelityLayer, shard: Shard) -> dict[str, Any]:
     # (API_SequenceNumberRange.html); moto derives both from the records it holds, with a scan.
     sst = shard.__dict__.get("_kinesis_fidelity")
     if sst is None or sst.owner is not layer:
-        return _ORIGINALS["Shard.to_json"](shard)
+        return _ORIGINAL_SHARD_TO_JSON[0](shard)
     out: dict[str, Any] = {
         "HashKeyRange": {"EndingHashKey": str(shard.ending_hash), "StartingHashKey": str(shard.starting_hash)},
         "SequenceNumberRange": {"StartingSequenceNumber": str(sst.starting_sequence)},
@@ -132,17 +132,15 @@ def _json_result(response: KinesisResponse, body: dict[str, Any], fallback: Call
     scenario. These two answers are flat (strings, numbers, base64 blobs, epoch timestamps), so they are
     written directly; any other protocol gets moto's own path (``fallback`` builds its body).
     """
-    from moto.core.responses import ActionResult
-
     if _speaks_json(response):
         return json.dumps(body, separators=(",", ":"))
     return ActionResult(fallback())
 
 
-def _record_json(record: Any) -> dict[str, Any]:
-    # moto keeps Data as the request's base64 text, which is what JSON 1.1 sends back for a blob.
-    return {"Data": record.data, "PartitionKey": record.partition_key, "SequenceNumber": str(record.sequence_number),
-            "ApproximateArrivalTimestamp": record.created_at}
+def _record_json(codec: RecordCodec, record: Any) -> dict[str, Any]:
+    # JSON 1.1 sends a blob as base64 text and a timestamp as epoch seconds.
+    return {"Data": codec.to_base64(record.data), "PartitionKey": record.partition_key,
+            "SequenceNumber": str(record.sequence_number), "ApproximateArrivalTimestamp": codec.arrival(record)}
 
 
 def _response_put_records(layer: FidelityLayer, response: KinesisResponse) -> Any:
@@ -152,14 +150,12 @@ def _response_put_records(layer: FidelityLayer, response: KinesisResponse) -> An
 
 
 def _response_get_records(layer: FidelityLayer, response: KinesisResponse) -> Any:
-    from moto.kinesis.utils import decompose_shard_iterator
-
     stream_arn = response._get_param("StreamARN")
     shard_iterator = response._get_param("ShardIterator")
     limit = response._get_param("Limit")
     next_iterator, records, behind = response.kinesis_backend.get_records(stream_arn, shard_iterator, limit)
     fast = _speaks_json(response)
-    body: dict[str, Any] = {"Records": [_record_json(r) if fast else r.to_json() for r in records],
+    body: dict[str, Any] = {"Records": [_record_json(layer.codec, r) if fast else r.to_json() for r in records],
                             "MillisBehindLatest": behind}
     if next_iterator is None:
         # API_GetRecords.html: at a closed shard's end NextShardIterator is null and ChildShards is set.
@@ -187,13 +183,17 @@ def _response_create_stream(layer: FidelityLayer, original: Callable[..., Any], 
     return result
 
 
-_ORIGINALS: dict[str, Callable[..., Any]] = {}
+#: moto's own ``Shard.to_json`` (for a shard the active layer does not know), kept when the layer activates.
+_ORIGINAL_SHARD_TO_JSON: list[Callable[..., Any]] = []
 
 
-def _patches(layer: FidelityLayer) -> list[tuple[type, str, Callable[..., Any]]]:
-    b, s, sh, r = KinesisBackend, Stream, Shard, KinesisResponse
-    o_split, o_merge, o_usc, o_iterator = b.split_shard, b.merge_shards, b.update_shard_count, b.get_shard_iterator
-    o_describe, o_to_json, o_summary, o_create = b.describe_stream, s.to_json, s.to_json_summary, r.create_stream
+def _patches(layer: FidelityLayer) -> list[tuple[str, Callable[..., Any]]]:
+    """The layer's patches, ``(target, replacement)``: targets are keys of :data:`.moto_adapter.PATCH_TARGETS`."""
+    o = original
+    o_split, o_merge = o("KinesisBackend.split_shard"), o("KinesisBackend.merge_shards")
+    o_usc, o_iterator = o("KinesisBackend.update_shard_count"), o("KinesisBackend.get_shard_iterator")
+    o_describe, o_to_json = o("KinesisBackend.describe_stream"), o("Stream.to_json")
+    o_summary, o_create = o("Stream.to_json_summary"), o("KinesisResponse.create_stream")
 
     def describe_stream(backend: KinesisBackend, stream_arn: str | None = None,
                         stream_name: str | None = None) -> Stream:
@@ -205,49 +205,37 @@ def _patches(layer: FidelityLayer) -> list[tuple[type, str, Callable[..., Any]]]
 
     p = functools.partial
     active = lifecycle.when_active
+    b = "KinesisBackend."
     # Keep docs/fidelity.md's table of patches in step (tests/fidelity/test_layer.py compares them).
     return [
-        (b, "describe_stream", describe_stream),
-        (b, "create_stream", p(lifecycle.create_stream, layer, b.create_stream)),
-        (b, "delete_stream", p(lifecycle.delete_stream, layer, b.delete_stream)),
-        (b, "list_streams", p(lifecycle.list_streams, layer, b.list_streams)),
-        (b, "add_tags_to_stream", p(active, layer, b.add_tags_to_stream)),
-        (b, "remove_tags_from_stream", p(active, layer, b.remove_tags_from_stream)),
-        (b, "increase_stream_retention_period", p(active, layer, b.increase_stream_retention_period)),
-        (b, "decrease_stream_retention_period", p(active, layer, b.decrease_stream_retention_period)),
-        (b, "enable_enhanced_monitoring", p(active, layer, b.enable_enhanced_monitoring)),
-        (b, "disable_enhanced_monitoring", p(active, layer, b.disable_enhanced_monitoring)),
-        (b, "register_stream_consumer", p(active, layer, b.register_stream_consumer)),
-        (b, "update_stream_mode", p(active, layer, b.update_stream_mode)),
-        (b, "start_stream_encryption", p(lifecycle.when_active_then_updating, layer, b.start_stream_encryption)),
-        (b, "stop_stream_encryption", p(lifecycle.when_active_then_updating, layer, b.stop_stream_encryption)),
-        (b, "put_records", p(streams.put_records, layer)),
-        (b, "put_record", p(streams.put_record, layer)),
-        (b, "get_records", p(streams.get_records, layer)),
-        (b, "get_shard_iterator", p(streams.get_shard_iterator, layer, o_iterator)),
-        (b, "split_shard", p(resharding.backend_split_or_merge, layer, o_split)),
-        (b, "merge_shards", p(resharding.backend_split_or_merge, layer, o_merge)),
-        (b, "update_shard_count", p(resharding.backend_update_shard_count, layer, o_usc)),
+        (b + "describe_stream", describe_stream),
+        (b + "create_stream", p(lifecycle.create_stream, layer, o(b + "create_stream"))),
+        (b + "delete_stream", p(lifecycle.delete_stream, layer, o(b + "delete_stream"))),
+        (b + "list_streams", p(lifecycle.list_streams, layer, o(b + "list_streams"))),
+        *((b + name, p(active, layer, o(b + name))) for name in (
+            "add_tags_to_stream", "remove_tags_from_stream", "increase_stream_retention_period",
+            "decrease_stream_retention_period", "enable_enhanced_monitoring", "disable_enhanced_monitoring",
+            "register_stream_consumer", "update_stream_mode")),
+        *((b + name, p(lifecycle.when_active_then_updating, layer, o(b + name)))
+          for name in ("start_stream_encryption", "stop_stream_encryption")),
+        (b + "put_records", p(streams.put_records, layer)),
+        (b + "put_record", p(streams.put_record, layer)),
+        (b + "get_records", p(streams.get_records, layer)),
+        (b + "get_shard_iterator", p(streams.get_shard_iterator, layer, o_iterator)),
+        (b + "split_shard", p(resharding.backend_split_or_merge, layer, o_split)),
+        (b + "merge_shards", p(resharding.backend_split_or_merge, layer, o_merge)),
+        (b + "update_shard_count", p(resharding.backend_update_shard_count, layer, o_usc)),
         # Model and response exceptions, each explained in docs/fidelity.md:
-        (s, "put_record", p(streams.stream_put_record, layer)),
-        (s, "split_shard", p(resharding.split_shard, layer)),
-        (s, "merge_shards", p(resharding.merge_shards, layer)),
-        (s, "to_json", p(_stream_to_json, layer, o_to_json)),
-        (s, "to_json_summary", p(_stream_to_json_summary, layer, o_summary)),
-        (sh, "to_json", p(_shard_to_json, layer)),
-        (r, "get_records", p(_response_get_records, layer)),
-        (r, "put_records", p(_response_put_records, layer)),
-        (r, "create_stream", p(_response_create_stream, layer, o_create)),
+        ("Stream.put_record", p(streams.stream_put_record, layer)),
+        ("Stream.split_shard", p(resharding.split_shard, layer)),
+        ("Stream.merge_shards", p(resharding.merge_shards, layer)),
+        ("Stream.to_json", p(_stream_to_json, layer, o_to_json)),
+        ("Stream.to_json_summary", p(_stream_to_json_summary, layer, o_summary)),
+        ("Shard.to_json", p(_shard_to_json, layer)),
+        ("KinesisResponse.get_records", p(_response_get_records, layer)),
+        ("KinesisResponse.put_records", p(_response_put_records, layer)),
+        ("KinesisResponse.create_stream", p(_response_create_stream, layer, o_create)),
     ]
-
-
-def _as_method(func: Callable[..., Any]) -> Callable[..., Any]:
-    # functools.partial objects are not descriptors: wrap them so ``instance.method(...)`` binds ``self``.
-    @functools.wraps(func)
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return func(self, *args, **kwargs)
-
-    return method
 
 
 @contextlib.contextmanager
@@ -261,10 +249,9 @@ def activate(clock: Clock, config: FidelityConfig | None = None) -> Iterator[Fid
             raise FidelityAlreadyActive(f"a fidelity layer is already active ({_active!r}); exit it first")
         _active = layer
     try:
-        _ORIGINALS["Shard.to_json"] = Shard.to_json
+        _ORIGINAL_SHARD_TO_JSON[:] = [original("Shard.to_json")]
         with contextlib.ExitStack() as stack:
-            for owner, name, func in _patches(layer):
-                stack.enter_context(mock.patch.object(owner, name, _as_method(func)))
+            patch_all(stack, _patches(layer))
             # Runs first on exit, while the patches are still in place: queued reshards and deletions complete.
             stack.callback(lifecycle.finish_all, layer)
             yield layer

@@ -31,11 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from . import errors
+from .moto_adapter import KinesisBackend, Stream, kinesis_backends
 from .sequence import STATE_ATTR, StreamState, stream_state
 
 if TYPE_CHECKING:
-    from moto.kinesis.models import KinesisBackend, Stream
-
     from .layer import FidelityLayer
 
 ACTIVE, CREATING, UPDATING, DELETING = "ACTIVE", "CREATING", "UPDATING", "DELETING"
@@ -118,8 +117,6 @@ def start_updating(layer: FidelityLayer, stream: Stream, seconds: float) -> None
 
 def finish_all(layer: FidelityLayer) -> None:
     """Complete every queued reshard and deletion of the layer's streams (the layer is exiting)."""
-    from moto.kinesis.models import kinesis_backends
-
     for regions in list(kinesis_backends.values()):
         for backend in list(regions.values()):
             for stream in list(backend.streams.values()):
@@ -216,11 +213,12 @@ def delete_stream(layer: FidelityLayer, original: Callable[..., Stream], backend
     return stream
 
 
-def list_streams(layer: FidelityLayer, original: Callable[..., Any], backend: KinesisBackend) -> Any:
+def list_streams(layer: FidelityLayer, original: Callable[..., Any], backend: KinesisBackend, *args: Any,
+                 **kwargs: Any) -> Any:
     """KinesisBackend.list_streams: deletions that are over are gone first (DELETING streams are listed)."""
     for stream in list(backend.streams.values()):
         settle(layer, backend, stream)
-    return original(backend)
+    return original(backend, *args, **kwargs)
 
 
 # --------------------------------------------------------------------------- operations that need ACTIVE

@@ -21,19 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 from .. import limits
 from . import errors, lifecycle
+from .moto_adapter import KinesisBackend, Shard, Stream, StreamCannotBeUpdatedError
 from .sequence import register_shard, shard_state, stream_state
 
 if TYPE_CHECKING:
-    from moto.kinesis.models import KinesisBackend, Shard, Stream
-
     from .layer import FidelityLayer
 
 DAY_SECONDS = 24 * 60 * 60
 
 
 def _new_shard(stream: Stream, index: int, start: int, end: int, parent: str, adjacent: str | None = None) -> Shard:
-    from moto.kinesis.models import Shard
-
     shard = Shard(index, start, end, parent=parent, adjacent_parent=adjacent)
     stream.shards[shard.shard_id] = shard
     return shard
@@ -42,7 +39,7 @@ def _new_shard(stream: Stream, index: int, start: int, end: int, parent: str, ad
 def _close(layer: FidelityLayer, stream: Stream, shard: Shard) -> None:
     st = stream_state(layer, stream)
     sst = shard_state(layer, st, shard)
-    sst.sync(shard)
+    sst.sync(shard, layer.codec)
     shard.is_open = False
     # The parent's range ends at a number no child can reach (children draw later numbers).
     sst.ending_sequence = st.next_sequence()
@@ -186,8 +183,6 @@ def backend_update_shard_count(layer: FidelityLayer, original: Any, backend: Kin
                                stream_arn: str | None, stream_name: str | None, target_shard_count: int) -> int:
     """KinesisBackend.update_shard_count: AWS's rules now, then UPDATING; moto's split/merge plan (through the
     patched, non-copying split and merge) runs as one step when the window ends."""
-    from moto.kinesis.exceptions import StreamCannotBeUpdatedError
-
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     st = stream_state(layer, stream)
     with st.lock:

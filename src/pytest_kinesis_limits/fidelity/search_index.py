@@ -35,19 +35,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from unittest import mock
-
-from moto.core.responses import ActionResult
-from moto.firehose.exceptions import InvalidArgumentException, ValidationException
-from moto.firehose.responses import FirehoseResponse
-from moto.opensearch.models import OpenSearchDomain, OpenSearchServiceBackend
-from moto.s3.models import s3_backends
-from moto.utilities.utils import get_partition
 
 from .. import limits
 from ..clock import Clock
 from ..firehose.destinations import FAILED_FOLDERS, index_name
 from ..firehose.objects import format_key
+from .moto_adapter import ActionResult, FirehoseResponse, InvalidArgumentException, OpenSearchDomain, \
+    OpenSearchServiceBackend, ValidationException, firehose_backends, get_partition, original, patch_all, s3_backends
 from .search_http import start_data_plane
 
 #: Where moto keeps the destination after we rename its Elasticsearch slot (DescribeDeliveryStream then says
@@ -299,8 +293,6 @@ class SearchIndexStandIn:
     # ---------------------------------------------------------------------------------- S3 side
     @staticmethod
     def _stream(key: tuple[str, str, str]) -> Any:
-        from moto.firehose.models import firehose_backends
-
         account_id, region, name = key
         return firehose_backends[account_id][region].delivery_streams.get(name)
 
@@ -388,10 +380,10 @@ def activate_search_index(clock: Clock, simulator: Any = None, *,
     running, attach the stand-in to the Firehose ``simulator`` (its ``search`` hook); undo the patches on exit."""
     store = stand_in(clock)
     start_data_plane(store, host)
-    original_create = FirehoseResponse.create_delivery_stream
-    original_to_dict = OpenSearchDomain.to_dict
-    original_create_domain = OpenSearchServiceBackend.create_domain
-    original_delete_domain = OpenSearchServiceBackend.delete_domain
+    original_create = original("FirehoseResponse.create_delivery_stream")
+    original_to_dict = original("OpenSearchDomain.to_dict")
+    original_create_domain = original("OpenSearchServiceBackend.create_domain")
+    original_delete_domain = original("OpenSearchServiceBackend.delete_domain")
 
     def create_delivery_stream(self: FirehoseResponse) -> Any:
         config = self._get_param(CONFIG_PARAM)
@@ -403,10 +395,16 @@ def activate_search_index(clock: Clock, simulator: Any = None, *,
         backend = self.firehose_backend
         name = self._get_param("DeliveryStreamName")
         arn = backend.create_delivery_stream(
-            self.region, name, self._get_param("DeliveryStreamType"),
-            self._get_param("KinesisStreamSourceConfiguration"),
-            self._get_param("DeliveryStreamEncryptionConfigurationInput"), None, None, None, config, None, None,
-            None, None, self._get_param("Tags"))
+            region=self.region, delivery_stream_name=name,
+            delivery_stream_type=self._get_param("DeliveryStreamType"),
+            kinesis_stream_source_configuration=self._get_param("KinesisStreamSourceConfiguration"),
+            delivery_stream_encryption_configuration_input=self._get_param(
+                "DeliveryStreamEncryptionConfigurationInput"),
+            s3_destination_configuration=None, extended_s3_destination_configuration=None,
+            redshift_destination_configuration=None, elasticsearch_destination_configuration=config,
+            splunk_destination_configuration=None, http_endpoint_destination_configuration=None,
+            snowflake_destination_configuration=None, iceberg_destination_configuration=None,
+            tags=self._get_param("Tags"))
         destination = backend.delivery_streams[name].destinations[0]
         destination[DESTINATION_KEY] = destination.pop("Elasticsearch")
         return ActionResult({"DeliveryStreamARN": arn})
@@ -430,10 +428,9 @@ def activate_search_index(clock: Clock, simulator: Any = None, *,
         return domain
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.object(FirehoseResponse, "create_delivery_stream", create_delivery_stream))
-        stack.enter_context(mock.patch.object(OpenSearchDomain, "to_dict", to_dict))
-        stack.enter_context(mock.patch.object(OpenSearchServiceBackend, "create_domain", create_domain))
-        stack.enter_context(mock.patch.object(OpenSearchServiceBackend, "delete_domain", delete_domain))
+        patch_all(stack, [("FirehoseResponse.create_delivery_stream", create_delivery_stream),
+                          ("OpenSearchDomain.to_dict", to_dict), ("OpenSearchServiceBackend.create_domain", create_domain),
+                          ("OpenSearchServiceBackend.delete_domain", delete_domain)])
         if simulator is not None:
             simulator.search = store
             store.pumps.append(simulator.pump)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .throttling import ReadMeter, WriteMeter
 
 if TYPE_CHECKING:
-    from moto.kinesis.models import Shard, Stream
+    from .moto_adapter import RecordCodec, Shard, Stream
 
 # A 56-digit base, the width of the numbers AWS returns (e.g. 49590338271490256608559692538361571095921575989136588898).
 SEQUENCE_BASE = 4959 * 10**52
@@ -47,7 +47,7 @@ class ShardState:
     write: WriteMeter = field(default_factory=WriteMeter)
     read: ReadMeter = field(default_factory=ReadMeter)
 
-    def sync(self, shard: Shard) -> None:
+    def sync(self, shard: Shard, codec: RecordCodec) -> None:
         """Rebuild the indexes if records reached moto's dict behind the layer's back (e.g. before it).
 
         Safe from any thread: the rebuild runs under the stream's lock, which a writer holds from storing a
@@ -60,7 +60,7 @@ class ShardState:
             if len(self.seqs) != len(shard.records):
                 items = sorted(shard.records.items())
                 self.seqs = [seq for seq, _ in items]
-                self.times = [rec.created_at for _, rec in items]
+                self.times = [codec.arrival(rec) for _, rec in items]
 
     def index_after(self, sequence: int) -> int:
         """Position of the first record whose number is greater than ``sequence`` (bisect, no scan)."""
@@ -158,13 +158,13 @@ def register_shard(owner: object, stream_st: StreamState, shard: Shard) -> Shard
     return _new_shard_state(owner, stream_st, shard)
 
 
-def _new_shard_state(owner: object, stream_st: StreamState, shard: Shard) -> ShardState:
+def _new_shard_state(owner: Any, stream_st: StreamState, shard: Shard) -> ShardState:
     if shard.records:
         start = min(shard.records) - 1
     else:
         start = stream_st.next_sequence()
     state = ShardState(owner=owner, stream=stream_st, starting_sequence=start)
-    state.sync(shard)
+    state.sync(shard, owner.codec)  # the owner is the layer
     if not shard.is_open:
         state.ending_sequence = state.seqs[-1] if state.seqs else start
     shard.__dict__[STATE_ATTR] = state

@@ -6,20 +6,17 @@ Each function takes the active layer (for its clock, config and state) and moto'
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from moto.kinesis.models import Record
-
 from .. import limits
 from . import errors, lifecycle
+from .moto_adapter import KinesisBackend, Record, Shard, Stream, compose_shard_iterator, decompose_shard_iterator, \
+    lambda_backend
 from .sequence import shard_state, stream_state
-from .validation import PreparedRecord, b64_length, prepare_record, prepare_records, validate_limit
+from .validation import PreparedRecord, prepare_record, prepare_records, validate_limit
 
 if TYPE_CHECKING:
-    from moto.kinesis.models import KinesisBackend, Shard, Stream
-
     from .layer import FidelityLayer
 
 
@@ -38,26 +35,16 @@ def max_request_bytes(layer: FidelityLayer, stream: Stream) -> int:
     return max(layer.config.max_request_bytes, max_record_bytes(layer, stream))
 
 
-def _arrival(now: float) -> datetime.datetime:
-    # ApproximateArrivalTimestamp from the layer's clock (API_Record.html: set when the stream accepts
-    # the record), so offline meters measure simulated seconds; moto stamps the wall clock.
-    return datetime.datetime.fromtimestamp(now, datetime.timezone.utc).replace(tzinfo=None)
+def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedRecord, now: float) -> int:
+    """Append one record to ``shard`` with the stream's next number (stream lock held). O(1), no scan.
 
-
-def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedRecord, now: float,
-           arrived: datetime.datetime) -> int:
-    """Append one record to ``shard`` with the stream's next number (stream lock held). O(1), no scan."""
+    ApproximateArrivalTimestamp is the layer's clock (API_Record.html: set when the stream accepts the record), so
+    offline meters measure simulated seconds; moto stamps the wall clock."""
     st = stream_state(layer, stream)
     sst = shard_state(layer, st, shard)
-    sst.sync(shard)
+    sst.sync(shard, layer.codec)
     seq = st.next_sequence()
-    record = Record.__new__(Record)
-    record.partition_key = rec.partition_key
-    record.data = rec.data
-    record.sequence_number = seq
-    record.explicit_hash_key = rec.explicit_hash_key
-    record.created_at_datetime = arrived
-    record.created_at = now
+    record = layer.codec.new_record(rec.partition_key, rec.data, seq, rec.explicit_hash_key, now)
     # Dict, then numbers, then times: a lock-free reader that finds a number in the index finds its record,
     # and ShardState.sync, which takes this lock, cannot index the record between these lines.
     shard.records[seq] = record
@@ -73,15 +60,13 @@ def _route(layer: FidelityLayer, stream: Stream, rec: PreparedRecord) -> Shard:
     return shard
 
 
-def _notify_lambda(stream: Stream, shard_id: str, rec: PreparedRecord, seq: str) -> None:
-    # Keep moto's Lambda event-source-mapping delivery (Stream.put_record does it after storing).
+def _notify_lambda(layer: FidelityLayer, stream: Stream, shard_id: str, rec: PreparedRecord, seq: str) -> None:
+    # Keep moto's Lambda event-source-mapping delivery (Stream.put_record does it after storing; base64 text).
     if not stream.lambda_event_source_mappings:
         return
-    from moto.awslambda.utils import get_backend
-
     for arn, esm in stream.lambda_event_source_mappings.items():
-        get_backend(stream.account_id, arn.split(":")[3]).send_kinesis_message(
-            function_name=esm.function_arn, kinesis_stream=stream.arn, kinesis_data=rec.data,
+        lambda_backend(stream.account_id, arn.split(":")[3]).send_kinesis_message(
+            function_name=esm.function_arn, kinesis_stream=stream.arn, kinesis_data=layer.codec.to_base64(rec.data),
             kinesis_shard_id=shard_id, kinesis_partition_key=rec.partition_key, kinesis_sequence_number=seq)
 
 
@@ -91,14 +76,13 @@ def put_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     lifecycle.require_readable(layer, stream)
     config = layer.config
-    prepared = prepare_records(entries, max_record_bytes(layer, stream), max_request_bytes(layer, stream))
+    prepared = prepare_records(entries, max_record_bytes(layer, stream), max_request_bytes(layer, stream), layer.codec)
     st = stream_state(layer, stream)
     out: list[dict[str, str]] = []
     failed = 0
     stored: list[tuple[str, PreparedRecord, str]] = []
     with st.lock:
         now = layer.clock.now()
-        arrived = _arrival(now)
         for rec in prepared:
             shard = _route(layer, stream, rec)
             if config.throttling and not shard_state(layer, st, shard).write.admit(now, rec.size, config):
@@ -108,11 +92,11 @@ def put_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
                             "ErrorMessage": errors.write_throttled_message(
                                 shard.shard_id, stream.stream_name, stream.account_id)})
                 continue
-            seq = str(_store(layer, stream, shard, rec, now, arrived))
+            seq = str(_store(layer, stream, shard, rec, now))
             out.append({"SequenceNumber": seq, "ShardId": shard.shard_id})
             stored.append((shard.shard_id, rec, seq))
     for shard_id, rec, seq in stored:
-        _notify_lambda(stream, shard_id, rec, seq)
+        _notify_lambda(layer, stream, shard_id, rec, seq)
     return {"FailedRecordCount": failed, "Records": out}
 
 
@@ -121,7 +105,7 @@ def put_record(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str | 
     """PutRecord: validate (size included), then store or raise ProvisionedThroughputExceededException."""
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     lifecycle.require_readable(layer, stream)
-    rec = prepare_record(partition_key, explicit_hash_key, data, max_record_bytes(layer, stream))
+    rec = prepare_record(partition_key, explicit_hash_key, data, max_record_bytes(layer, stream), layer.codec)
     return store_one(layer, stream, rec, throttle=True)
 
 
@@ -134,8 +118,8 @@ def store_one(layer: FidelityLayer, stream: Stream, rec: PreparedRecord, throttl
         shard = _route(layer, stream, rec)
         if throttle and config.throttling and not shard_state(layer, st, shard).write.admit(now, rec.size, config):
             raise errors.write_throttled(shard.shard_id, stream.stream_name, stream.account_id)
-        seq = str(_store(layer, stream, shard, rec, now, _arrival(now)))
-    _notify_lambda(stream, shard.shard_id, rec, seq)
+        seq = str(_store(layer, stream, shard, rec, now))
+    _notify_lambda(layer, stream, shard.shard_id, rec, seq)
     return seq, shard.shard_id
 
 
@@ -143,13 +127,8 @@ def stream_put_record(layer: FidelityLayer, stream: Stream, partition_key: str, 
                       data: str) -> tuple[str, str]:
     """moto's internal ``Stream.put_record`` (CloudWatch Logs subscriptions...): routed and numbered, not throttled."""
     ehk = explicit_hash_key or None
-    rec = prepare_record(partition_key, ehk, data, limits.RECORD_MAX_BYTES_CONFIGURABLE.value)
+    rec = prepare_record(partition_key, ehk, data, limits.RECORD_MAX_BYTES_CONFIGURABLE.value, layer.codec)
     return store_one(layer, stream, rec, throttle=False)
-
-
-def record_size(record: Record) -> int:
-    """Data + partition key bytes of a stored record."""
-    return b64_length(record.data) + len(record.partition_key.encode("utf-8"))
 
 
 def get_shard_iterator(layer: FidelityLayer, original: Callable[..., str], backend: KinesisBackend,
@@ -164,13 +143,13 @@ def get_shard_iterator(layer: FidelityLayer, original: Callable[..., str], backe
         shard = stream.shards.get(shard_id)
         if shard is not None:  # else moto raises its ResourceNotFoundException
             sst = shard_state(layer, stream_state(layer, stream), shard)
-            sst.sync(shard)
+            sst.sync(shard, layer.codec)
             if shard_iterator_type == "LATEST":
                 seqs = sst.seqs
                 last = seqs[-1] if seqs else 0
             else:
                 # API_GetShardIterator.html: AT_TIMESTAMP starts at the first record at or after Timestamp.
-                last = sst.sequence_before(float(at_timestamp))
+                last = sst.sequence_before(layer.codec.request_time(at_timestamp))
             shard_iterator_type, starting_sequence_number, at_timestamp = "AFTER_SEQUENCE_NUMBER", last, None
     return original(backend, stream_arn, stream_name, shard_id, shard_iterator_type, starting_sequence_number,
                     at_timestamp)
@@ -179,8 +158,6 @@ def get_shard_iterator(layer: FidelityLayer, original: Callable[..., str], backe
 def get_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str | None, shard_iterator: str,
                 limit: int | None) -> tuple[str | None, list[Record], int]:
     """GetRecords: read budget, capped batch, bisect start; None as next iterator at a closed shard's end."""
-    from moto.kinesis.utils import compose_shard_iterator, decompose_shard_iterator
-
     config = layer.config
     # API_GetRecords.html: Limit is 1..10,000 (request model); moto accepts anything.
     wanted = min(validate_limit(limit, limits.GET_RECORDS_MAX_RECORDS.value), config.get_records_max_records)
@@ -194,7 +171,7 @@ def get_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
         now = layer.clock.now()
         if config.throttling and not meter.admit_call(now, config):
             raise errors.read_throttled(shard.shard_id, stream.stream_name, stream.account_id)
-        sst.sync(shard)
+        sst.sync(shard, layer.codec)
         seqs = sst.seqs
         count = len(seqs)
         i = sst.index_after(int(last))
@@ -203,7 +180,7 @@ def get_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
         # API_GetRecords.html: at most 10,000 records and 10 MiB per call.
         while i < count and len(batch) < wanted:
             record = shard.records[seqs[i]]
-            size = record_size(record)
+            size = layer.codec.record_size(record)
             if batch and total + size > config.get_records_max_bytes:
                 break
             batch.append(record)
@@ -215,7 +192,8 @@ def get_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
     behind = 0
     if batch and i < count:
         # The newest record's time from moto's dict: ``times`` may still lack the number ``seqs`` shows.
-        behind = int((shard.records[seqs[count - 1]].created_at - batch[-1].created_at) * 1000)
+        codec = layer.codec
+        behind = int((codec.arrival(shard.records[seqs[count - 1]]) - codec.arrival(batch[-1])) * 1000)
     # API_GetRecords.html: "If the shard has been closed, ... GetRecords returns null in NextShardIterator".
     if not shard.is_open and i >= count:
         return None, batch, behind

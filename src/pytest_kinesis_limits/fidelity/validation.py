@@ -16,6 +16,7 @@ from hashlib import md5
 
 from .. import limits
 from . import errors
+from .moto_adapter import RecordCodec
 
 _HASH_KEY_PATTERN = r"0|([1-9]\d{0,38})"
 _HASH_KEY_RE = re.compile(rf"(?:{_HASH_KEY_PATTERN})\Z")
@@ -23,22 +24,14 @@ _HASH_KEY_RE = re.compile(rf"(?:{_HASH_KEY_PATTERN})\Z")
 
 @dataclass(frozen=True)
 class PreparedRecord:
-    """A validated record: what moto stores plus its hash key and metered size."""
+    """A validated record: its data in moto's form (see :class:`~.moto_adapter.RecordCodec`), its hash key and its
+    metered size (data bytes + partition key bytes)."""
 
     partition_key: str
     explicit_hash_key: str | None
-    data: str
+    data: object
     hash_key: int
     size: int
-
-
-def b64_length(data: str) -> int:
-    """Decoded length of a base64 string without decoding it."""
-    n = len(data)
-    if n == 0:
-        return 0
-    padding = 2 if data.endswith("==") else 1 if data.endswith("=") else 0
-    return n * 3 // 4 - padding
 
 
 def _member_errors(where: str, partition_key: object, explicit_hash_key: object) -> list[str]:
@@ -71,9 +64,10 @@ def _hash_key(partition_key: str, explicit_hash_key: str | None) -> int:
     return int.from_bytes(md5(partition_key.encode("utf-8")).digest(), "big")
 
 
-def prepare_records(entries: list[dict[str, object]], max_record_bytes: int,
-                    max_request_bytes: int) -> list[PreparedRecord]:
-    """Validate a PutRecords request as a whole; raise AWS's error or return every record prepared."""
+def prepare_records(entries: list[dict[str, object]], max_record_bytes: int, max_request_bytes: int,
+                    codec: RecordCodec) -> list[PreparedRecord]:
+    """Validate a PutRecords request as a whole; raise AWS's error or return every record prepared. Data is sized
+    by ``codec`` (moto's form: base64 text or bytes); a value of another type is an error, never 0 bytes."""
     max_records = limits.PUT_RECORDS_MAX_RECORDS.value
     if len(entries) > max_records:
         raise errors.validation([f"Value at 'records' failed to satisfy constraint: "
@@ -84,8 +78,7 @@ def prepare_records(entries: list[dict[str, object]], max_record_bytes: int,
         where = f"records.{position}.member."
         pk, ehk = entry.get("PartitionKey"), entry.get("ExplicitHashKey")
         messages += _member_errors(where, pk, ehk)
-        data = entry.get("Data") or ""
-        size = b64_length(data if isinstance(data, str) else "") + len(str(pk or "").encode("utf-8"))
+        size = codec.size(entry.get("Data")) + len(str(pk or "").encode("utf-8"))
         sizes.append(size)
         # Record size counts the partition key (service-sizes-and-limits.html); moto's message shape.
         if size > max_record_bytes:
@@ -100,16 +93,16 @@ def prepare_records(entries: list[dict[str, object]], max_record_bytes: int,
     for entry, size in zip(entries, sizes, strict=True):
         pk, ehk = str(entry["PartitionKey"]), entry.get("ExplicitHashKey")
         ehk_str = None if ehk is None else str(ehk)
-        prepared.append(PreparedRecord(pk, ehk_str, str(entry.get("Data") or ""), _hash_key(pk, ehk_str), size))
+        prepared.append(PreparedRecord(pk, ehk_str, entry.get("Data") or codec.from_bytes(b""), _hash_key(pk, ehk_str),
+                                       size))
     return prepared
 
 
-def prepare_record(partition_key: object, explicit_hash_key: object, data: object,
-                   max_record_bytes: int) -> PreparedRecord:
-    """Validate a single PutRecord (moto checks no size here) and return it prepared."""
+def prepare_record(partition_key: object, explicit_hash_key: object, data: object, max_record_bytes: int,
+                   codec: RecordCodec) -> PreparedRecord:
+    """Validate a single PutRecord (moto checks no size here) and return it prepared (data sized by ``codec``)."""
     messages = _member_errors("", partition_key, explicit_hash_key)
-    data_str = data if isinstance(data, str) else ""
-    size = b64_length(data_str) + len(str(partition_key or "").encode("utf-8"))
+    size = codec.size(data) + len(str(partition_key or "").encode("utf-8"))
     if size > max_record_bytes:
         messages.append("Value at 'data' failed to satisfy constraint: "
                         f"Member must have length less than or equal to {max_record_bytes}")
@@ -117,7 +110,7 @@ def prepare_record(partition_key: object, explicit_hash_key: object, data: objec
         raise errors.validation(messages)
     pk = str(partition_key)
     ehk = None if explicit_hash_key is None else str(explicit_hash_key)
-    return PreparedRecord(pk, ehk, data_str, _hash_key(pk, ehk), size)
+    return PreparedRecord(pk, ehk, data or codec.from_bytes(b""), _hash_key(pk, ehk), size)
 
 
 def validate_limit(limit: object, max_records: int) -> int:

@@ -1,0 +1,357 @@
+"""The one door to moto: every moto name the offline layer uses, the record codec and the patch table, as data.
+
+moto's models and responses are private code that changes in patch releases: 5.2.6 keeps a Kinesis record's
+``Data`` as ``bytes`` (5.2.5 and before: the request's base64 text), its ``created_at`` as a ``datetime`` (before: epoch
+seconds beside ``created_at_datetime``), and parses requests from the service model. Everything the package needs
+from moto's insides is named here, and nowhere else (``tests/unit/test_import_graph.py`` keeps it so), so that a new
+moto is one module to read and :mod:`.gate` can check all of it before a run relies on it:
+
+- the classes and registries the layer reads or patches (re-exported below);
+- :data:`PATCH_TARGETS`: every method any part of the layer replaces, with the parameters the replacement relies on;
+  :func:`patch` refuses a target that is not in the table, so the table is complete by construction;
+- :class:`RecordCodec`: how this moto stores a record's data and arrival time, found by asking moto's own
+  ``Record.to_json`` (:func:`record_codec`), never by guessing from a value's type;
+- the few private hooks of moto's mock the plugin's shared mock needs (:func:`mock_depth`, :func:`reset_backends`).
+
+The public ``moto.mock_aws`` and ``moto.server.ThreadedMotoServer`` are used where they are needed, as any user would.
+docs/fidelity.md ("Which moto") says which releases are supported and how to add one.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+from unittest import mock
+
+from moto.core.exceptions import JsonRESTError, ServiceException
+from moto.core.responses import ActionResult, BaseResponse
+from moto.firehose.exceptions import InvalidArgumentException, ResourceInUseException, ValidationException
+from moto.firehose.models import FirehoseBackend, firehose_backends
+from moto.firehose.responses import FirehoseResponse
+from moto.iam.models import IAMBackend
+from moto.kinesis.exceptions import StreamCannotBeUpdatedError
+from moto.kinesis.models import KinesisBackend, Record, Shard, Stream, kinesis_backends
+from moto.kinesis.responses import KinesisResponse
+from moto.kinesis.utils import compose_shard_iterator, decompose_shard_iterator
+from moto.opensearch.models import OpenSearchDomain, OpenSearchServiceBackend
+from moto.s3.models import s3_backends
+from moto.utilities.utils import get_partition
+
+#: The moto releases the package metadata admits (pyproject.toml); tox's moto-lowest and moto-newest run both ends.
+SUPPORTED_RANGE = ">=5.2.1,<5.3"
+#: The releases this code was run against (the lowest allowed and the newest on the registry when it was written).
+TESTED_RELEASES = ("5.2.1", "5.2.5", "5.2.6")
+
+
+def moto_version() -> str:
+    """The installed moto's version (from its metadata, as pip sees it)."""
+    try:
+        return metadata.version("moto")
+    except metadata.PackageNotFoundError:  # a source checkout on sys.path
+        import moto
+
+        return str(getattr(moto, "__version__", "unknown"))
+
+
+# ------------------------------------------------------------------------------------------------ patch table
+@dataclass(frozen=True)
+class PatchTarget:
+    """A moto method the layer replaces. ``params``: the parameter names (``self`` first) the replacement receives
+    by position or calls the original with; ``None`` when it forwards ``*args, **kwargs`` untouched."""
+
+    owner: type
+    name: str
+    params: tuple[str, ...] | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.owner.__name__}.{self.name}"
+
+
+def _targets(owner: type, *specs: tuple[str, tuple[str, ...] | None]) -> list[PatchTarget]:
+    return [PatchTarget(owner, name, params) for name, params in specs]
+
+
+_SELF = ("self",)
+_ARN_NAME = ("self", "stream_arn", "stream_name")
+#: Every method the offline layer patches (Kinesis layer, Firehose simulation, IAM propagation, search stand-in).
+PATCH_TARGETS: dict[str, PatchTarget] = {t.key: t for t in [
+    *_targets(KinesisBackend,
+              ("describe_stream", _ARN_NAME),
+              ("create_stream", ("self", "stream_name", "shard_count", "stream_mode", "retention_period_hours")),
+              ("delete_stream", _ARN_NAME),
+              ("list_streams", None),
+              *((name, None) for name in (
+                  "add_tags_to_stream", "remove_tags_from_stream", "increase_stream_retention_period",
+                  "decrease_stream_retention_period", "enable_enhanced_monitoring", "disable_enhanced_monitoring",
+                  "register_stream_consumer", "update_stream_mode", "start_stream_encryption",
+                  "stop_stream_encryption")),
+              ("put_records", (*_ARN_NAME, "records")),
+              ("put_record", (*_ARN_NAME, "partition_key", "explicit_hash_key", "data")),
+              ("get_records", ("self", "stream_arn", "shard_iterator", "limit")),
+              ("get_shard_iterator", (*_ARN_NAME, "shard_id", "shard_iterator_type", "starting_sequence_number",
+                                      "at_timestamp")),
+              ("split_shard", (*_ARN_NAME, "shard_to_split", "new_starting_hash_key")),
+              ("merge_shards", (*_ARN_NAME, "shard_to_merge", "adjacent_shard_to_merge")),
+              ("update_shard_count", (*_ARN_NAME, "target_shard_count"))),
+    *_targets(Stream,
+              ("put_record", ("self", "partition_key", "explicit_hash_key", "data")),
+              ("split_shard", ("self", "shard_to_split", "new_starting_hash_key")),
+              ("merge_shards", ("self", "shard_to_merge", "adjacent_shard_to_merge")),
+              ("to_json", None), ("to_json_summary", _SELF)),
+    *_targets(Shard, ("to_json", _SELF)),
+    *_targets(KinesisResponse, ("get_records", _SELF), ("put_records", _SELF), ("create_stream", _SELF)),
+    *_targets(FirehoseBackend,
+              ("create_delivery_stream", (
+                  "self", "region", "delivery_stream_name", "delivery_stream_type",
+                  "kinesis_stream_source_configuration", "delivery_stream_encryption_configuration_input",
+                  "s3_destination_configuration", "extended_s3_destination_configuration",
+                  "redshift_destination_configuration", "elasticsearch_destination_configuration",
+                  "splunk_destination_configuration", "http_endpoint_destination_configuration",
+                  "snowflake_destination_configuration", "iceberg_destination_configuration", "tags")),
+              ("delete_delivery_stream", ("self", "delivery_stream_name")),
+              ("put_record_batch", ("self", "delivery_stream_name")),
+              ("update_destination", ("self", "delivery_stream_name"))),
+    *_targets(FirehoseResponse, ("create_delivery_stream", _SELF)),
+    *_targets(BaseResponse, ("setup_class", None)),
+    *_targets(IAMBackend, ("create_role", ("self", "role_name")), ("put_role_policy", ("self", "role_name")),
+              ("attach_role_policy", ("self", "policy_arn", "role_name"))),
+    *_targets(OpenSearchDomain, ("to_dict", _SELF)),
+    *_targets(OpenSearchServiceBackend, ("create_domain", None), ("delete_domain", ("self", "domain_name"))),
+]}
+
+
+def target_problems(targets: dict[str, PatchTarget] | None = None) -> list[str]:
+    """What is wrong with this moto for the patch table: each missing method or changed signature, one line each."""
+    problems = []
+    for key, target in (PATCH_TARGETS if targets is None else targets).items():
+        found = getattr(target.owner, target.name, None)
+        if not callable(found):
+            problems.append(f"{key} is missing")
+            continue
+        if target.params is None:
+            continue
+        try:
+            names = tuple(inspect.signature(found).parameters)
+        except (TypeError, ValueError):
+            problems.append(f"{key} has no readable signature")
+            continue
+        if names[:len(target.params)] != target.params:
+            problems.append(f"{key}{_signature(names)} is not {key}{_signature(target.params)}")
+    return problems
+
+
+def _signature(names: tuple[str, ...]) -> str:
+    return f"({', '.join(names)})"
+
+
+def original(key: str) -> Callable[..., Any]:
+    """The method a target names, as it is now (call before patching to keep the original)."""
+    target = PATCH_TARGETS[key]
+    return getattr(target.owner, target.name)  # type: ignore[no-any-return]
+
+
+def _as_method(func: Callable[..., Any]) -> Callable[..., Any]:
+    # functools.partial objects are not descriptors: wrap them so ``instance.method(...)`` binds ``self``.
+    if inspect.isfunction(func):
+        return func
+
+    @functools.wraps(func)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return func(self, *args, **kwargs)
+
+    return method
+
+
+def patch(stack: contextlib.ExitStack, key: str, replacement: Callable[..., Any]) -> None:
+    """Replace the method ``key`` names (``"KinesisBackend.put_records"``) class-wide until ``stack`` closes
+    (``unittest.mock.patch.object``: undone on exit, chains with other patches). Only targets of
+    :data:`PATCH_TARGETS` can be patched: a new one is added there, where the gate checks it."""
+    target = PATCH_TARGETS[key]
+    stack.enter_context(mock.patch.object(target.owner, target.name, _as_method(replacement)))
+
+
+def patch_all(stack: contextlib.ExitStack, table: list[tuple[str, Callable[..., Any]]]) -> None:
+    """:func:`patch` for each ``(key, replacement)`` of ``table``."""
+    for key, replacement in table:
+        patch(stack, key, replacement)
+
+
+# ----------------------------------------------------------------------------------------------- record codec
+class IncompatibleMoto(RuntimeError):
+    """This moto stores or parses something in a way the layer does not know (the gate turns it into one line)."""
+
+
+@dataclass(frozen=True)
+class RecordCodec:
+    """How this moto keeps a Kinesis record: ``Data`` as base64 text or as raw bytes (in what its request parser
+    hands the backend, in ``Record.data`` and in ``Stream.put_record``'s argument alike), arrival as epoch seconds
+    (``created_at`` plus ``created_at_datetime``) or as a naive UTC ``datetime`` (``created_at``).
+
+    The layer keeps moto's form of a record's data (no decoding on the write path) and asks the codec for its size,
+    its bytes and its base64 text; a value of the wrong type is an error, never a size of 0.
+    """
+
+    base64_data: bool
+    datetime_arrival: bool
+
+    # Data -------------------------------------------------------------------------------------------------
+    def size(self, value: object) -> int:
+        """Bytes of data in ``value`` (moto's form of a record's ``Data``; None or empty: 0)."""
+        if value is None or value == "" or value == b"":
+            return 0
+        if self.base64_data:
+            if not isinstance(value, str):
+                raise IncompatibleMoto(f"moto handed the layer {type(value).__name__} data where its codec expects "
+                                       "base64 text")
+            n = len(value)
+            return n * 3 // 4 - (2 if value.endswith("==") else 1 if value.endswith("=") else 0)
+        if not isinstance(value, (bytes, bytearray)):
+            raise IncompatibleMoto(f"moto handed the layer {type(value).__name__} data where its codec expects bytes")
+        return len(value)
+
+    def to_bytes(self, value: object) -> bytes:
+        """The data's bytes."""
+        if value is None or value == "" or value == b"":
+            return b""
+        self.size(value)  # the type check
+        return base64.b64decode(value) if self.base64_data else bytes(value)  # type: ignore[arg-type]
+
+    def to_base64(self, value: object) -> str:
+        """The data as base64 text (what a JSON 1.1 answer carries for a blob)."""
+        if self.base64_data:
+            self.size(value)
+            return value or ""  # type: ignore[return-value]
+        return base64.b64encode(self.to_bytes(value)).decode("ascii")
+
+    def from_bytes(self, data: bytes) -> str | bytes:
+        """moto's form of ``data`` (what its own callers pass to ``Stream.put_record``)."""
+        return base64.b64encode(data).decode("ascii") if self.base64_data else bytes(data)
+
+    @staticmethod
+    def request_time(value: object) -> float:
+        """A request's timestamp (GetShardIterator ``Timestamp``) as epoch seconds: moto 5.2.6 parses it into a
+        ``datetime`` from the service model, earlier releases hand over the JSON number."""
+        if isinstance(value, datetime.datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).timestamp()
+        return float(value)  # type: ignore[arg-type]
+
+    # Records ----------------------------------------------------------------------------------------------
+    def new_record(self, partition_key: str, data: object, sequence_number: int, explicit_hash_key: str | None,
+                   arrival_s: float) -> Record:
+        """A moto ``Record`` as moto itself would hold it, arrived at ``arrival_s`` (epoch seconds of the layer's
+        clock; moto stamps the wall clock). ``data`` is already in moto's form."""
+        record = Record.__new__(Record)
+        record.partition_key = partition_key
+        record.data = data
+        record.sequence_number = sequence_number
+        record.explicit_hash_key = explicit_hash_key
+        arrived = datetime.datetime.fromtimestamp(arrival_s, datetime.timezone.utc).replace(tzinfo=None)
+        if self.datetime_arrival:
+            record.created_at = arrived
+        else:
+            record.created_at_datetime = arrived
+            record.created_at = arrival_s
+        record.__dict__[_ARRIVAL_ATTR] = arrival_s
+        return record
+
+    def arrival(self, record: Record) -> float:
+        """The record's arrival, epoch seconds (the layer's own note, else moto's stamp)."""
+        seconds = record.__dict__.get(_ARRIVAL_ATTR)
+        if seconds is not None:
+            return float(seconds)
+        stamp = record.created_at
+        if isinstance(stamp, datetime.datetime):
+            return (stamp if stamp.tzinfo else stamp.replace(tzinfo=datetime.timezone.utc)).timestamp()
+        return float(stamp)
+
+    def record_bytes(self, record: Record) -> bytes:
+        return self.to_bytes(record.data)
+
+    def record_size(self, record: Record) -> int:
+        """Data + partition key bytes of a stored record (the size every Kinesis limit counts)."""
+        return self.size(record.data) + len(record.partition_key.encode("utf-8"))
+
+
+_ARRIVAL_ATTR = "_kinesis_fidelity_arrival"
+_PROBE = b"\x00probe\xff"
+
+
+@functools.cache
+def record_codec() -> RecordCodec:
+    """This moto's codec, found by asking moto's own ``Record`` (its constructor and ``to_json``, which answers
+    GetRecords) what it makes of a base64 text and of a timestamp. :class:`IncompatibleMoto` if neither form fits."""
+    text = base64.b64encode(_PROBE).decode("ascii")
+    record = Record("k", text, 1, None)  # type: ignore[arg-type]
+    try:
+        answered = record.to_json()["Data"]
+    except Exception as exc:  # noqa: BLE001 - any failure here means moto's record is not what we know
+        raise IncompatibleMoto(f"moto's Record.to_json failed on a probe record: {exc!r}") from exc
+    if answered == _PROBE:
+        base64_data = True  # moto decodes the stored text on the way out
+    elif answered in (text, text.encode("ascii")):
+        base64_data = False  # moto hands back what it stores: raw bytes
+    else:
+        raise IncompatibleMoto(f"moto's Record.to_json answered {answered!r} for stored base64 text {text!r}")
+    stamp = record.created_at
+    if isinstance(stamp, datetime.datetime):
+        datetime_arrival = True
+    elif isinstance(stamp, (int, float)) and isinstance(getattr(record, "created_at_datetime", None),
+                                                        datetime.datetime):
+        datetime_arrival = False
+    else:
+        raise IncompatibleMoto(f"moto's Record.created_at is a {type(stamp).__name__}, neither epoch seconds "
+                               "(with created_at_datetime) nor a datetime")
+    return RecordCodec(base64_data=base64_data, datetime_arrival=datetime_arrival)
+
+
+# --------------------------------------------------------------------------------------- moto's mock, privately
+def mock_depth() -> int:
+    """How many ``mock_aws`` are active now (moto's ``MockAWS._nested_count``)."""
+    from moto.core.models import MockAWS
+
+    return int(MockAWS._nested_count)
+
+
+def mock_class() -> type:
+    """moto's ``MockAWS`` (the class ``mock_aws()`` returns an instance of), whose start and stop the shared mock
+    guards."""
+    from moto.core.models import MockAWS
+
+    return MockAWS
+
+
+def reset_backends(remove_data: bool) -> None:
+    """Empty every moto backend, as moto does when the outermost ``mock_aws`` starts (and, with ``remove_data``,
+    stops)."""
+    from moto.core.base_backend import BackendDict
+    from moto.core.model_instances import reset_model_data
+
+    BackendDict.reset()
+    if remove_data:
+        reset_model_data()
+
+
+def lambda_backend(account_id: str, region: str) -> Any:
+    """moto's Lambda backend (for Kinesis event-source mappings); imported when a stream has one."""
+    from moto.awslambda.utils import get_backend
+
+    return get_backend(account_id, region)
+
+
+__all__ = [
+    "PATCH_TARGETS", "SUPPORTED_RANGE", "TESTED_RELEASES", "ActionResult", "BaseResponse", "FirehoseBackend",
+    "FirehoseResponse", "IAMBackend", "IncompatibleMoto", "InvalidArgumentException", "JsonRESTError",
+    "KinesisBackend", "KinesisResponse", "OpenSearchDomain", "OpenSearchServiceBackend", "PatchTarget", "Record",
+    "RecordCodec", "ResourceInUseException", "ServiceException", "Shard", "Stream", "StreamCannotBeUpdatedError",
+    "ValidationException", "compose_shard_iterator", "decompose_shard_iterator", "firehose_backends",
+    "get_partition", "kinesis_backends", "lambda_backend", "mock_class", "mock_depth", "moto_version", "original",
+    "patch", "patch_all", "record_codec", "reset_backends", "s3_backends", "target_problems",
+]
