@@ -25,6 +25,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .clock import RealClock
 
+    if args.fidelity == "on":  # refuse a moto the layer cannot drive before anything starts
+        from .fidelity import MotoGateError, check_moto
+
+        try:
+            check_moto()
+        except MotoGateError as exc:
+            print(exc.line, file=sys.stderr)
+            return 4
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

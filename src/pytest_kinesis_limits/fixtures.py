@@ -83,7 +83,8 @@ def _metered(config: pytest.Config, client: BaseClient) -> BaseClient:
 
 
 @pytest.fixture(scope="session")
-def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings) -> Iterator[Backend]:
+def kinesis_backend(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
+                    kinesis_settings: Settings) -> Iterator[Backend]:
     """The backend: ``.kind`` moto/live/endpoint (``.label`` adds moto-plain), ``.region``, ``.account_id``. Offline
     moto's mock_aws stays on for the session (your own mock_aws() still starts empty); live, the preflight's.
 
@@ -101,6 +102,8 @@ def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings) -> 
     from .backends import offline_backend
     from .motoshare import SharedMock
 
+    if kinesis_settings.fidelity == "on":
+        _check_moto(request.session)
     shared = SharedMock(busy=_plugin_resources_in_use)
     shared.start()
     _SHARED_MOCK.append(shared)
@@ -109,6 +112,23 @@ def kinesis_backend(pytestconfig: pytest.Config, kinesis_settings: Settings) -> 
     finally:
         _SHARED_MOCK.remove(shared)
         shared.stop()
+
+
+def _check_moto(session: pytest.Session) -> None:
+    """Stop the run with one line (exit status 4) when the installed moto is one the fidelity layer cannot drive.
+    Under xdist the worker stops its session (``shouldstop``, which xdist hands to the controller without calling it
+    a crash) and tells the controller, which ends the run with status 4 too (plugin.pytest_testnodedown)."""
+    from .fidelity import MotoGateError, check_moto
+    from .plugin import GATE_OUTPUT
+
+    try:
+        check_moto()
+    except MotoGateError as exc:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            session.shouldstop = exc.line
+            workeroutput[GATE_OUTPUT] = exc.line
+        pytest.exit(exc.line, returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.fixture(autouse=True)

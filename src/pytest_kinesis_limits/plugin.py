@@ -72,6 +72,24 @@ MARKERS = (
 )
 
 
+#: A worker's note to the controller that the moto gate stopped it (fixtures._check_moto); the line it printed.
+GATE_OUTPUT = "kinesis_moto_gate"
+GATE_LINE_KEY = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: a worker stopped by the moto gate makes the whole run end with status 4 (usage error)."""
+    line = getattr(node, "workeroutput", {}).get(GATE_OUTPUT)
+    if line:
+        node.config.stash[GATE_LINE_KEY] = line
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if session.config.stash.get(GATE_LINE_KEY, None):
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
 def _dest(name: str) -> str:
     return f"kinesis_{name}"
 

@@ -1,4 +1,5 @@
-"""The import graph of src/: no cycle, and the Firehose package's layers used in one direction.
+"""The import graph of src/: no cycle, the Firehose package's layers used in one direction, and moto's internals
+reached only through the offline layer's one door (``fidelity/moto_adapter.py``).
 
 Run it alone with ``.venv/bin/pytest -p no:cacheprovider tests/unit/test_import_graph.py``, or print the graph
 with ``.venv/bin/python tests/unit/test_import_graph.py`` (modules in an order where each comes after what it
@@ -98,7 +99,61 @@ def import_order(graph: dict[str, set[str]]) -> list[str]:
     return list(graphlib.TopologicalSorter(graph).static_order())
 
 
+#: The one door to moto (issue 18): the only module that imports moto's internals. Elsewhere only moto's public faces,
+#: each where it is needed: ``mock_aws`` for the plugin's shared mock and ``ThreadedMotoServer`` for ``serve``.
+MOTO_DOOR = f"{PACKAGE}.fidelity.moto_adapter"
+MOTO_PUBLIC = {f"{PACKAGE}.motoshare": {"moto.mock_aws"}, f"{PACKAGE}.cli": {"moto.server.ThreadedMotoServer"}}
+
+
+def moto_imports(path: Path) -> list[tuple[str, int]]:
+    """Every name of moto a module imports (``moto.x.y`` for ``from moto.x import y``), anywhere in it, with its
+    line; ``if TYPE_CHECKING:`` blocks count too (a type from moto's insides is a dependency on them)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names if alias.name.split(".")[0] == "moto"]
+        elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "moto":
+            found += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names]
+    return found
+
+
+def moto_door_violations(src: Path = SRC) -> list[str]:
+    """Imports of moto outside the door, other than the public names :data:`MOTO_PUBLIC` allows."""
+    bad = []
+    for name, path in module_files(src).items():
+        if name == MOTO_DOOR:
+            continue
+        allowed = MOTO_PUBLIC.get(name, set())
+        bad += [f"{name}:{line} imports {what}" for what, line in moto_imports(path) if what not in allowed]
+    return bad
+
+
 # ------------------------------------------------------------------------------------------------ tests
+def test_moto_is_imported_only_through_the_adapter() -> None:
+    assert moto_imports(module_files()[MOTO_DOOR]), "the adapter imports moto"
+    assert moto_door_violations() == []
+
+
+def test_the_door_check_finds_moto_imported_elsewhere(tmp_path: Path) -> None:
+    """Can fail: moto's internals imported outside the adapter, at the top, in a function or for type checking, and
+    a public name where it is not allowed, are each reported; the allowed public names are not."""
+    package = tmp_path / PACKAGE
+    (package / "fidelity").mkdir(parents=True)
+    for init in (package / "__init__.py", package / "fidelity" / "__init__.py"):
+        init.write_text("")
+    (package / "fidelity" / "moto_adapter.py").write_text("from moto.kinesis.models import Stream\n")
+    (package / "top.py").write_text("import moto.kinesis.models\n")
+    (package / "inner.py").write_text("def f():\n    from moto.core.models import MockAWS\n")
+    (package / "typed.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                      "    from moto.kinesis.models import Shard\n")
+    (package / "motoshare.py").write_text("def f():\n    from moto import mock_aws\n")
+    (package / "cli.py").write_text("from moto import mock_aws\n")
+    assert sorted(moto_door_violations(tmp_path)) == [
+        f"{PACKAGE}.cli:1 imports moto.mock_aws", f"{PACKAGE}.inner:2 imports moto.core.models.MockAWS",
+        f"{PACKAGE}.top:1 imports moto.kinesis.models", f"{PACKAGE}.typed:3 imports moto.kinesis.models.Shard"]
+
+
+
 def test_the_import_graph_of_src_has_no_cycle() -> None:
     graph = import_graph()
     assert f"{PACKAGE}.firehose.objects" in graph and f"{PACKAGE}.plugin" in graph

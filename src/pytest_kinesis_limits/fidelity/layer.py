@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from . import lifecycle, resharding, streams
+from . import gate, lifecycle, resharding, streams
 from .config import FidelityConfig
 from .moto_adapter import ActionResult, KinesisBackend, KinesisResponse, RecordCodec, Shard, Stream, \
     decompose_shard_iterator, kinesis_backends, original, patch_all, record_codec
@@ -238,12 +238,28 @@ def _patches(layer: FidelityLayer) -> list[tuple[str, Callable[..., Any]]]:
     ]
 
 
+def check_moto() -> gate.GateResult:
+    """Check once per process that the installed moto is one the layer can drive (:mod:`.gate`); raise
+    :class:`.gate.MotoGateError` otherwise. :func:`activate` calls it; the plugin calls it before the first test."""
+    return gate.ensure(_activate_unchecked)
+
+
 @contextlib.contextmanager
 def activate(clock: Clock, config: FidelityConfig | None = None) -> Iterator[FidelityLayer]:
     """Patch moto's Kinesis backend (class-level, ``unittest.mock.patch.object``), yield the layer, restore
-    everything on exit. One layer at a time: a nested or concurrent call raises :class:`FidelityAlreadyActive`."""
+    everything on exit. One layer at a time: a nested or concurrent call raises :class:`FidelityAlreadyActive`.
+
+    The first activation in a process runs :func:`.gate.ensure`: a moto the layer cannot drive raises
+    :class:`.gate.MotoGateError` (one line: the versions, the problem, the fix) before anything is patched."""
+    result = check_moto()
+    with _activate_unchecked(clock, config if config is not None else FidelityConfig(), result.codec) as layer:
+        yield layer
+
+
+@contextlib.contextmanager
+def _activate_unchecked(clock: Clock, config: FidelityConfig, codec: RecordCodec) -> Iterator[FidelityLayer]:
     global _active
-    layer = FidelityLayer(clock, config if config is not None else FidelityConfig())
+    layer = FidelityLayer(clock, config, codec)
     with _active_lock:
         if _active is not None:
             raise FidelityAlreadyActive(f"a fidelity layer is already active ({_active!r}); exit it first")
@@ -260,4 +276,4 @@ def activate(clock: Clock, config: FidelityConfig | None = None) -> Iterator[Fid
             _active = None
 
 
-__all__ = ["FidelityAlreadyActive", "FidelityLayer", "activate", "active_layer"]
+__all__ = ["FidelityAlreadyActive", "FidelityLayer", "activate", "active_layer", "check_moto"]

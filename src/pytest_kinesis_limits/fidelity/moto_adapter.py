@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import datetime
 import functools
 import inspect
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit, urlunsplit
 
 from moto.core.exceptions import JsonRESTError, ServiceException
 from moto.core.responses import ActionResult, BaseResponse
@@ -44,10 +46,25 @@ from moto.opensearch.models import OpenSearchDomain, OpenSearchServiceBackend
 from moto.s3.models import s3_backends
 from moto.utilities.utils import get_partition
 
-#: The moto releases the package metadata admits (pyproject.toml); tox's moto-lowest and moto-newest run both ends.
-SUPPORTED_RANGE = ">=5.2.1,<5.3"
-#: The releases this code was run against (the lowest allowed and the newest on the registry when it was written).
-TESTED_RELEASES = ("5.2.1", "5.2.5", "5.2.6")
+#: The releases this code was run against: the lowest the metadata admits and the newest on the registry when it was
+#: written (tox -e moto-lowest, moto-newest), and the one before the newest.
+TESTED_RELEASES = ("5.2.3", "5.2.5", "5.2.6")
+
+
+def supported_range() -> str:
+    """The moto releases the installed package's metadata admits (pyproject.toml's dependency), e.g. ``>=5.2.3,<5.3``."""
+    from packaging.requirements import Requirement
+
+    try:
+        requires = metadata.requires("pytest-kinesis-limits") or []
+    except metadata.PackageNotFoundError:
+        requires = []
+    for line in requires:
+        requirement = Requirement(line)
+        if requirement.name == "moto" and not requirement.marker:
+            lower_first = sorted(requirement.specifier, key=lambda spec: not spec.operator.startswith(">"))
+            return ",".join(str(spec) for spec in lower_first)
+    return "(unknown: the package's metadata names no moto)"
 
 
 def moto_version() -> str:
@@ -339,6 +356,20 @@ def reset_backends(remove_data: bool) -> None:
         reset_model_data()
 
 
+def in_memory_answer(request: Any, service_url: str) -> Any:
+    """moto's answer to a botocore request, without a mock and without a network: moto's own ``before-send``
+    handler (``BotocoreStubber``), enabled for this one call, answers it as if sent to ``service_url`` (the AWS
+    address moto routes by). A ``botocore.awsrequest.AWSResponse``, or None when no moto backend serves it."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    stubber = BotocoreStubber()
+    stubber.enabled = True
+    routed = copy.copy(request)
+    sent, aws = urlsplit(request.url), urlsplit(service_url)
+    routed.url = urlunsplit((aws.scheme, aws.netloc, sent.path, sent.query, sent.fragment))
+    return stubber(event_name="before-send", request=routed)
+
+
 def lambda_backend(account_id: str, region: str) -> Any:
     """moto's Lambda backend (for Kinesis event-source mappings); imported when a stream has one."""
     from moto.awslambda.utils import get_backend
@@ -347,11 +378,11 @@ def lambda_backend(account_id: str, region: str) -> Any:
 
 
 __all__ = [
-    "PATCH_TARGETS", "SUPPORTED_RANGE", "TESTED_RELEASES", "ActionResult", "BaseResponse", "FirehoseBackend",
+    "PATCH_TARGETS", "TESTED_RELEASES", "ActionResult", "BaseResponse", "FirehoseBackend",
     "FirehoseResponse", "IAMBackend", "IncompatibleMoto", "InvalidArgumentException", "JsonRESTError",
     "KinesisBackend", "KinesisResponse", "OpenSearchDomain", "OpenSearchServiceBackend", "PatchTarget", "Record",
     "RecordCodec", "ResourceInUseException", "ServiceException", "Shard", "Stream", "StreamCannotBeUpdatedError",
     "ValidationException", "compose_shard_iterator", "decompose_shard_iterator", "firehose_backends",
-    "get_partition", "kinesis_backends", "lambda_backend", "mock_class", "mock_depth", "moto_version", "original",
-    "patch", "patch_all", "record_codec", "reset_backends", "s3_backends", "target_problems",
+    "get_partition", "in_memory_answer", "kinesis_backends", "lambda_backend", "mock_class", "mock_depth", "moto_version", "original",
+    "patch", "patch_all", "record_codec", "reset_backends", "s3_backends", "supported_range", "target_problems",
 ]
