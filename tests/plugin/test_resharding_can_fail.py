@@ -25,12 +25,12 @@ def _lose_one_acknowledged_record(kinesis_fidelity, monkeypatch):
     real = streams._store
     dropped = []
 
-    def lossy(layer, stream, shard, rec, now):
+    def lossy(layer, stream, shard, rec, arrival):
         # After the reshard has started (a shard is closed), acknowledge one record without storing it.
         if not dropped and any(not s.is_open for s in stream.shards.values()):
             dropped.append(rec.partition_key)
             return sequence.stream_state(layer, stream).next_sequence()
-        return real(layer, stream, shard, rec, now)
+        return real(layer, stream, shard, rec, arrival)
 
     monkeypatch.setattr(streams, "_store", lossy)
 """
@@ -62,11 +62,11 @@ def _store_one_record_twice(kinesis_fidelity, monkeypatch):
     real = streams._store
     doubled = []
 
-    def twice(layer, stream, shard, rec, now):
-        seq = real(layer, stream, shard, rec, now)
+    def twice(layer, stream, shard, rec, arrival):
+        seq = real(layer, stream, shard, rec, arrival)
         if not doubled and any(not s.is_open for s in stream.shards.values()):
             doubled.append(seq)
-            real(layer, stream, shard, rec, now)
+            real(layer, stream, shard, rec, arrival)
         return seq
 
     monkeypatch.setattr(streams, "_store", twice)

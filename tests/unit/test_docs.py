@@ -53,3 +53,28 @@ def test_every_fixture_has_a_docstring(name: str) -> None:
         if value is not None:
             function = getattr(value, "_get_wrapped_function", lambda: value)()
             assert inspect.getdoc(function), f"fixture {name} has no docstring (pytest --fixtures shows it)"
+
+
+def test_the_moto_range_is_said_the_same_everywhere() -> None:
+    """pyproject.toml's moto bound is the one tox's moto-lowest pins, the README and docs/fidelity.md state, and the
+    adapter's tested releases start from; constraints.txt pins a release inside it."""
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    from pytest_kinesis_limits.fidelity.moto_adapter import TESTED_RELEASES
+
+    top = DOCS.parent
+    project = tomllib.loads((top / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    moto = next(Requirement(line) for line in project["dependencies"] if line.startswith("moto"))
+    lowest = min((spec.version for spec in moto.specifier if spec.operator == ">="), key=Version)
+    spelled = ",".join(sorted((str(spec) for spec in moto.specifier), key=lambda text: not text.startswith(">")))
+    assert re.search(rf"^deps = moto\[[^\]]+\]=={re.escape(lowest)}$", (top / "tox.ini").read_text(encoding="utf-8"),
+                     flags=re.MULTILINE), f"tox.ini's moto-lowest does not pin {lowest}"
+    assert TESTED_RELEASES[0] == lowest
+    for page in (top / "README.md", DOCS / "fidelity.md"):
+        assert f"`{spelled}`" in page.read_text(encoding="utf-8"), f"{page.name} does not say moto `{spelled}`"
+    locked = re.search(r"^moto==(\S+)$", (top / "constraints.txt").read_text(encoding="utf-8"), flags=re.MULTILINE)
+    assert locked and Version(locked.group(1)) in moto.specifier

@@ -261,22 +261,28 @@ class RecordCodec:
         return float(value)  # type: ignore[arg-type]
 
     # Records ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def stamp(arrival_s: float) -> tuple[float, datetime.datetime]:
+        """An arrival for :meth:`new_record`: epoch seconds of the layer's clock and moto's naive UTC datetime (made
+        once for all the records of a request)."""
+        return arrival_s, datetime.datetime.fromtimestamp(arrival_s, datetime.timezone.utc).replace(tzinfo=None)
+
     def new_record(self, partition_key: str, data: object, sequence_number: int, explicit_hash_key: str | None,
-                   arrival_s: float) -> Record:
-        """A moto ``Record`` as moto itself would hold it, arrived at ``arrival_s`` (epoch seconds of the layer's
-        clock; moto stamps the wall clock). ``data`` is already in moto's form."""
+                   arrival: tuple[float, datetime.datetime]) -> Record:
+        """A moto ``Record`` as moto itself would hold it, arrived at ``arrival`` (:meth:`stamp`: the layer's clock;
+        moto stamps the wall clock). ``data`` is already in moto's form."""
         record = Record.__new__(Record)
         record.partition_key = partition_key
         record.data = data
         record.sequence_number = sequence_number
         record.explicit_hash_key = explicit_hash_key
-        arrived = datetime.datetime.fromtimestamp(arrival_s, datetime.timezone.utc).replace(tzinfo=None)
+        seconds, arrived = arrival
         if self.datetime_arrival:
             record.created_at = arrived
         else:
             record.created_at_datetime = arrived
-            record.created_at = arrival_s
-        record.__dict__[_ARRIVAL_ATTR] = arrival_s
+            record.created_at = seconds
+        record.__dict__[_ARRIVAL_ATTR] = seconds
         return record
 
     def arrival(self, record: Record) -> float:

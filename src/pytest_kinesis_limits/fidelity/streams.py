@@ -6,6 +6,7 @@ Each function takes the active layer (for its clock, config and state) and moto'
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,8 @@ def max_request_bytes(layer: FidelityLayer, stream: Stream) -> int:
     return max(layer.config.max_request_bytes, max_record_bytes(layer, stream))
 
 
-def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedRecord, now: float) -> int:
+def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedRecord,
+           arrival: tuple[float, datetime.datetime]) -> int:
     """Append one record to ``shard`` with the stream's next number (stream lock held). O(1), no scan.
 
     ApproximateArrivalTimestamp is the layer's clock (API_Record.html: set when the stream accepts the record), so
@@ -44,12 +46,12 @@ def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedReco
     sst = shard_state(layer, st, shard)
     sst.sync(shard, layer.codec)
     seq = st.next_sequence()
-    record = layer.codec.new_record(rec.partition_key, rec.data, seq, rec.explicit_hash_key, now)
+    record = layer.codec.new_record(rec.partition_key, rec.data, seq, rec.explicit_hash_key, arrival)
     # Dict, then numbers, then times: a lock-free reader that finds a number in the index finds its record,
     # and ShardState.sync, which takes this lock, cannot index the record between these lines.
     shard.records[seq] = record
     sst.seqs.append(seq)
-    sst.times.append(now)
+    sst.times.append(arrival[0])
     return seq
 
 
@@ -83,6 +85,7 @@ def put_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
     stored: list[tuple[str, PreparedRecord, str]] = []
     with st.lock:
         now = layer.clock.now()
+        arrival = layer.codec.stamp(now)
         for rec in prepared:
             shard = _route(layer, stream, rec)
             if config.throttling and not shard_state(layer, st, shard).write.admit(now, rec.size, config):
@@ -92,7 +95,7 @@ def put_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
                             "ErrorMessage": errors.write_throttled_message(
                                 shard.shard_id, stream.stream_name, stream.account_id)})
                 continue
-            seq = str(_store(layer, stream, shard, rec, now))
+            seq = str(_store(layer, stream, shard, rec, arrival))
             out.append({"SequenceNumber": seq, "ShardId": shard.shard_id})
             stored.append((shard.shard_id, rec, seq))
     for shard_id, rec, seq in stored:
@@ -118,7 +121,7 @@ def store_one(layer: FidelityLayer, stream: Stream, rec: PreparedRecord, throttl
         shard = _route(layer, stream, rec)
         if throttle and config.throttling and not shard_state(layer, st, shard).write.admit(now, rec.size, config):
             raise errors.write_throttled(shard.shard_id, stream.stream_name, stream.account_id)
-        seq = str(_store(layer, stream, shard, rec, now))
+        seq = str(_store(layer, stream, shard, rec, layer.codec.stamp(now)))
     _notify_lambda(layer, stream, shard.shard_id, rec, seq)
     return seq, shard.shard_id
 
