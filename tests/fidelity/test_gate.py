@@ -69,13 +69,17 @@ def test_a_missing_patch_target_and_a_changed_signature_are_named(monkeypatch: p
     class Old:
         def put_records(self, stream_name: str) -> None: ...
 
+        def get_records(self, limit: int, shard_iterator: str) -> None: ...
+
     targets = {"Old.put_records": PatchTarget(Old, "put_records", ("self", "stream_arn", "stream_name", "records")),
+               "Old.get_records": PatchTarget(Old, "get_records", ("self", "shard_iterator", "limit")),
                "Old.gone": PatchTarget(Old, "gone", None)}
     assert moto_adapter.target_problems(targets) == [
-        "Old.put_records(self, stream_name) is not Old.put_records(self, stream_arn, stream_name, records)",
+        "Old.put_records has no parameter stream_arn, records",
+        "Old.get_records(self, limit, shard_iterator) is not Old.get_records(self, shard_iterator, limit)",
         "Old.gone is missing"]
     monkeypatch.setattr(moto_adapter, "PATCH_TARGETS", {**moto_adapter.PATCH_TARGETS, **targets})
-    with pytest.raises(gate.MotoGateError, match=r"Old\.put_records\(self, stream_name\) is not .* \(and 1 more\)"):
+    with pytest.raises(gate.MotoGateError, match=r"Old\.put_records has no parameter stream_arn, records \(and 2 more\)"):
         gate.check(layer._activate_unchecked)
 
 

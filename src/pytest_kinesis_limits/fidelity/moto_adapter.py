@@ -161,7 +161,9 @@ def target_problems(targets: dict[str, PatchTarget] | None = None) -> list[str]:
             problems.append(f"{key} has no readable signature")
             continue
         if names[:len(target.params)] != target.params:
-            problems.append(f"{key}{_signature(names)} is not {key}{_signature(target.params)}")
+            missing = [name for name in target.params if name not in names]
+            problems.append(f"{key} has no parameter {', '.join(missing)}" if missing else
+                            f"{key}{_signature(names[:len(target.params)])} is not {key}{_signature(target.params)}")
     return problems
 
 
