@@ -30,8 +30,8 @@ from slow_link import SlowLink  # noqa: E402
 
 from pytest_kinesis_limits import limits  # noqa: E402
 from pytest_kinesis_limits.clock import RealClock  # noqa: E402
-from pytest_kinesis_limits.keys import KeySpread, generate_records  # noqa: E402
-from pytest_kinesis_limits.producer import Producer, Rate, RetryPolicy  # noqa: E402
+from pytest_kinesis_limits.kinesis.key_spread import KeySpread, generate_records  # noqa: E402
+from pytest_kinesis_limits.kinesis.producer import Producer, Rate, RetryPolicy  # noqa: E402
 
 CASES = {
     "records-1-shard": (1, 100, Rate.records_per_s(2 * limits.SHARD_WRITE_RECORDS_PER_S.value)),

@@ -28,10 +28,10 @@ from moto import mock_aws
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.fidelity import FidelityConfig, activate
-from pytest_kinesis_limits.keys import KeySpread, Record, generate_records
-from pytest_kinesis_limits.meter import measure, measure_stream
-from pytest_kinesis_limits.producer import Producer, Rate, RetryPolicy, batch_records
-from pytest_kinesis_limits.reader import ReadRecord
+from pytest_kinesis_limits.kinesis.key_spread import KeySpread, Record, generate_records
+from pytest_kinesis_limits.kinesis.meter import measure, measure_stream
+from pytest_kinesis_limits.kinesis.producer import Producer, Rate, RetryPolicy, batch_records
+from pytest_kinesis_limits.kinesis.reader import ReadRecord
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 

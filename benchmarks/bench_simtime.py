@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.simtime import TimeKeeper
+from pytest_kinesis_limits.fidelity.simtime import TimeKeeper
 
 ROOT = Path(__file__).parents[1]
 

@@ -27,7 +27,7 @@ def _time_run(args: list[str], cwd: str) -> float:
 
 
 def heavy_imports() -> list[str]:
-    code = ("import sys; import pytest_kinesis_limits.plugin, pytest_kinesis_limits.fixtures; "
+    code = ("import sys; import pytest_kinesis_limits.plugin, pytest_kinesis_limits.plugin.fixtures; "
             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
     return [m for m in out.split(",") if m]

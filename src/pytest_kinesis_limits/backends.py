@@ -28,7 +28,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from .settings import MAX_IN_FLIGHT, Settings
+from pytest_kinesis_limits.settings import MAX_IN_FLIGHT, Settings
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient

@@ -3,7 +3,7 @@
 ``serve`` runs moto's server on loopback with the offline fidelity layer (a Kinesis-like endpoint for
 ``pytest --aws-endpoint-url``), and the search destination's stand-in index on a second loopback port. ``sweep`` finds resources this tool tagged (``created-by``) that a killed
 run left behind in one region, of runs older than ``--older-than`` (or the one ``--run-id`` names), and
-deletes them only when asked to with ``--yes`` (rules: :mod:`pytest_kinesis_limits.sweep`). ``plot`` redraws
+deletes them only when asked to with ``--yes`` (rules: :mod:`pytest_kinesis_limits.live.sweep`). ``plot`` redraws
 a saved report's plots (and its HTML page) from the report's JSON series.
 """
 
@@ -23,10 +23,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     from moto.server import ThreadedMotoServer
 
-    from .clock import RealClock
+    from pytest_kinesis_limits.clock import RealClock
 
     if args.fidelity == "on":  # refuse a moto the layer cannot drive before anything starts
-        from .fidelity import MotoGateError, check_moto
+        from pytest_kinesis_limits.fidelity import MotoGateError, check_moto
 
         try:
             check_moto()
@@ -42,8 +42,8 @@ def _serve(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         extra = ""
         if args.fidelity == "on":
-            from .fidelity import FidelityConfig
-            from .offline import activate_all
+            from pytest_kinesis_limits.fidelity import FidelityConfig
+            from pytest_kinesis_limits.fidelity.offline import activate_all
 
             config = FidelityConfig().scale_lifecycle(args.lifecycle_scale)
             layer = stack.enter_context(activate_all(RealClock(), config))
@@ -79,9 +79,9 @@ def _search_data_plane(layer: object) -> str:
 def _sweep(args: argparse.Namespace) -> int:
     import os
 
-    from .backends import PreflightError, Wording, preflight
-    from .settings import SettingError, resolve
-    from .sweep import DEFAULT_OLDER_THAN_S, delete_planned, find_tagged, format_age, plan_sweep, spell_age
+    from pytest_kinesis_limits.backends import PreflightError, Wording, preflight
+    from pytest_kinesis_limits.settings import SettingError, resolve
+    from pytest_kinesis_limits.live.sweep import DEFAULT_OLDER_THAN_S, delete_planned, find_tagged, format_age, plan_sweep, spell_age
 
     older_than = DEFAULT_OLDER_THAN_S if args.older_than is None else args.older_than
     wording = Wording(region="--region", profile="--profile", endpoint_url="--endpoint-url", live=None,
@@ -122,7 +122,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def catalogue_markdown() -> str:
     """The limits catalogue as the Markdown table of docs/limits.md."""
-    from .limits import CATALOGUE
+    from pytest_kinesis_limits.limits import CATALOGUE
 
     lines = [
         "# The limits catalogue",
@@ -137,7 +137,7 @@ def catalogue_markdown() -> str:
         value = "-" if limit.value is None else f"{limit.value:,}"
         lines.append(f"| `{limit.key}` | {value} | {limit.unit} | {limit.description} | {limit.source} "
                      f"| {limit.as_of} | {limit.note} |")
-    from .pricing import prices_markdown
+    from pytest_kinesis_limits.live.pricing import prices_markdown
 
     return "\n".join(lines) + "\n" + prices_markdown()
 
@@ -148,7 +148,7 @@ def _limits(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    from .emulators import EmulatorError, running
+    from pytest_kinesis_limits.emulators import EmulatorError, running
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -170,7 +170,7 @@ def _emulator(args: argparse.Namespace) -> int:
 def _conformance(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .emulators import EmulatorError, run_conformance
+    from pytest_kinesis_limits.emulators import EmulatorError, run_conformance
 
     try:
         result = run_conformance(args.name, Path(args.report_dir), args.pytest_args or ["tests/limits"])
@@ -183,7 +183,7 @@ def _conformance(args: argparse.Namespace) -> int:
 def _matrix(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .matrix import ReportError, load_all, render
+    from pytest_kinesis_limits.reporting.matrix import ReportError, load_all, render
 
     try:
         reports = load_all(Path(p) for p in args.reports)
@@ -201,9 +201,9 @@ def _matrix(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     """Redraw a saved report's plots (and, with --html, its page) from its JSON series."""
-    from . import plots
-    from .output import write_outputs
-    from .report import ReportError, load_report
+    from pytest_kinesis_limits.reporting import plots
+    from pytest_kinesis_limits.reporting.output import write_outputs
+    from pytest_kinesis_limits.reporting.report import ReportError, load_report
 
     try:
         report = load_report(args.report)
@@ -234,7 +234,7 @@ def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .settings import parse_profile, parse_region, parse_scale, parse_url
+    from pytest_kinesis_limits.settings import parse_profile, parse_region, parse_scale, parse_url
 
     parser = argparse.ArgumentParser(prog="pytest-kinesis-limits", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep.set_defaults(run=_sweep)
     catalogue = commands.add_parser("limits", help="print the limits catalogue as Markdown (docs/limits.md)")
     catalogue.set_defaults(run=_limits)
-    from .emulators import EMULATORS
+    from pytest_kinesis_limits.emulators import EMULATORS
 
     emulator = commands.add_parser("emulator", help="install (npm) and start a Kinesis emulator on 127.0.0.1 "
                                    "until Ctrl-C")

@@ -4,7 +4,7 @@ Live runs use :class:`RealClock`. Offline runs use :class:`SimulatedClock`: time
 somebody sleeps on it, so a paced producer and the fidelity layer's per-second throttling see the
 same seconds run after run, whatever the machine load (DESIGN.md section 7). A simulated sleep returns
 at once, which also keeps the offline suite fast. The test's own ``time.sleep`` (and so botocore's retries and
-waiters) reaches the same clock through :mod:`pytest_kinesis_limits.simtime`.
+waiters) reaches the same clock through :mod:`pytest_kinesis_limits.fidelity.simtime`.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class SimulatedClock:
     per-second buckets aligned the same way in every run.
 
     ``sleep_hook``, when set, is offered every sleep first (it returns True when it took care of it): the
-    plugin's :class:`~pytest_kinesis_limits.simtime.TimeKeeper` uses it so that sleeps of several threads of a
+    plugin's :class:`~pytest_kinesis_limits.fidelity.simtime.TimeKeeper` uses it so that sleeps of several threads of a
     test overlap instead of adding up. Without one (and for a single thread) a sleep is :meth:`advance`.
     """
 

@@ -29,7 +29,7 @@ from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import limits
+from pytest_kinesis_limits import limits
 
 LOOPBACK = "127.0.0.1"
 REGION = "us-east-1"

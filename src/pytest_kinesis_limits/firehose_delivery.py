@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-from .firehose.delivery import (  # noqa: F401  (re-exported for old imports)
+from pytest_kinesis_limits.firehose.delivery import (  # noqa: F401  (re-exported for old imports)
     DeliveryResult,
     arrival_times,
     compare_delivery,

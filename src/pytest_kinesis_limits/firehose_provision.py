@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 
-from .firehose.handover import (  # noqa: F401  (re-exported for old imports)
+from pytest_kinesis_limits.firehose.handover import (  # noqa: F401  (re-exported for old imports)
     CANARY,
     CANARY_FIELD,
     DeliveryStreamInfo,
@@ -20,7 +20,7 @@ from .firehose.handover import (  # noqa: F401  (re-exported for old imports)
     without_canaries,
     write_canaries,
 )
-from .firehose.provision import (  # noqa: F401  (re-exported for old imports)
+from pytest_kinesis_limits.firehose.provision import (  # noqa: F401  (re-exported for old imports)
     BUCKET_ACTIONS,
     FIREHOSE_PRINCIPAL,
     PROPAGATION_MESSAGES,

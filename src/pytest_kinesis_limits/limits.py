@@ -418,7 +418,7 @@ STREAM_NAME_PATTERN = "[a-zA-Z0-9_.-]+"  # the StreamName request-model pattern 
 # The rates are the sentences of each operation's documentation ("CreateStream has a limit of five transactions per
 # second per account"), the same in the API reference pages and in botocore's service model. botocore's standard
 # retry mode retries LimitExceededException (its throttling codes), so a brief excess costs a backoff, not a
-# failure; the run keeps under them anyway (resources.TransitionLimiter). Prices are in pricing.py (per region).
+# failure; the run keeps under them anyway (resources.TransitionLimiter). Prices are in live/pricing.py (per region).
 SRC_KINESIS_MODEL_DOCS = "botocore data/kinesis/2013-12-02/service-2.json (1.44.8), each operation's documentation"
 SRC_DELETE_STREAM_API = f"{_DOCS}/kinesis/latest/APIReference/API_DeleteStream.html"
 SRC_DESCRIBE_STREAM = f"{_DOCS}/kinesis/latest/APIReference/API_DescribeStream.html"

@@ -16,8 +16,8 @@ from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.fidelity.firehose import FirehoseSimulator, activate_firehose
 from pytest_kinesis_limits.firehose import provision
-from pytest_kinesis_limits.offline import activate_all
-from pytest_kinesis_limits.reader import read_stream
+from pytest_kinesis_limits.fidelity.offline import activate_all
+from pytest_kinesis_limits.kinesis.reader import read_stream
 
 from .kinesis_helpers import make_clients
 from .test_firehose_sim import BUCKET_ARN, START, Env, make_env, seq

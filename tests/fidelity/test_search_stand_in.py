@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from pytest_kinesis_limits import firehose as fh
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.offline import activate_all
+from pytest_kinesis_limits.fidelity.offline import activate_all
 
 from .kinesis_helpers import REGION, START
 

@@ -18,9 +18,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pytest_kinesis_limits import firehose as fh
-from pytest_kinesis_limits import limits, payloads, probes
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.kinesis import payloads
+from pytest_kinesis_limits.kinesis import probes
 from pytest_kinesis_limits.firehose import delivery_bound_s, delivery_poll_s
-from pytest_kinesis_limits.resharding import Reshard, Scenario, open_shards, run_scenario
+from pytest_kinesis_limits.kinesis.resharding import Reshard, Scenario, open_shards, run_scenario
 
 pytestmark = pytest.mark.kinesis_gap(
     "moto-plain", reason="moto's Firehose never reads its Kinesis source (nothing is delivered, the fixture's "

@@ -17,7 +17,9 @@ import json
 import pytest
 from botocore.exceptions import ParamValidationError
 
-from pytest_kinesis_limits import limits, payloads, probes
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.kinesis import payloads
+from pytest_kinesis_limits.kinesis import probes
 
 MAX_RECORDS = limits.PUT_RECORDS_MAX_RECORDS
 RECORD_BYTES = limits.RECORD_MAX_BYTES

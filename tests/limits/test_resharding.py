@@ -20,9 +20,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.reader import list_all_shards, open_shards
-from pytest_kinesis_limits.resharding import Reshard, ReshardResult, Scenario, run_scenario
-from pytest_kinesis_limits.resources import stream_status, wait_stream_active, wait_until
+from pytest_kinesis_limits.kinesis.reader import list_all_shards, open_shards
+from pytest_kinesis_limits.kinesis.resharding import Reshard, ReshardResult, Scenario, run_scenario
+from pytest_kinesis_limits.kinesis.resources import stream_status, wait_stream_active, wait_until
 
 PER_TICK = limits.PUT_RECORDS_MAX_RECORDS.value  # the seed: one full PutRecords every half second
 TICK_S = 0.5

@@ -14,10 +14,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pytest_kinesis_limits import firehose as fh
-from pytest_kinesis_limits import limits, payloads, probes
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.kinesis import payloads
+from pytest_kinesis_limits.kinesis import probes
 from pytest_kinesis_limits.firehose import SearchDestination, delivery_poll_s
 from pytest_kinesis_limits.firehose.search import search_bound_s
-from pytest_kinesis_limits.resharding import Reshard, Scenario, open_shards, run_scenario
+from pytest_kinesis_limits.kinesis.resharding import Reshard, Scenario, open_shards, run_scenario
 
 pytestmark = [
     pytest.mark.kinesis_search_domain,
@@ -233,7 +235,7 @@ def test_search_index_buffering_hint_bounds(hint, limit, over, accepted, kinesis
     """CreateDeliveryStream takes the OpenSearch Service hints at their documented maximum (100 MiB, 900 s)
     and refuses one more (the minimums, 1 MiB and 0 s, botocore already refuses below)."""
     from pytest_kinesis_limits.firehose.destinations import put_search_policy
-    from pytest_kinesis_limits.sweep import ROLE_PATH
+    from pytest_kinesis_limits.live.sweep import ROLE_PATH
 
     role_name, name = kinesis_namer.name("fhr"), kinesis_namer.name("fh")
     kinesis_resources.add("role", role_name, lambda: fh.delete_firehose_role(iam_client, role_name))

@@ -1,8 +1,8 @@
 """Shard throughput: both sides of the per-shard write limits, and the read limits (``-k throughput``).
 
-Writes are offered by the paced :class:`~pytest_kinesis_limits.producer.Producer` (no retries) for a
+Writes are offered by the paced :class:`~pytest_kinesis_limits.kinesis.producer.Producer` (no retries) for a
 sustained window and measured on the service's clock (``ApproximateArrivalTimestamp``, first second left
-out) by :mod:`pytest_kinesis_limits.meter`:
+out) by :mod:`pytest_kinesis_limits.kinesis.meter`:
 
 * below the limit (80 % offered): no record is refused, and each shard really took ~80 %;
 * above it (200 % offered): each shard's sustained accepted rate is within the tolerance settings of the
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import pytest
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.keys import KeySpread, generate_records
-from pytest_kinesis_limits.meter import (
+from pytest_kinesis_limits.kinesis.key_spread import KeySpread, generate_records
+from pytest_kinesis_limits.kinesis.meter import (
     Measurement,
     OfferCheck,
     check_offered,
@@ -40,9 +40,9 @@ from pytest_kinesis_limits.meter import (
     shard_ids_of,
     within_tolerance,
 )
-from pytest_kinesis_limits.producer import ProduceResult, Producer, Rate, RecordOutcome, RetryPolicy
-from pytest_kinesis_limits.reader import THROTTLED
-from pytest_kinesis_limits.report import judge
+from pytest_kinesis_limits.kinesis.producer import ProduceResult, Producer, Rate, RecordOutcome, RetryPolicy
+from pytest_kinesis_limits.kinesis.reader import THROTTLED
+from pytest_kinesis_limits.reporting.report import judge
 
 UNDER_LOAD = 0.8  # of the limit: room for live jitter, still a real load
 OVER_LOAD = 2.0  # of the limit: refusals in every second, so the accepted rate is the shard's, not ours

@@ -13,7 +13,7 @@ THROUGHPUT_FAMILY = Path(__file__).parents[1] / "limits" / "test_throughput.py"
 RECORD_DELETES = """
 import json, os
 import pytest
-from pytest_kinesis_limits import resources
+from pytest_kinesis_limits.kinesis import resources
 
 @pytest.fixture(autouse=True)
 def _record_deletes(monkeypatch):

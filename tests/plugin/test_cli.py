@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from pytest_kinesis_limits import cli
-from pytest_kinesis_limits.resources import tags_for
+from pytest_kinesis_limits.kinesis.resources import tags_for
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from pytest_kinesis_limits import emulators, limits
 from pytest_kinesis_limits.emulators import EmulatorError, conformance_env, run_conformance
-from pytest_kinesis_limits.matrix import load_all, render
+from pytest_kinesis_limits.reporting.matrix import load_all, render
 
 FAMILY = Path(__file__).parents[1] / "limits" / "test_put_records.py"
 HAVE_NODE = bool(shutil.which("node") and shutil.which("npm"))

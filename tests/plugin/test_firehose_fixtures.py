@@ -7,7 +7,7 @@ import pytest
 INNER = '''
 import json
 
-from pytest_kinesis_limits import sweep
+from pytest_kinesis_limits.live import sweep
 from pytest_kinesis_limits.firehose import CANARY_FIELD
 
 

@@ -21,7 +21,7 @@ import boto3
 import pytest
 
 from pytest_kinesis_limits import cli
-from pytest_kinesis_limits.interrupts import EXIT_STATUS_SIGTERM
+from pytest_kinesis_limits.live.interrupts import EXIT_STATUS_SIGTERM
 
 # A spy on resources.delete_stream: the first deletion of each process notes that teardown has begun and, with
 # SLOW_DELETE_S, takes that long first (a stream or delivery stream deletion takes seconds to minutes on AWS);
@@ -30,7 +30,7 @@ from pytest_kinesis_limits.interrupts import EXIT_STATUS_SIGTERM
 CONFTEST = """
 import os, time
 import pytest
-from pytest_kinesis_limits import resources
+from pytest_kinesis_limits.kinesis import resources
 
 @pytest.fixture(scope="session")
 def kinesis_wait_policy():

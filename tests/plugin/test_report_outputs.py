@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from pytest_kinesis_limits import plots
-from pytest_kinesis_limits.meter import within_tolerance
-from pytest_kinesis_limits.report import SERIES_PROPERTY_NAME, load_report, validate
-from pytest_kinesis_limits.summary import WIDTH
+from pytest_kinesis_limits.reporting import plots
+from pytest_kinesis_limits.kinesis.meter import within_tolerance
+from pytest_kinesis_limits.reporting.report import SERIES_PROPERTY_NAME, load_report, validate
+from pytest_kinesis_limits.reporting.summary import WIDTH
 
 LIMITS = Path(__file__).parents[1] / "limits"
 # Every kind of series, small cases only: 200 % of both write limits on one and two shards, a split and a merge,

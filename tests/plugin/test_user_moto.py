@@ -113,7 +113,7 @@ def test_without_the_guard_the_issue_comes_back(pytester: pytest.Pytester, fake_
     """The can-fail proof: with the plugin's guard off, a user's mock after a Kinesis test meets old tables."""
     pytester.makeconftest("""
 import pytest
-from pytest_kinesis_limits import motoshare
+from pytest_kinesis_limits.fidelity import shared_mock as motoshare
 
 @pytest.fixture(autouse=True)
 def _no_guard(monkeypatch):

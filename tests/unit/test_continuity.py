@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.continuity import (
+from pytest_kinesis_limits.kinesis.continuity import (
     Acked,
     AckedRecord,
     check_continuity,
     check_lineage,
     default_identify,
 )
-from pytest_kinesis_limits.reader import ReadRecord
+from pytest_kinesis_limits.kinesis.reader import ReadRecord
 
 TOP = 2 ** limits.HASH_KEY_BITS.value - 1
 HALF = TOP // 2

@@ -274,7 +274,7 @@ def test_a_bucket_arn_from_another_partition_is_refused_naming_both() -> None:
 @pytest.mark.parametrize(("region", "partition"), [("us-east-1", "aws"), ("cn-north-1", "aws-cn"),
                                                     ("us-gov-west-1", "aws-us-gov")])
 def test_create_bucket_gives_the_arn_in_the_regions_partition(aws: None, region: str, partition: str) -> None:
-    from pytest_kinesis_limits.resources import create_bucket
+    from pytest_kinesis_limits.kinesis.resources import create_bucket
 
     s3 = boto3.client("s3", region_name=region)
     bucket = create_bucket(s3, f"dest-{partition}", region=region, tags={"created-by": "test"})
@@ -542,7 +542,7 @@ def test_late_canaries_are_left_out_of_results() -> None:
 
 # --------------------------------------------------------------------------- latency on the service clocks
 def test_latency_runs_from_the_arrival_timestamp_to_last_modified() -> None:
-    from pytest_kinesis_limits.reader import ReadRecord
+    from pytest_kinesis_limits.kinesis.reader import ReadRecord
 
     def read(i: int, arrival: float) -> ReadRecord:
         return ReadRecord("shardId-0", str(i), "k", json.dumps({"user_id": i}).encode(), arrival)

@@ -102,7 +102,7 @@ def import_order(graph: dict[str, set[str]]) -> list[str]:
 #: The one door to moto (issue 18): the only module that imports moto's internals. Elsewhere only moto's public faces,
 #: each where it is needed: ``mock_aws`` for the plugin's shared mock and ``ThreadedMotoServer`` for ``serve``.
 MOTO_DOOR = f"{PACKAGE}.fidelity.moto_adapter"
-MOTO_PUBLIC = {f"{PACKAGE}.motoshare": {"moto.mock_aws"}, f"{PACKAGE}.cli": {"moto.server.ThreadedMotoServer"}}
+MOTO_PUBLIC = {f"{PACKAGE}.fidelity.shared_mock": {"moto.mock_aws"}, f"{PACKAGE}.cli": {"moto.server.ThreadedMotoServer"}}
 
 
 def moto_imports(path: Path) -> list[tuple[str, int]]:
@@ -128,7 +128,91 @@ def moto_door_violations(src: Path = SRC) -> list[str]:
     return bad
 
 
+#: The wings (issue 21), lowest first: a module may import only from a wing of a lower layer (or its own wing). The
+#: top-level modules that are not wings count as wings of one module.
+WING_LAYERS = (
+    ("limits", "clock", "settings", "_moved"),
+    ("kinesis", "backends", "emulators"),
+    ("firehose",),
+    ("fidelity", "live", "reporting"),
+    ("plugin", "cli", "firehose_delivery", "firehose_provision"),
+    ("__main__", ""),
+)
+#: The pytest face: the only wing that may import pytest.
+PYTEST_WING = "plugin"
+
+
+def wing_of(module: str) -> str:
+    """``pytest_kinesis_limits.kinesis.producer`` -> ``kinesis``; the package itself -> ``""``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def wing_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Imports that point up or across the wing layers, and wings no layer names."""
+    layer = {wing: index for index, wings in enumerate(WING_LAYERS) for wing in wings}
+    bad = [f"wing {wing!r} is in no layer of WING_LAYERS" for wing in sorted({wing_of(m) for m in graph}) if
+           wing not in layer]
+    for source, targets in sorted(graph.items()):
+        for target in sorted(targets):
+            a, b = wing_of(source), wing_of(target)
+            if a != b and a in layer and b in layer and layer[b] >= layer[a]:
+                bad.append(f"{source} imports {target}: {a!r} may not use {b!r}")
+    return bad
+
+
+def pytest_importers(src: Path = SRC) -> list[str]:
+    """Modules outside the pytest face that import pytest (anywhere in them, for type checking too)."""
+    bad = []
+    for name, path in module_files(src).items():
+        if wing_of(name) == PYTEST_WING:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            bad += [f"{name}:{node.lineno} imports {n}" for n in names if n.split(".")[0] in ("pytest", "_pytest")]
+    return bad
+
+
 # ------------------------------------------------------------------------------------------------ tests
+def test_the_wings_import_downwards_only() -> None:
+    assert wing_violations(import_graph()) == []
+
+
+def test_the_wing_check_finds_an_import_up_and_one_across(tmp_path: Path) -> None:
+    """Can fail: the client side importing the reporting wing (up), reporting importing the live wing (across, one
+    layer), and an unknown wing are each reported."""
+    package = tmp_path / PACKAGE
+    for wing in ("kinesis", "reporting", "live", "extra"):
+        (package / wing).mkdir(parents=True)
+        (package / wing / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "limits.py").write_text("")
+    (package / "kinesis" / "producer.py").write_text(f"from {PACKAGE} import limits\nfrom {PACKAGE}.reporting import x\n")
+    (package / "reporting" / "x.py").write_text(f"from {PACKAGE}.live import y\n")
+    (package / "live" / "y.py").write_text(f"from {PACKAGE}.kinesis import producer\n")
+    assert wing_violations(import_graph(tmp_path)) == [
+        "wing 'extra' is in no layer of WING_LAYERS",
+        f"{PACKAGE}.kinesis.producer imports {PACKAGE}.reporting.x: 'kinesis' may not use 'reporting'",
+        f"{PACKAGE}.reporting.x imports {PACKAGE}.live.y: 'reporting' may not use 'live'"]
+
+
+def test_only_the_pytest_face_imports_pytest() -> None:
+    assert pytest_importers() == []
+
+
+def test_the_pytest_check_finds_pytest_outside_the_face(tmp_path: Path) -> None:
+    """Can fail: pytest imported by a library module, at the top or inside a function, is reported; the face's is not."""
+    package = tmp_path / PACKAGE
+    (package / "plugin").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "plugin" / "__init__.py").write_text("import pytest\n")
+    (package / "reader.py").write_text("import pytest\n")
+    (package / "meter.py").write_text("def f():\n    from _pytest.monkeypatch import MonkeyPatch\n")
+    assert sorted(pytest_importers(tmp_path)) == [f"{PACKAGE}.meter:2 imports _pytest.monkeypatch",
+                                                  f"{PACKAGE}.reader:1 imports pytest"]
+
+
 def test_moto_is_imported_only_through_the_adapter() -> None:
     assert moto_imports(module_files()[MOTO_DOOR]), "the adapter imports moto"
     assert moto_door_violations() == []
@@ -146,7 +230,7 @@ def test_the_door_check_finds_moto_imported_elsewhere(tmp_path: Path) -> None:
     (package / "inner.py").write_text("def f():\n    from moto.core.models import MockAWS\n")
     (package / "typed.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                                       "    from moto.kinesis.models import Shard\n")
-    (package / "motoshare.py").write_text("def f():\n    from moto import mock_aws\n")
+    (package / "fidelity" / "shared_mock.py").write_text("def f():\n    from moto import mock_aws\n")
     (package / "cli.py").write_text("from moto import mock_aws\n")
     assert sorted(moto_door_violations(tmp_path)) == [
         f"{PACKAGE}.cli:1 imports moto.mock_aws", f"{PACKAGE}.inner:2 imports moto.core.models.MockAWS",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pytest_kinesis_limits.interrupts import Guard, worker_process
+from pytest_kinesis_limits.live.interrupts import Guard, worker_process
 
 
 class FakeWorker:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_kinesis_limits import cli
-from pytest_kinesis_limits.matrix import NO_MEASUREMENT_LIMIT, ReportError, load_all, render, rows_and_cells
+from pytest_kinesis_limits.reporting.matrix import NO_MEASUREMENT_LIMIT, ReportError, load_all, render, rows_and_cells
 
 
 def _row(test: str, limit: str, verdict: str, measured=None, backend="x", documented=500, detail=""):

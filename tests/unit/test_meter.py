@@ -9,8 +9,8 @@ from throughput_fake import FakeKinesis
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import RealClock, SimulatedClock
-from pytest_kinesis_limits.keys import KeySpread, generate_records
-from pytest_kinesis_limits.meter import (
+from pytest_kinesis_limits.kinesis.key_spread import KeySpread, generate_records
+from pytest_kinesis_limits.kinesis.meter import (
     check_offered,
     measure,
     measure_stream,
@@ -20,8 +20,8 @@ from pytest_kinesis_limits.meter import (
     shard_ids_of,
     within_tolerance,
 )
-from pytest_kinesis_limits.producer import Producer, Rate
-from pytest_kinesis_limits.reader import ReadRecord, read_stream
+from pytest_kinesis_limits.kinesis.producer import Producer, Rate
+from pytest_kinesis_limits.kinesis.reader import ReadRecord, read_stream
 
 RECORDS_LIMIT = limits.SHARD_WRITE_RECORDS_PER_S.value
 BYTES_LIMIT = limits.SHARD_WRITE_BYTES_PER_S.value

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from pytest_kinesis_limits import plan
-from pytest_kinesis_limits.plan import Creation, SharedRecord
-from pytest_kinesis_limits.plan import TestRecord as Record  # not a test class
+from pytest_kinesis_limits.live import plan
+from pytest_kinesis_limits.live.plan import Creation, SharedRecord
+from pytest_kinesis_limits.live.plan import TestRecord as Record  # not a test class
 
 LINE = re.compile(r"^predicted live run: (\d+\.\d) min wall with -n (\d+), (\d+\.\d\d) shard-hours, "
                   r"(\d+\.\d\d\d) USD in ([a-z0-9-]+)$")

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pytest_kinesis_limits.pool import StreamPool, shape_of
+from pytest_kinesis_limits.live.stream_pool import StreamPool, shape_of
 
 
 def test_a_prepared_shape_is_handed_out_once_to_its_test():

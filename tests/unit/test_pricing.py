@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_kinesis_limits import pricing
+from pytest_kinesis_limits.live import pricing
 
 
 def test_shard_hours_are_metered_in_thousandths_rounded_up():

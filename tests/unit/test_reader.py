@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.reader import (
+from pytest_kinesis_limits.kinesis.reader import (
     END_CAUGHT_UP,
     END_CLOSED_CAUGHT_UP,
     END_EMPTY_POLLS,

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from pytest_kinesis_limits import limits, payloads
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.kinesis import payloads
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.reader import THROTTLED
-from pytest_kinesis_limits.resharding import AttemptLog, Reshard, ReshardResult, Scenario, run_scenario
+from pytest_kinesis_limits.kinesis.reader import THROTTLED
+from pytest_kinesis_limits.kinesis.resharding import AttemptLog, Reshard, ReshardResult, Scenario, run_scenario
 
 TOP = 2 ** limits.HASH_KEY_BITS.value - 1
 
@@ -231,7 +232,7 @@ def test_a_reshard_that_never_shows_is_bounded() -> None:
 
 
 def test_a_known_updating_window_bounds_the_wait_and_none_keeps_the_live_bound() -> None:
-    from pytest_kinesis_limits.resharding import UPDATING_WINDOWS, Reshard, Scenario
+    from pytest_kinesis_limits.kinesis.resharding import UPDATING_WINDOWS, Reshard, Scenario
 
     scenario = Scenario("s", 1, Reshard.split(), records_per_tick=10, tick_s=0.5, ticks=4, reshard_tick=1)
     assert scenario.bounded_by(None) is scenario

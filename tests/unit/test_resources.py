@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.resources import (
+from pytest_kinesis_limits.kinesis.resources import (
     Namer,
     ResourceTracker,
     WaitPolicy,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_kinesis_limits.scheduling import scope_of, nodeid_name
+from pytest_kinesis_limits.live.scheduling import scope_of, nodeid_name
 
 FAMILY = "test_throughput"
 

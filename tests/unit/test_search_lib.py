@@ -104,9 +104,9 @@ def test_the_sweep_finds_and_deletes_only_tagged_search_domains(monkeypatch: pyt
     import boto3
     import moto
 
-    from pytest_kinesis_limits import sweep
+    from pytest_kinesis_limits.live import sweep
     from pytest_kinesis_limits.backends import offline_backend
-    from pytest_kinesis_limits.resources import tags_for
+    from pytest_kinesis_limits.kinesis.resources import tags_for
     from pytest_kinesis_limits.settings import resolve
 
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):

@@ -10,14 +10,15 @@ import pytest
 from test_resharding_runner import LAG_SCENARIO, LaggingKinesis
 from throughput_fake import FakeKinesis
 
-from pytest_kinesis_limits import limits, series
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.reporting import series
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.firehose import DeliveredObject, compare_delivery
-from pytest_kinesis_limits.keys import KeySpread, generate_records
-from pytest_kinesis_limits.meter import measure_stream
-from pytest_kinesis_limits.producer import Producer, Rate
-from pytest_kinesis_limits.report import Measurement, ReportError, build_report, run_metadata, validate
-from pytest_kinesis_limits.resharding import run_scenario
+from pytest_kinesis_limits.kinesis.key_spread import KeySpread, generate_records
+from pytest_kinesis_limits.kinesis.meter import measure_stream
+from pytest_kinesis_limits.kinesis.producer import Producer, Rate
+from pytest_kinesis_limits.reporting.report import Measurement, ReportError, build_report, run_metadata, validate
+from pytest_kinesis_limits.kinesis.resharding import run_scenario
 
 T0 = 1_700_000_000
 LIMIT = limits.SHARD_WRITE_RECORDS_PER_S
@@ -131,8 +132,8 @@ def test_a_built_report_matches_the_schema_and_each_break_is_named() -> None:
 
 
 def test_a_newer_report_with_added_fields_still_validates_and_renders() -> None:
-    from pytest_kinesis_limits.htmlreport import page
-    from pytest_kinesis_limits.output import measurements_of
+    from pytest_kinesis_limits.reporting.html import page
+    from pytest_kinesis_limits.reporting.output import measurements_of
 
     report = _report()
     report["run"]["backend_name"] = "kinesis-mock 0.4"

@@ -9,8 +9,8 @@ import pytest
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.resources import StreamInfo
-from pytest_kinesis_limits.shared import SharedStreams, quiet_pause_s, shared_key
+from pytest_kinesis_limits.kinesis.resources import StreamInfo
+from pytest_kinesis_limits.live.shared_streams import SharedStreams, quiet_pause_s, shared_key
 
 
 class _FakeStreams:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.simtime import TimeKeeper, active_keeper
+from pytest_kinesis_limits.fidelity.simtime import TimeKeeper, active_keeper
 
 START = 1_000_000.0
 

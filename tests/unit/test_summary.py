@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.report import Measurement, summarize
-from pytest_kinesis_limits.summary import WIDTH, counts_text, format_limits, format_tests, markdown, title
+from pytest_kinesis_limits.reporting.report import Measurement, summarize
+from pytest_kinesis_limits.reporting.summary import WIDTH, counts_text, format_limits, format_tests, markdown, title
 
 RECORDS = limits.SHARD_WRITE_RECORDS_PER_S
 LONGEST = max(limits.CATALOGUE.values(), key=lambda limit: len(limit.key))

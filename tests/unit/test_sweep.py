@@ -18,11 +18,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pytest_kinesis_limits import cli, resources, sweep
+from pytest_kinesis_limits import cli
+from pytest_kinesis_limits.kinesis import resources
+from pytest_kinesis_limits.live import sweep
 from pytest_kinesis_limits.backends import Backend
 from pytest_kinesis_limits.firehose import DeliveryStreamError
-from pytest_kinesis_limits.resources import tags_for
-from pytest_kinesis_limits.sweep import DEFAULT_OLDER_THAN_S, Found, find_tagged, plan_sweep, run_started
+from pytest_kinesis_limits.kinesis.resources import tags_for
+from pytest_kinesis_limits.live.sweep import DEFAULT_OLDER_THAN_S, Found, find_tagged, plan_sweep, run_started
 
 HOUR = 3600.0
 NOW = float(calendar.timegm((2027, 1, 2, 10, 0, 0)))

@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from pytest_kinesis_limits.transitions import TransitionLimiter
+from pytest_kinesis_limits.live.transitions import TransitionLimiter
 
 HOLD_S = 0.4
 

@@ -10,9 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from pytest_kinesis_limits import pricing
+from pytest_kinesis_limits.live import pricing
 from pytest_kinesis_limits.clock import SimulatedClock
-from pytest_kinesis_limits.usage import UsageMeter, family_of, merge_totals
+from pytest_kinesis_limits.live.usage import UsageMeter, family_of, merge_totals
 
 DELETING_S = 30.0
 UPDATING_S = 30.0

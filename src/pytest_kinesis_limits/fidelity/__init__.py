@@ -16,9 +16,29 @@ first activation in a process checks that the installed moto is one the layer ca
 
 from __future__ import annotations
 
-from .config import FidelityConfig
-from .gate import MotoGateError
-from .layer import FidelityAlreadyActive, FidelityLayer, activate, active_layer, check_moto
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_kinesis_limits.fidelity.config import FidelityConfig
+    from pytest_kinesis_limits.fidelity.gate import MotoGateError
+    from pytest_kinesis_limits.fidelity.layer import (FidelityAlreadyActive, FidelityLayer, activate, active_layer,
+                                                      check_moto)
+
+#: The package's names and the module each lives in. Imported on first use (PEP 562): this package also holds the
+#: offline backend's moto-free parts (the simulated time a plugin hook reaches for every test, the shared mock), and
+#: importing them must not import moto.
+_EXPORTS = {"FidelityConfig": "config", "MotoGateError": "gate", "FidelityAlreadyActive": "layer",
+            "FidelityLayer": "layer", "activate": "layer", "active_layer": "layer", "check_moto": "layer"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["FidelityAlreadyActive", "FidelityConfig", "FidelityLayer", "MotoGateError", "activate", "active_layer",
            "check_moto"]

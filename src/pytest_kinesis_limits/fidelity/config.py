@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import limits
+from pytest_kinesis_limits import limits
 
 
 def _default(limit: limits.Limit) -> int:

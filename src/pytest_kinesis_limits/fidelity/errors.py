@@ -8,7 +8,7 @@ it does against AWS (botocore ``data/_retry.json``).
 
 from __future__ import annotations
 
-from .moto_adapter import JsonRESTError
+from pytest_kinesis_limits.fidelity.moto_adapter import JsonRESTError
 
 
 class KinesisError(JsonRESTError):

@@ -44,11 +44,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import limits
-from ..clock import Clock
-from ..firehose.objects import NEWLINE_DELIMITER, format_key
-from .firehose_roles import RolePropagation, role_arns, track_roles
-from .moto_adapter import BaseResponse, FirehoseBackend, InvalidArgumentException, JsonRESTError, \
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.clock import Clock
+from pytest_kinesis_limits.firehose.objects import NEWLINE_DELIMITER, format_key
+from pytest_kinesis_limits.fidelity.firehose_roles import RolePropagation, role_arns, track_roles
+from pytest_kinesis_limits.fidelity.moto_adapter import BaseResponse, FirehoseBackend, InvalidArgumentException, JsonRESTError, \
     ResourceInUseException, ServiceException, firehose_backends, get_partition, kinesis_backends, original, \
     patch_all, record_codec, s3_backends
 

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..clock import Clock
-from .moto_adapter import IAMBackend, InvalidArgumentException, original, patch_all
+from pytest_kinesis_limits.clock import Clock
+from pytest_kinesis_limits.fidelity.moto_adapter import IAMBackend, InvalidArgumentException, original, patch_all
 
 #: Firehose's refusals of a role whose trust policy is not visible yet, in the order the simulation gives them:
 #: both wordings have been seen for the same condition, so a client must accept either.

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from .. import limits
-from ..clock import SimulatedClock
-from . import moto_adapter
-from .config import FidelityConfig
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.clock import SimulatedClock
+from pytest_kinesis_limits.fidelity import moto_adapter
+from pytest_kinesis_limits.fidelity.config import FidelityConfig
 
 if TYPE_CHECKING:
-    from .layer import FidelityLayer
+    from pytest_kinesis_limits.fidelity.layer import FidelityLayer
 
 #: The region of the gate's throwaway stream (its account is moto's default, or the one the environment sets).
 GATE_REGION = "us-east-1"

@@ -16,16 +16,19 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from . import gate, lifecycle, resharding, streams
-from .config import FidelityConfig
-from .moto_adapter import ActionResult, KinesisBackend, KinesisResponse, RecordCodec, Shard, Stream, \
+from pytest_kinesis_limits.fidelity import gate
+from pytest_kinesis_limits.fidelity import lifecycle
+from pytest_kinesis_limits.fidelity import resharding
+from pytest_kinesis_limits.fidelity import streams
+from pytest_kinesis_limits.fidelity.config import FidelityConfig
+from pytest_kinesis_limits.fidelity.moto_adapter import ActionResult, KinesisBackend, KinesisResponse, RecordCodec, Shard, Stream, \
     decompose_shard_iterator, kinesis_backends, original, patch_all, record_codec
-from .resharding import child_shards_of, open_shard_count
-from .sequence import MAX_RECORD_ATTR, stream_state
-from .validation import validate_max_record_size_kib
+from pytest_kinesis_limits.fidelity.resharding import child_shards_of, open_shard_count
+from pytest_kinesis_limits.fidelity.sequence import MAX_RECORD_ATTR, stream_state
+from pytest_kinesis_limits.fidelity.validation import validate_max_record_size_kib
 
 if TYPE_CHECKING:
-    from ..clock import Clock
+    from pytest_kinesis_limits.clock import Clock
 
 
 class FidelityAlreadyActive(RuntimeError):

@@ -29,13 +29,13 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import limits
-from . import errors
-from .moto_adapter import KinesisBackend, Stream, kinesis_backends
-from .sequence import STATE_ATTR, StreamState, stream_state
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.fidelity import errors
+from pytest_kinesis_limits.fidelity.moto_adapter import KinesisBackend, Stream, kinesis_backends
+from pytest_kinesis_limits.fidelity.sequence import STATE_ATTR, StreamState, stream_state
 
 if TYPE_CHECKING:
-    from .layer import FidelityLayer
+    from pytest_kinesis_limits.fidelity.layer import FidelityLayer
 
 ACTIVE, CREATING, UPDATING, DELETING = "ACTIVE", "CREATING", "UPDATING", "DELETING"
 _NAME_RE = re.compile(rf"(?:{limits.STREAM_NAME_PATTERN})\Z")

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from .. import limits
-from . import errors, lifecycle
-from .moto_adapter import KinesisBackend, Shard, Stream, StreamCannotBeUpdatedError
-from .sequence import register_shard, shard_state, stream_state
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.fidelity import errors
+from pytest_kinesis_limits.fidelity import lifecycle
+from pytest_kinesis_limits.fidelity.moto_adapter import KinesisBackend, Shard, Stream, StreamCannotBeUpdatedError
+from pytest_kinesis_limits.fidelity.sequence import register_shard, shard_state, stream_state
 
 if TYPE_CHECKING:
-    from .layer import FidelityLayer
+    from pytest_kinesis_limits.fidelity.layer import FidelityLayer
 
 DAY_SECONDS = 24 * 60 * 60
 

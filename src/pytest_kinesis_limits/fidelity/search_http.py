@@ -30,7 +30,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 if TYPE_CHECKING:  # search_index starts this data plane: types only, so that imports go one way
-    from .search_index import SearchIndexStandIn, StandInDomain, StoredDocument
+    from pytest_kinesis_limits.fidelity.search_index import SearchIndexStandIn, StandInDomain, StoredDocument
 
 #: OpenSearch's default index.max_result_window: from + size beyond it is refused.
 MAX_RESULT_WINDOW = 10_000

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .throttling import ReadMeter, WriteMeter
+from pytest_kinesis_limits.fidelity.throttling import ReadMeter, WriteMeter
 
 if TYPE_CHECKING:
-    from .moto_adapter import RecordCodec, Shard, Stream
+    from pytest_kinesis_limits.fidelity.moto_adapter import RecordCodec, Shard, Stream
 
 # A 56-digit base, the width of the numbers AWS returns (e.g. 49590338271490256608559692538361571095921575989136588898).
 SEQUENCE_BASE = 4959 * 10**52

@@ -10,15 +10,16 @@ import datetime
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import limits
-from . import errors, lifecycle
-from .moto_adapter import KinesisBackend, Record, Shard, Stream, compose_shard_iterator, decompose_shard_iterator, \
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.fidelity import errors
+from pytest_kinesis_limits.fidelity import lifecycle
+from pytest_kinesis_limits.fidelity.moto_adapter import KinesisBackend, Record, Shard, Stream, compose_shard_iterator, decompose_shard_iterator, \
     lambda_backend
-from .sequence import shard_state, stream_state
-from .validation import PreparedRecord, prepare_record, prepare_records, validate_limit
+from pytest_kinesis_limits.fidelity.sequence import shard_state, stream_state
+from pytest_kinesis_limits.fidelity.validation import PreparedRecord, prepare_record, prepare_records, validate_limit
 
 if TYPE_CHECKING:
-    from .layer import FidelityLayer
+    from pytest_kinesis_limits.fidelity.layer import FidelityLayer
 
 
 def max_record_bytes(layer: FidelityLayer, stream: Stream) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .config import FidelityConfig
+    from pytest_kinesis_limits.fidelity.config import FidelityConfig
 
 
 @dataclass

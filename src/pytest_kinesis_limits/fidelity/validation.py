@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from hashlib import md5
 
-from .. import limits
-from . import errors
-from .moto_adapter import RecordCodec
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.fidelity import errors
+from pytest_kinesis_limits.fidelity.moto_adapter import RecordCodec
 
 _HASH_KEY_PATTERN = r"0|([1-9]\d{0,38})"
 _HASH_KEY_RE = re.compile(rf"(?:{_HASH_KEY_PATTERN})\Z")

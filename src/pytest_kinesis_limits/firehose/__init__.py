@@ -14,13 +14,13 @@ before it (``tests/unit/test_import_graph.py`` checks it):
 6. :mod:`.search`: reading what a search delivery stream delivered (index, backup, failed documents) with
    opensearch-py (the optional extra), and its hand-over proof.
 
-The fixtures live in :mod:`pytest_kinesis_limits.firehose_fixtures`, the offline simulation in
+The fixtures live in :mod:`pytest_kinesis_limits.plugin.firehose_fixtures`, the offline simulation in
 :mod:`pytest_kinesis_limits.fidelity.firehose`.
 """
 
 from __future__ import annotations
 
-from .delivery import (
+from pytest_kinesis_limits.firehose.delivery import (
     DeliveryResult,
     arrival_times,
     compare_delivery,
@@ -31,7 +31,7 @@ from .delivery import (
     source_read_options,
     wait_for_records,
 )
-from .handover import (
+from pytest_kinesis_limits.firehose.handover import (
     CANARY,
     CANARY_FIELD,
     DeliveryStreamInfo,
@@ -43,7 +43,7 @@ from .handover import (
     without_canaries,
     write_canaries,
 )
-from .destinations import (
+from pytest_kinesis_limits.firehose.destinations import (
     BACKUP_MODES,
     FAILED_FOLDERS,
     ROTATIONS,
@@ -59,7 +59,7 @@ from .destinations import (
     validate_search_hints,
     week_of_year,
 )
-from .objects import (
+from pytest_kinesis_limits.firehose.objects import (
     NEWLINE_DELIMITER,
     BodyFormatError,
     DeliveredObject,
@@ -72,7 +72,7 @@ from .objects import (
     split_json_records,
     split_raw_records,
 )
-from .provision import (
+from pytest_kinesis_limits.firehose.provision import (
     BUCKET_ACTIONS,
     FIREHOSE_PRINCIPAL,
     PROPAGATION_ERROR_CODE,
@@ -98,7 +98,7 @@ from .provision import (
     validate_buffering_hints,
     wait_until_active,
 )
-from .search import (
+from pytest_kinesis_limits.firehose.search import (
     FailedDocument,
     IndexedDocument,
     IndexResult,

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import limits
-from ..clock import Clock
-from ..resources import WaitPolicy, wait_until
-from .objects import DeliveredObject, list_delivered
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.clock import Clock
+from pytest_kinesis_limits.kinesis.resources import WaitPolicy, wait_until
+from pytest_kinesis_limits.firehose.objects import DeliveredObject, list_delivered
 
 
 # ----------------------------------------------------------------------------------- waiting for records
@@ -133,7 +133,7 @@ def poll_until(check: Callable[[], bool], clock: Clock, timeout_s: float, poll_s
     """Call ``check`` now and every ``poll_s`` clock seconds until it is true or ``timeout_s`` has passed;
     return whether it came true. Never raises on the bound.
 
-    :func:`pytest_kinesis_limits.resources.wait_until` does the polling (its count of checks is the bound
+    :func:`pytest_kinesis_limits.kinesis.resources.wait_until` does the polling (its count of checks is the bound
     on a simulated clock); the clock deadline also stops it when checks themselves take time (live). The
     last check is the first poll at or after the bound.
     """
@@ -219,7 +219,7 @@ def wait_for_records(s3_client: Any, bucket: str, expected_ids: Iterable[Hashabl
 def arrival_times(records: Iterable[Any], identify: Callable[[Any], Hashable]) -> dict[Hashable, float]:
     """``{id: ApproximateArrivalTimestamp}`` of records read back from the source stream.
 
-    ``records`` are :class:`pytest_kinesis_limits.reader.ReadRecord` (``.data`` bytes, ``.arrival`` epoch s,
+    ``records`` are :class:`pytest_kinesis_limits.kinesis.reader.ReadRecord` (``.data`` bytes, ``.arrival`` epoch s,
     e.g. from the ``read_records`` fixture); each data blob is decoded as JSON and passed to ``identify``.
     Records that are not JSON, or whose id is ``None``, are left out; an id stored twice keeps its first
     arrival. With S3's LastModified as the end, a latency is measured on the services' clocks only.

@@ -24,11 +24,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import limits
-from ..clock import Clock
-from .delivery import poll_until
-from .handover import DeliveryStreamInfo
-from .provision import DeliveryStreamError, _tag_list
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.clock import Clock
+from pytest_kinesis_limits.firehose.delivery import poll_until
+from pytest_kinesis_limits.firehose.handover import DeliveryStreamInfo
+from pytest_kinesis_limits.firehose.provision import DeliveryStreamError, _tag_list
 
 #: The IndexRotationPeriod values (es-index-rotation.html), NoRotation first.
 ROTATIONS = ("NoRotation", "OneHour", "OneDay", "OneWeek", "OneMonth")

@@ -12,13 +12,13 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..clock import Clock
-from ..keys import open_shard_ranges
-from ..payloads import encode_json
-from ..resources import BucketInfo, StreamInfo
-from .delivery import DeliveryResult, compare_delivery, poll_until
-from .objects import NEWLINE_DELIMITER, list_delivered
-from .provision import DeliveryStreamError
+from pytest_kinesis_limits.clock import Clock
+from pytest_kinesis_limits.kinesis.key_spread import open_shard_ranges
+from pytest_kinesis_limits.kinesis.payloads import encode_json
+from pytest_kinesis_limits.kinesis.resources import BucketInfo, StreamInfo
+from pytest_kinesis_limits.firehose.delivery import DeliveryResult, compare_delivery, poll_until
+from pytest_kinesis_limits.firehose.objects import NEWLINE_DELIMITER, list_delivered
+from pytest_kinesis_limits.firehose.provision import DeliveryStreamError
 
 #: The field that marks a canary record (its value is the delivery stream's name).
 CANARY_FIELD = "pytest-kinesis-limits-canary"

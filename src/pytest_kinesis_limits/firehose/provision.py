@@ -16,10 +16,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import limits
-from ..clock import Clock
-from ..resources import WaitPolicy
-from .delivery import poll_until
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.clock import Clock
+from pytest_kinesis_limits.kinesis.resources import WaitPolicy
+from pytest_kinesis_limits.firehose.delivery import poll_until
 
 FIREHOSE_PRINCIPAL = "firehose.amazonaws.com"
 ROLE_POLICY_NAME = "kinesis-limits-firehose-delivery"

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from .. import limits
-from ..clock import Clock
-from ..keys import open_shard_ranges
-from .delivery import DeliveryResult, compare_delivery, poll_until
-from .destinations import ERROR_RECORD_FIELDS, FAILED_FOLDERS, SearchDeliveryStreamInfo, index_pattern
-from .handover import CANARY, CANARY_FIELD, ReadingProof, is_canary, without_canaries, write_canaries
-from .objects import DeliveredObject, list_delivered
-from .provision import DeliveryStreamError
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.clock import Clock
+from pytest_kinesis_limits.kinesis.key_spread import open_shard_ranges
+from pytest_kinesis_limits.firehose.delivery import DeliveryResult, compare_delivery, poll_until
+from pytest_kinesis_limits.firehose.destinations import ERROR_RECORD_FIELDS, FAILED_FOLDERS, SearchDeliveryStreamInfo, index_pattern
+from pytest_kinesis_limits.firehose.handover import CANARY, CANARY_FIELD, ReadingProof, is_canary, without_canaries, write_canaries
+from pytest_kinesis_limits.firehose.objects import DeliveredObject, list_delivered
+from pytest_kinesis_limits.firehose.provision import DeliveryStreamError
 
 #: What to install for the search destination's queries.
 EXTRA = "pip install 'pytest-kinesis-limits[opensearch]'"

@@ -1,0 +1,135 @@
+"""The account's streams in transition, across a run's processes (pytest-xdist workers).
+
+AWS refuses CreateStream with LimitExceededException when "more than five streams" of the account are CREATING
+(API_CreateStream.html; AWS's own message counts CREATING or DELETING: catalogue ``account.streams_creating.max``),
+and CreateStream and DeleteStream each have "a limit of five transactions per second per account"
+(``control.create_stream.calls_per_s``, ``control.delete_stream.calls_per_s``). botocore's standard retries
+ride out a brief excess, but eight workers making and deleting streams at once would meet them all the time.
+
+A :class:`TransitionLimiter` keeps a run under both: a small JSON ledger in a folder all the run's processes
+share (the controller makes it, workers get its path), read and written under an exclusive ``fcntl.flock``.
+A slot is taken before CreateStream and given back once the stream is ACTIVE; one is taken before DeleteStream
+and lapses after the typical DELETING window (the run does not wait for deletions). A slot whose process is
+gone, or that outlived its hold, is dropped, so a killed worker never blocks the others for long.
+
+Library code: no pytest, no boto3; POSIX (``fcntl``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_kinesis_limits import limits
+
+LEDGER = "transitions.json"
+LOCK = "transitions.lock"
+#: How long a process waits for a slot before giving up (a stuck account, or another run's streams).
+DEFAULT_BOUND_S = 900.0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A slot of the ledger: its id, until when it holds at most."""
+
+    id: str
+    until: float
+
+
+class TransitionLimiter:
+    """At most ``capacity`` streams in transition and ``rates[operation]`` calls per second, across processes."""
+
+    def __init__(self, folder: str, *, capacity: int | None = None, rates: Mapping[str, int] | None = None,
+                 now: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 poll_s: float = 0.25, bound_s: float = DEFAULT_BOUND_S) -> None:
+        self.folder = folder
+        self.capacity = int(limits.STREAMS_IN_TRANSITION_MAX.value if capacity is None else capacity)
+        self.rates = dict(rates) if rates is not None else {
+            "CreateStream": limits.CREATE_STREAM_CALLS_PER_S.value,
+            "DeleteStream": limits.DELETE_STREAM_CALLS_PER_S.value}
+        self.now, self.sleep, self.poll_s, self.bound_s = now, sleep, poll_s, bound_s
+        self.waited_s = 0.0  # what this process waited (for tests and the curious)
+        os.makedirs(folder, exist_ok=True)
+
+    @contextlib.contextmanager
+    def _ledger(self) -> Iterator[dict[str, Any]]:
+        with open(os.path.join(self.folder, LOCK), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                path = os.path.join(self.folder, LEDGER)
+                try:
+                    with open(path, encoding="utf-8") as handle:
+                        ledger = json.load(handle)
+                except (OSError, ValueError):
+                    ledger = {}
+                ledger.setdefault("slots", [])
+                ledger.setdefault("calls", {})
+                yield ledger
+                scratch = f"{path}.{os.getpid()}"
+                with open(scratch, "w", encoding="utf-8") as handle:
+                    json.dump(ledger, handle)
+                os.replace(scratch, path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _tidy(self, ledger: dict[str, Any], now: float) -> None:
+        ledger["slots"] = [s for s in ledger["slots"] if s["until"] > now and _alive(int(s.get("pid", 0)))]
+        for operation, times in ledger["calls"].items():
+            ledger["calls"][operation] = [t for t in times if t > now - 1.0]
+
+    def acquire(self, operation: str, hold_s: float) -> Lease:
+        """Wait until a slot is free and ``operation`` is under its rate, take the slot for at most ``hold_s``."""
+        started = self.now()
+        while True:
+            now = self.now()
+            with self._ledger() as ledger:
+                self._tidy(ledger, now)
+                calls = ledger["calls"].setdefault(operation, [])
+                rate = self.rates.get(operation)
+                if len(ledger["slots"]) < self.capacity and (rate is None or len(calls) < rate):
+                    lease = Lease(id=uuid.uuid4().hex, until=now + hold_s)
+                    ledger["slots"].append({"id": lease.id, "until": lease.until, "pid": os.getpid(),
+                                            "operation": operation})
+                    calls.append(now)
+                    self.waited_s += now - started
+                    return lease
+                frees = [s["until"] for s in ledger["slots"]] + [t + 1.0 for t in calls]
+            if now - started > self.bound_s:
+                raise TimeoutError(f"{operation}: no slot among the account's {self.capacity} streams in transition "
+                                   f"after {self.bound_s:g} s (ledger {os.path.join(self.folder, LEDGER)})")
+            self.sleep(min(1.0, max(self.poll_s, min(frees, default=now) - now)))
+
+    def release(self, lease: Lease | None) -> None:
+        """Give a slot back (a stream is ACTIVE, or the call was refused)."""
+        if lease is None:
+            return
+        with self._ledger() as ledger:
+            ledger["slots"] = [s for s in ledger["slots"] if s["id"] != lease.id]
+
+    def in_transition(self) -> int:
+        """Slots held now (for tests and reports)."""
+        with self._ledger() as ledger:
+            self._tidy(ledger, self.now())
+            return len(ledger["slots"])
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = ["Lease", "TransitionLimiter"]

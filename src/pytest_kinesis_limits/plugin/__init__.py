@@ -1,0 +1,569 @@
+"""pytest hooks of pytest-kinesis-limits (registered through the ``pytest11`` entry point).
+
+Hooks only: options and settings, markers, the live preflight, the report header, per-test timeouts
+and known-gap expected failures, and the measurement table at the end. Fixtures live in
+:mod:`pytest_kinesis_limits.plugin.fixtures`. Importing this module is cheap: boto3 and moto are imported only
+when a run needs them (``--live`` preflight, or a test that uses a Kinesis fixture).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_kinesis_limits.reporting.matrix import NO_MEASUREMENT_LIMIT, UNSUPPORTED_PREFIX
+from pytest_kinesis_limits.reporting.report import PROPERTY_NAME, SERIES_PROPERTY_NAME, Measurement, summarize
+from pytest_kinesis_limits.settings import SPECS, Settings, SettingError, resolve
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    from pytest_kinesis_limits.backends import Backend  # noqa: F401 - named in the BACKEND_KEY stash key
+    from pytest_kinesis_limits.clock import Clock
+    from pytest_kinesis_limits.fidelity.simtime import TimeKeeper  # noqa: F401 - named in the KEEPER_KEY stash key
+    from pytest_kinesis_limits.live.usage import UsageMeter  # noqa: F401 - named in the METER_KEY stash key
+
+pytest_plugins = ["pytest_kinesis_limits.plugin.fixtures", "pytest_kinesis_limits.plugin.budget_fixtures",
+                  "pytest_kinesis_limits.plugin.firehose_fixtures",
+                  "pytest_kinesis_limits.plugin.budget_hooks"]
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+BACKEND_KEY = pytest.StashKey["Backend | None"]()
+MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
+RUN_ID_KEY = pytest.StashKey[str]()
+CLOCK_KEY = pytest.StashKey["Clock"]()
+KEEPER_KEY = pytest.StashKey["TimeKeeper | None"]()
+#: The live budget (issue 12): the run's usage meter, the plan (a plan run's, or a live run's guard's), the backend
+#: a plan's preflight checked, the tests a plan leaves out (kinesis_search_domain without the opt-in).
+METER_KEY = pytest.StashKey["UsageMeter | None"]()
+PLAN_KEY = pytest.StashKey["dict[str, Any] | None"]()
+PLAN_BACKEND_KEY = pytest.StashKey["Backend | None"]()
+USAGE_KEY = pytest.StashKey["dict[str, Any] | None"]()
+STARTED_KEY = pytest.StashKey[float]()
+#: Live and endpoint runs with a plan: the shapes of the streams each test makes (the pool makes them ahead), and
+#: the session's pool with the tracker of what it made and no test took yet (pool.py).
+POOL_SHAPES_KEY = pytest.StashKey["dict[str, list[list[Any]]] | None"]()
+POOL_KEY = pytest.StashKey["tuple[Any, Any] | None"]()
+#: The key under which an xdist controller hands its run id to its workers (``workerinput``).
+RUN_ID_WORKERINPUT = "kinesis_limits_run_id"
+
+# Tests that use any of these get the plugin's default timeout.
+KINESIS_FIXTURES = frozenset({
+    "kinesis_backend", "kinesis_client", "kinesis_client_no_retry", "firehose_client", "s3_client",
+    "iam_client", "make_stream", "kinesis_stream", "make_bucket", "s3_bucket", "make_delivery_stream",
+    "firehose_delivery_stream", "wait_for_delivery", "kinesis_fidelity", "read_records",
+    "search_target", "search_index", "kinesis_shared_stream", "lease_shared_stream",
+})
+
+GAP_LABELS = ("moto", "moto-plain", "live", "endpoint")  # what kinesis_gap may name: backend kinds, never an emulator
+
+MARKERS = (
+    "kinesis_gap(*backends, reason): a documented behaviour this backend is known not to honour "
+    "(backends: moto, moto-plain, live, endpoint); the test becomes a strict expected failure there",
+    "kinesis_search_domain: the test needs an OpenSearch Service domain (search_target); live it runs only with "
+    "--kinesis-search-domain, because a domain takes 15-30 minutes to create and is billed per hour",
+    "kinesis_long: the test runs much longer than the others on the wall clock (e.g. the seed's 50,000-record "
+    "scenarios); live and endpoint runs under pytest-xdist start these first, so that they do not end the run alone",
+)
+
+
+#: A worker's note to the controller that the moto gate stopped it (fixtures._check_moto); the line it printed.
+GATE_OUTPUT = "kinesis_moto_gate"
+GATE_LINE_KEY = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: a worker stopped by the moto gate makes the whole run end with status 4 (usage error)."""
+    line = getattr(node, "workeroutput", {}).get(GATE_OUTPUT)
+    if line:
+        node.config.stash[GATE_LINE_KEY] = line
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if session.config.stash.get(GATE_LINE_KEY, None):
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
+def _dest(name: str) -> str:
+    return f"kinesis_{name}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kinesis-limits", "Kinesis limits (pytest-kinesis-limits)")
+    for spec in SPECS:
+        text = f"{spec.help}. Also env {spec.env}, ini {spec.ini}."
+        if spec.flag:  # --live / --no-live: the command line can also switch off what env or ini switched on
+            group.addoption(spec.option, action=argparse.BooleanOptionalAction, default=None, dest=_dest(spec.name),
+                            help=text)
+        else:
+            group.addoption(spec.option, action="store", default=None, dest=_dest(spec.name),
+                            metavar=spec.metavar, help=text)
+        parser.addini(spec.ini, help=f"{spec.help} (see {spec.option})", default="")
+
+
+def _only_informational(config: pytest.Config) -> bool:
+    option = config.option
+    return bool(getattr(option, "help", False) or getattr(option, "version", False)
+                or getattr(option, "showfixtures", False) or getattr(option, "markers", False))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
+    try:
+        settings = resolve(
+            cli={spec.name: config.getoption(_dest(spec.name)) for spec in SPECS},
+            env=os.environ,
+            ini={spec.name: config.getini(spec.ini) for spec in SPECS},
+            ini_file=str(config.inipath) if config.inipath else None,
+        )
+    except SettingError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if settings.report and not _is_worker(config):
+        parent = os.path.dirname(os.path.abspath(settings.report))
+        if os.path.isdir(settings.report):
+            raise pytest.UsageError(
+                f"--kinesis-report {settings.report!r} (from {settings.source_of('report')}) is a folder; the report "
+                "is one JSON file. Fix: name a file, for example "
+                f"{os.path.join(settings.report, 'kinesis-limits.json')}.")
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            raise pytest.UsageError(
+                f"--kinesis-report {settings.report!r} (from {settings.source_of('report')}): the folder {parent} "
+                "does not exist or cannot be written. Fix: create it, or name a file in a writable folder.")
+    if not _is_worker(config):
+        _check_page_and_plots(settings)
+    config.stash[PLAN_BACKEND_KEY] = None
+    config.stash[PLAN_KEY] = None
+    if settings.plan and not settings.offline and not _only_informational(config):
+        settings = _plan_offline(config, settings)
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[MEASUREMENTS_KEY] = []
+    config.stash[BACKEND_KEY] = None
+    config.pluginmanager.register(MeasurementCollector(config), "kinesis-limits-measurements")
+    config.stash[METER_KEY] = None
+    config.stash[USAGE_KEY] = None
+    if settings.offline or _only_informational(config):
+        return
+    from pytest_kinesis_limits.backends import PreflightError, preflight
+
+    try:
+        config.stash[BACKEND_KEY] = preflight(settings)
+    except PreflightError as exc:
+        raise pytest.UsageError(f"pytest-kinesis-limits {settings.backend_kind} preflight: {exc}") from None
+
+
+def _plan_offline(config: pytest.Config, settings: Settings) -> Settings:
+    """``--kinesis-plan`` with --live or an endpoint: the preflight checks the setup (and finds the region), then
+    the plan runs offline like any plan; nothing is made there."""
+    from dataclasses import replace
+
+    from pytest_kinesis_limits.backends import PreflightError, preflight
+
+    try:
+        backend = preflight(settings)
+    except PreflightError as exc:
+        raise pytest.UsageError(f"pytest-kinesis-limits {settings.backend_kind} preflight: {exc}") from None
+    config.stash[PLAN_BACKEND_KEY] = backend
+    return replace(settings, live=False, aws_endpoint_url=None, aws_region=backend.region)
+
+
+def _check_page_and_plots(settings: Settings) -> None:
+    """Fail at the start, not after the run, when the HTML page or the plots cannot be written."""
+    if settings.report_html:
+        parent = os.path.dirname(os.path.abspath(settings.report_html))
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK) or os.path.isdir(settings.report_html):
+            raise pytest.UsageError(
+                f"--kinesis-report-html {settings.report_html!r} (from {settings.source_of('report_html')}): the "
+                f"folder {parent} does not exist or cannot be written, or the name is a folder. Fix: name a file "
+                "in a writable folder.")
+    if settings.plots:
+        from pytest_kinesis_limits.reporting.plots import PlotsUnavailable, check_folder, require_matplotlib
+
+        try:
+            require_matplotlib()
+            check_folder(settings.plots)
+        except PlotsUnavailable as exc:
+            raise pytest.UsageError(f"--kinesis-plots {settings.plots!r} (from {settings.source_of('plots')}): "
+                                    f"{exc}") from None
+
+
+def settings_of(config: pytest.Config) -> Settings:
+    """The resolved settings of this session."""
+    return config.stash[SETTINGS_KEY]
+
+
+def clock_of(config: pytest.Config) -> Clock:
+    """The session's clock (the ``kinesis_clock`` fixture): simulated offline unless ``--kinesis-clock=real``."""
+    if CLOCK_KEY not in config.stash:
+        from pytest_kinesis_limits.clock import RealClock, SimulatedClock
+
+        config.stash[CLOCK_KEY] = SimulatedClock() if settings_of(config).simulated_clock else RealClock()
+    return config.stash[CLOCK_KEY]
+
+
+# Two lines, each within 100 columns (the header fits a 100-column terminal, like the summary).
+TIME_OFFLINE = ("kinesis-limits time: simulated (offline): in Kinesis tests time.sleep, botocore retries and",
+                "    boto3 waiters move the shards' clock and return at once (--kinesis-clock=real: wall clock)")
+TIME_OFFLINE_REAL = "kinesis-limits time: the wall clock (--kinesis-clock=real): the offline layer counts real seconds"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    settings = settings_of(config)
+    backend = config.stash.get(BACKEND_KEY, None)
+    if backend is not None:
+        where = backend.describe()
+    else:
+        name = settings.effective_backend_name
+        named = name if name == settings.backend_label else f"{name} ({settings.backend_label})"
+        where = f"backend={named} region={settings.aws_region or 'us-east-1'} (offline, moto)"
+    lines = [f"kinesis-limits: {where}"]
+    if backend is not None and backend.unserved:
+        lines.append("kinesis-limits: not served by this endpoint, so their tests are skipped and reported as "
+                     "unsupported: " + "; ".join(why for _, why in backend.unserved))
+    chosen = [f"{name}={getattr(settings, name)!r} ({source})" for name, source in settings.sources.items()]
+    if chosen:
+        lines.append("kinesis-limits settings: " + "; ".join(chosen))
+    if settings.offline:
+        lines.extend(TIME_OFFLINE if settings.simulated_clock else (TIME_OFFLINE_REAL,))
+    plan = config.stash.get(PLAN_KEY, None)
+    if settings.plan:
+        checked = config.stash.get(PLAN_BACKEND_KEY, None)
+        lines.append("kinesis-limits plan: the selected tests run offline with a live run's settings and AWS's "
+                     "typical durations;")
+        lines.append("    nothing is made" + (f" (the preflight checked {checked.describe()})"[:80] if checked else "")
+                     + "; the plan is printed at the end")
+    elif settings.backend_kind == "live":  # an endpoint (emulator) bills nothing
+        guard = ("no budget guard (--kinesis-max-cost-usd off)" if settings.max_cost_usd is None
+                 else f"budget {settings.max_cost_usd:.2f} USD (--kinesis-max-cost-usd)")
+        lines.append(f"kinesis-limits cost: {plan['line']}" if plan else
+                     "kinesis-limits cost: see 'pytest --kinesis-plan' (docs/live-budget.md)")
+        lines.append(f"    {guard}; what the run used is printed at the end")
+    return lines
+
+
+# tryfirst: xdist's worker reads the xdist_group marker in its own (plain) pytest_collection_modifyitems to
+# group node ids for --dist loadgroup; the marker added here has to be there before it looks (on a pytest whose
+# node ids still take xdist's suffix; pytest_xdist_make_scheduler below groups the family on any).
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    settings = settings_of(config)
+    label = settings.backend_label
+    global_timeout = _global_timeout(config)
+    backend = config.stash.get(BACKEND_KEY, None)
+    # Endpoint runs start the long tests first: against an emulator the seed's 50,000-record scenarios take
+    # minutes (kinesis-mock: ~6 and ~10) and, started last, end the run alone. Live they take about a minute,
+    # and the plan shows the sort would lengthen a run at -n 2 (21.5 -> 23.5 min predicted): live keeps the order.
+    group = settings.backend_kind == "endpoint" and config.pluginmanager.hasplugin("xdist")
+    if group:  # every worker sorts alike (stable), so their collections still match
+        items.sort(key=lambda item: item.get_closest_marker("kinesis_long") is None)
+    for item in items:
+        if backend is not None and backend.unserved:
+            _skip_unserved(item, backend, settings)
+        if group and item.name.startswith(WALL_CLOCK_FAMILY):
+            item.add_marker(pytest.mark.xdist_group(WALL_CLOCK_FAMILY))
+        for marker in item.iter_markers("kinesis_gap"):
+            unknown = [name for name in marker.args if name not in GAP_LABELS]
+            if unknown:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: kinesis_gap names {', '.join(map(repr, unknown))}; a known gap matches a backend "
+                    f"kind only ({', '.join(GAP_LABELS)}). An emulator's gaps (kinesalite, kinesis-mock, ...) are what "
+                    "a conformance run reports: they must show as failures, not be hidden as expected failures.")
+            if label in marker.args:
+                reason = marker.kwargs.get("reason", "known gap")
+                item.add_marker(pytest.mark.xfail(strict=True, reason=f"known gap of {label}: {reason}"))
+        if (settings.backend_kind == "live" or settings.plan) and not settings.search_domain \
+                and item.get_closest_marker("kinesis_search_domain") is not None:
+            item.add_marker(pytest.mark.skip(reason=SEARCH_DOMAIN_SKIP))
+        uses_kinesis = KINESIS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if uses_kinesis and not global_timeout and item.get_closest_marker("timeout") is None:
+            # func_only: the timer bounds the test's body; setup and teardown (creating and deleting resources)
+            # are bounded by the wait policy instead, and a timer must never cut a deletion short.
+            item.add_marker(pytest.mark.timeout(settings.effective_timeout, func_only=True))
+
+
+def _keeper(item: pytest.Item) -> TimeKeeper | None:
+    """The TimeKeeper of a test that uses the offline backend on the simulated clock (made at its setup)."""
+    if KEEPER_KEY not in item.stash:
+        keeper = None
+        uses_kinesis = KINESIS_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if uses_kinesis and settings_of(item.config).simulated_clock:
+            from pytest_kinesis_limits.clock import SimulatedClock
+            from pytest_kinesis_limits.fidelity.simtime import TimeKeeper, active_keeper
+
+            clock = clock_of(item.config)
+            if isinstance(clock, SimulatedClock) and active_keeper() is None:  # (not a pytester run inside a test)
+                keeper = TimeKeeper(clock)
+        item.stash[KEEPER_KEY] = keeper
+    return item.stash[KEEPER_KEY]
+
+
+# Simulated time covers each phase's own work (fixtures and the test), inside every other plugin's wrapper
+# (trylast): pytest's reporting between phases, pytest-timeout's timer and xdist's messages keep the wall clock.
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    keeper = _keeper(item)
+    if keeper is None:
+        return (yield)
+    with keeper.phase():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    keeper = item.stash.get(KEEPER_KEY, None)
+    if keeper is None:
+        return (yield)
+    with keeper.phase():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    keeper = item.stash.get(KEEPER_KEY, None)
+    if keeper is None:
+        return (yield)
+    try:
+        with keeper.phase():
+            return (yield)
+    finally:
+        keeper.close()
+        item.stash[KEEPER_KEY] = None  # the keeper holds the test's threads: let them go
+
+
+#: Why a kinesis_search_domain test is skipped live without --kinesis-search-domain.
+SEARCH_DOMAIN_SKIP = ("creates an OpenSearch Service domain (typically 15-30 minutes, billed per hour: catalogue "
+                      "lifecycle.opensearch.domain_creating_s and price.opensearch.t3_small_search); opt in with "
+                      "--kinesis-search-domain")
+
+
+# Live and endpoint runs with --dist loadgroup run this family on one worker: its verdicts need the producer to
+# offer a load on the wall clock, which producers on other workers of a 2-core machine would compete for.
+WALL_CLOCK_FAMILY = "test_throughput"
+
+# The fixture through which a test needs each service besides Kinesis (``fixturenames`` is the closure: a test
+# using ``firehose_delivery_stream`` lists all three).
+SERVICE_FIXTURES = {"firehose": "firehose_client", "s3": "s3_client", "iam": "iam_client",
+                    "opensearch": "search_target"}
+
+
+def _skip_unserved(item: pytest.Item, backend: Backend, settings: Settings) -> None:
+    """Skip a test that needs a service the endpoint does not serve, and record it as ``unsupported``."""
+    names = getattr(item, "fixturenames", ())
+    missing = [service for service, fixture in SERVICE_FIXTURES.items()
+               if fixture in names and not backend.serves(service)]
+    if not missing:
+        return
+    reason = "; ".join(backend.why_unserved(service) for service in missing)
+    item.add_marker(pytest.mark.skip(reason=f"unsupported by this endpoint: {reason}"))
+    item.user_properties.append((PROPERTY_NAME, Measurement(
+        test=item.nodeid, limit=UNSUPPORTED_PREFIX + "+".join(missing), documented=None, measured=None, unit="",
+        backend=settings.effective_backend_name, verdict="unsupported", detail=reason).to_json()))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A fixture that proves the backend does what AWS documents (a delivery stream is handed over only once its
+    canary arrived) and fails because the backend does not, failed the test, not its setup: FAILED, not ERROR."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "setup" and report.failed and call.excinfo is not None:
+        from pytest_kinesis_limits.firehose import DeliveryStreamError
+
+        if call.excinfo.errisinstance(DeliveryStreamError):
+            report.when = "call"
+
+
+def _global_timeout(config: pytest.Config) -> bool:
+    """Whether the user set pytest-timeout's own --timeout or ini timeout (which then wins over ours)."""
+    if not config.pluginmanager.hasplugin("timeout"):
+        return True  # no pytest-timeout: nothing to add
+    return bool(config.getoption("timeout", None) or config.getini("timeout") or os.environ.get("PYTEST_TIMEOUT"))
+
+
+def _crash_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    return (text.strip().splitlines() or ["no message"])[0][:300]
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _xdist_workers(config: pytest.Config) -> int:
+    """How many xdist workers this session started (0: one process)."""
+    option = config.option
+    if getattr(option, "dist", "no") == "no":
+        return 0
+    return len(getattr(option, "tx", None) or [])
+
+
+class MeasurementCollector:
+    """Collects measurements and series from test reports (local or from xdist workers) and reports them at the
+    end: the per-limit table, the JSON report, plots, the HTML page and the GitHub step summary."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.measurements: list[Measurement] = config.stash[MEASUREMENTS_KEY]
+        self.failures: dict[str, pytest.TestReport] = {}
+        self.series: list[dict[str, Any]] = []
+        self.started = time.time()
+        self.notes: list[str] = []  # what the session wrote, and what it could not, for the terminal summary
+
+    def pytest_sessionstart(self) -> None:
+        self.started = time.time()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # user_properties ride on every phase's report; the teardown report holds the final list.
+        if report.failed and report.when in ("setup", "call") and not hasattr(report, "wasxfail"):
+            self.failures.setdefault(report.nodeid, report)
+        # user_properties ride on every phase's report; the teardown report holds the final list. Series are
+        # taken out before junitxml (and any other reporter) sees the report: they can be large. A worker
+        # leaves them in, for the controller.
+        if not _is_worker(self.config) and any(name == SERIES_PROPERTY_NAME for name, _ in report.user_properties):
+            if report.when == "teardown":
+                self.series.extend(json.loads(value) for name, value in report.user_properties
+                                   if name == SERIES_PROPERTY_NAME)
+            report.user_properties = [(n, v) for n, v in report.user_properties if n != SERIES_PROPERTY_NAME]
+        if report.when == "teardown":
+            self.measurements.extend(
+                Measurement.from_json(value) for name, value in report.user_properties if name == PROPERTY_NAME
+            )
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+        """A Kinesis test that failed before it measured anything still gets a row (``fail``), so that a table or
+        matrix never shows an empty cell where the backend broke the test (runs where the test runs, before its
+        teardown report is made: the row travels with it, also from xdist workers)."""
+        if call.when != "teardown":
+            return
+        failed = self.failures.pop(item.nodeid, None)
+        if failed is None or not KINESIS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            return
+        if any(name == PROPERTY_NAME for name, _ in item.user_properties):
+            return
+        item.user_properties.append((PROPERTY_NAME, Measurement(
+            test=item.nodeid, limit=NO_MEASUREMENT_LIMIT, documented=None, measured=None, unit="",
+            backend=settings_of(self.config).effective_backend_name, verdict="fail",
+            detail=f"{failed.when} failed before measuring: {_crash_line(failed)}").to_json()))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if _is_worker(self.config) or not (self.measurements or self.notes) or settings_of(self.config).plan:
+            for note in self.notes if settings_of(self.config).plan else ():
+                terminalreporter.write_line(f"kinesis-limits: {note}")
+            return
+        from pytest_kinesis_limits.reporting.summary import footer, format_limits, format_tests, title
+
+        rows = summarize(self.measurements)
+        verbosity = self.config.get_verbosity()
+        terminalreporter.write_sep("=", title(rows))
+        for line in format_limits(rows):
+            terminalreporter.write_line(line, red=line.lstrip().startswith("FAIL:"))
+        if self.measurements:
+            terminalreporter.write_line(footer(self.measurements, rows, verbosity))
+        if verbosity > 0 and self.measurements:
+            terminalreporter.write_sep("-", "kinesis limits: per test" + ("" if verbosity > 1 else " (-vv: details)"))
+            for line in format_tests(self.measurements, details=verbosity > 1):
+                terminalreporter.write_line(line)
+        for note in self.notes:
+            terminalreporter.write_line(f"kinesis-limits: {note}")
+
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        settings = settings_of(self.config)
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if _is_worker(self.config) or not (settings.report or settings.plots or settings.report_html
+                                           or (step_summary and self.measurements)):
+            return
+        from pytest_kinesis_limits.backends import OFFLINE_REGION
+        from pytest_kinesis_limits.reporting.output import write_outputs
+        from pytest_kinesis_limits.reporting.report import build_report, run_metadata
+
+        backend = self.config.stash[BACKEND_KEY]
+        region = getattr(backend, "region", None) or settings.aws_region or (
+            OFFLINE_REGION if settings.offline else None)
+        header: dict[str, Any] = {"backend": settings.backend_label, "region": region,
+                                  "backend_name": settings.effective_backend_name,
+                                  "account": getattr(backend, "account_id", None),
+                                  "endpoint": settings.aws_endpoint_url, "fidelity": settings.fidelity}
+        invocation = self.config.invocation_params
+        budget = {key: value for key, value in (("plan", self.config.stash.get(PLAN_KEY, None)),
+                                                ("usage", self.config.stash.get(USAGE_KEY, None))) if value}
+        run = run_metadata(backend=settings.backend_label, backend_name=settings.effective_backend_name,
+                           region=region, endpoint=settings.aws_endpoint_url, fidelity=settings.fidelity,
+                           started=self.started, ended=time.time(), args=[str(a) for a in invocation.args],
+                           invocation_dir=str(invocation.dir), xdist_workers=_xdist_workers(self.config),
+                           exit_status=int(exitstatus), **budget)
+        plan_run = settings.plan  # a plan's measurements are an offline run's with live settings: not kept
+        report = build_report([] if plan_run else self.measurements, [] if plan_run else self.series, run, header)
+        self.notes += write_outputs(report, json_path=settings.report, plots_dir=settings.plots,
+                                    html_path=settings.report_html, step_summary=step_summary)
+
+
+# --- interruptions: SIGTERM cleans up like Ctrl-C (live and endpoint runs; see interrupts.py) ---------------------
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if settings_of(config).offline:
+        return  # offline nothing outlives the process: SIGTERM keeps its default
+    from pytest_kinesis_limits.live.interrupts import Guard
+
+    guard = Guard(controller=config.pluginmanager.hasplugin("dsession"))
+    if guard.install():
+        config.pluginmanager.register(InterruptHooks(guard, worker=_is_worker(config)), "kinesis-limits-interrupts")
+
+
+class InterruptHooks:
+    """Registered while a :class:`~pytest_kinesis_limits.live.interrupts.Guard` is installed."""
+
+    def __init__(self, guard: Any, *, worker: bool) -> None:
+        self.guard = guard
+        self.worker = worker
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_newgateway(self, gateway: Any) -> None:
+        from pytest_kinesis_limits.live.interrupts import worker_process
+
+        self.guard.add_worker(worker_process(gateway))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # After everything is torn down: a run stopped by SIGTERM exits 143 (not in xdist workers, whose
+        # status 2 is how their controller learns of the interrupt).
+        if self.guard.terminated and not self.worker:
+            from pytest_kinesis_limits.live.interrupts import EXIT_STATUS_SIGTERM
+
+            session.exitstatus = EXIT_STATUS_SIGTERM
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self) -> None:
+        self.guard.uninstall()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker names and tags its resources with the controller's run id (a UTC time and a
+    random part, see ``resources.new_run_id``) rather than xdist's random uid, so that ``sweep`` can read a
+    run's time from its id where a service gives no creation time."""
+    from pytest_kinesis_limits.kinesis.resources import new_run_id
+
+    if RUN_ID_KEY not in node.config.stash:
+        node.config.stash[RUN_ID_KEY] = new_run_id()
+    node.workerinput[RUN_ID_WORKERINPUT] = node.config.stash[RUN_ID_KEY]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist, live and endpoint runs with ``--dist loadgroup``: the wall-clock family on one worker, decided
+    on the controller from the node ids (xdist's own grouping is lost on pytest 9.2, see scheduling.py)."""
+    if config.getvalue("dist") != "loadgroup" or settings_of(config).offline:
+        return None
+    from pytest_kinesis_limits.live.scheduling import family_scheduler
+
+    return family_scheduler(config, log, WALL_CLOCK_FAMILY)
