@@ -28,12 +28,12 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from pytest_kinesis_limits.regions import OFFLINE_REGION, REGION_VARIABLES, offline_region, resolve_region  # noqa: F401
 from pytest_kinesis_limits.settings import MAX_IN_FLIGHT, Settings
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-OFFLINE_REGION = "us-east-1"
 OFFLINE_ACCOUNT = "123456789012"  # moto's default account
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -130,20 +130,13 @@ def offline_backend(settings: Settings) -> Backend:
     return Backend(
         kind="moto",
         label=settings.backend_label,
-        region=settings.aws_region or OFFLINE_REGION,
+        region=offline_region(settings),
         account_id=OFFLINE_ACCOUNT,
         dummy_credentials=True,
         name=settings.effective_backend_name,
     )
 
 
-#: The standard region variables, strongest first. botocore (1.44) reads only AWS_DEFAULT_REGION (its
-#: configprovider maps ``region`` to that one variable and the profile's ``region``), while the AWS CLI v2 and
-#: the AWS SDKs and Tools reference name AWS_REGION, which "overrides the values in the environment variable
-#: AWS_DEFAULT_REGION and the profile setting region" (docs.aws.amazon.com/cli/latest/userguide/
-#: cli-configure-envvars.html, read 2026-05). The preflight reads both, in that order, so a user's region means
-#: the same here as in the AWS CLI; every client then gets the region explicitly.
-REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
 
 @dataclass(frozen=True)
@@ -174,21 +167,6 @@ def _source(settings: Settings, name: str, wording: Wording) -> str:
 def _region_fix(settings: Settings, wording: Wording = PYTEST_WORDING) -> str:
     return (f"pass {wording.region} REGION, set KINESIS_LIMITS_AWS_REGION, AWS_REGION or AWS_DEFAULT_REGION, "
             "or give the profile a region in ~/.aws/config")
-
-
-def resolve_region(settings: Settings, base: boto3.Session,
-                   environ: Mapping[str, str] | None = None) -> tuple[str | None, str]:
-    """The region of a live or endpoint run and where it came from: this plugin's setting (command line,
-    KINESIS_LIMITS_AWS_REGION, ini), then AWS_REGION, then AWS_DEFAULT_REGION, then the profile's ``region``."""
-    if settings.aws_region:
-        return settings.aws_region, settings.source_of("aws_region")
-    environ = os.environ if environ is None else environ
-    for variable in REGION_VARIABLES:
-        value = environ.get(variable, "").strip()
-        if value:
-            return value, f"the environment variable {variable}"
-    profile = base.profile_name or "default"
-    return base.region_name or None, f"the region of the AWS profile {profile!r}"
 
 
 def preflight(settings: Settings, wording: Wording = PYTEST_WORDING) -> Backend:

@@ -4,7 +4,7 @@ Each setting has a command-line option, an ini key (``kinesis_<name>``) and an e
 (``KINESIS_LIMITS_<NAME>``), one help text, and the precedence command line > environment > ini >
 default. A bad value is reported with the source that held it and how to fix it. Standard AWS
 variables (``AWS_PROFILE``, ``AWS_ENDPOINT_URL`` ...) are left to botocore; ``AWS_REGION`` and
-``AWS_DEFAULT_REGION``, of which botocore reads only the second, are read by ``backends.resolve_region``.
+``AWS_DEFAULT_REGION``, of which botocore reads only the second, are read by ``regions.resolve_region``.
 
 This module imports neither pytest nor boto3: the plugin feeds it the raw values.
 """

@@ -13,6 +13,7 @@ Library code: no pytest import; xdist is imported when a scheduler is made (only
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -24,18 +25,22 @@ def nodeid_name(nodeid: str) -> str:
     return name
 
 
-def scope_of(nodeid: str, family: str) -> str:
-    """The unit of work of a node id: ``family`` for the family's tests (names starting with it), the group of an
-    ``@group`` suffix (xdist's loadgroup on a pytest that keeps it), else the test itself (spread as ``load``)."""
+def scope_of(nodeid: str, families: str | Sequence[str]) -> str:
+    """The unit of work of a node id: the family prefix (one, or one of several) its test's name starts with, the
+    group of an ``@group`` suffix (xdist's loadgroup on a pytest that keeps it), else the test itself (spread as
+    ``load``)."""
     if nodeid.rfind("@") > nodeid.rfind("]"):
         return nodeid.rsplit("@", 1)[-1]
-    if nodeid_name(nodeid).startswith(family):
-        return family
+    name = nodeid_name(nodeid)
+    for family in (families,) if isinstance(families, str) else families:
+        if name.startswith(family):
+            return family
     return nodeid
 
 
-def family_scheduler(config: Any, log: Any, family: str) -> Any:
-    """An xdist ``LoadGroupScheduling`` whose units are :func:`scope_of` the node ids."""
+def family_scheduler(config: Any, log: Any, family: str | Sequence[str]) -> Any:
+    """An xdist ``LoadGroupScheduling`` whose units are :func:`scope_of` the node ids (``family``: the prefixes of
+    the families kept on one worker each)."""
     from xdist.scheduler import LoadGroupScheduling
 
     class FamilyGroupScheduling(LoadGroupScheduling):  # type: ignore[misc]

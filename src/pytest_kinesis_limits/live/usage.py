@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pytest_kinesis_limits import families as families_registry
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.live import pricing
 from pytest_kinesis_limits.clock import Clock
@@ -368,9 +369,14 @@ def merge_totals(documents: list[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def family_of(owner: str) -> str:
-    """The family of a test node id: ``tests/limits/test_put_records.py::...`` -> ``put_records``."""
+    """The family of a test node id (:func:`pytest_kinesis_limits.families.family_of`): ``tests/limits/
+    test_put_records.py::...`` -> ``put_records``; a test of no family by its file (``test_mine.py`` -> ``mine``);
+    the session's own resources -> ``session``."""
     if not owner:
         return "session"
+    family = families_registry.family_of(owner)
+    if family is not None:
+        return family.name
     module = owner.split("::", 1)[0].rsplit("/", 1)[-1]
     stem = module[:-3] if module.endswith(".py") else module
     return stem[5:] if stem.startswith("test_") else stem

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_kinesis_limits import families
+from pytest_kinesis_limits.regions import region_of
 from pytest_kinesis_limits.reporting.matrix import NO_MEASUREMENT_LIMIT, UNSUPPORTED_PREFIX
 from pytest_kinesis_limits.reporting.report import PROPERTY_NAME, SERIES_PROPERTY_NAME, Measurement, summarize
 from pytest_kinesis_limits.settings import SPECS, Settings, SettingError, resolve
@@ -52,13 +54,8 @@ POOL_KEY = pytest.StashKey["tuple[Any, Any] | None"]()
 #: The key under which an xdist controller hands its run id to its workers (``workerinput``).
 RUN_ID_WORKERINPUT = "kinesis_limits_run_id"
 
-# Tests that use any of these get the plugin's default timeout.
-KINESIS_FIXTURES = frozenset({
-    "kinesis_backend", "kinesis_client", "kinesis_client_no_retry", "firehose_client", "s3_client",
-    "iam_client", "make_stream", "kinesis_stream", "make_bucket", "s3_bucket", "make_delivery_stream",
-    "firehose_delivery_stream", "wait_for_delivery", "kinesis_fidelity", "read_records",
-    "search_target", "search_index", "kinesis_shared_stream", "lease_shared_stream",
-})
+# Tests that use any of these get the plugin's default timeout (the families' and the common fixtures).
+KINESIS_FIXTURES = families.KINESIS_FIXTURES
 
 GAP_LABELS = ("moto", "moto-plain", "live", "endpoint")  # what kinesis_gap may name: backend kinds, never an emulator
 
@@ -221,7 +218,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     else:
         name = settings.effective_backend_name
         named = name if name == settings.backend_label else f"{name} ({settings.backend_label})"
-        where = f"backend={named} region={settings.aws_region or 'us-east-1'} (offline, moto)"
+        where = f"backend={named} region={region_of(settings)} (offline, moto)"
     lines = [f"kinesis-limits: {where}"]
     if backend is not None and backend.unserved:
         lines.append("kinesis-limits: not served by this endpoint, so their tests are skipped and reported as "
@@ -265,8 +262,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if backend is not None and backend.unserved:
             _skip_unserved(item, backend, settings)
-        if group and item.name.startswith(WALL_CLOCK_FAMILY):
-            item.add_marker(pytest.mark.xdist_group(WALL_CLOCK_FAMILY))
+        one_worker = next((prefix for prefix in ONE_WORKER_GROUPS if item.name.startswith(prefix)), None)
+        if group and one_worker:
+            item.add_marker(pytest.mark.xdist_group(one_worker))
         for marker in item.iter_markers("kinesis_gap"):
             unknown = [name for name in marker.args if name not in GAP_LABELS]
             if unknown:
@@ -342,9 +340,9 @@ SEARCH_DOMAIN_SKIP = ("creates an OpenSearch Service domain (typically 15-30 min
                       "--kinesis-search-domain")
 
 
-# Live and endpoint runs with --dist loadgroup run this family on one worker: its verdicts need the producer to
-# offer a load on the wall clock, which producers on other workers of a 2-core machine would compete for.
-WALL_CLOCK_FAMILY = "test_throughput"
+# Live and endpoint runs with --dist loadgroup run each of these families on one worker: their verdicts need the
+# producer to offer a load on the wall clock, which producers on other workers of a 2-core machine would compete for.
+ONE_WORKER_GROUPS = tuple(family.test_prefix for family in families.one_worker_families())
 
 # The fixture through which a test needs each service besides Kinesis (``fixturenames`` is the closure: a test
 # using ``firehose_delivery_stream`` lists all three).
@@ -481,13 +479,11 @@ class MeasurementCollector:
         if _is_worker(self.config) or not (settings.report or settings.plots or settings.report_html
                                            or (step_summary and self.measurements)):
             return
-        from pytest_kinesis_limits.backends import OFFLINE_REGION
         from pytest_kinesis_limits.reporting.output import write_outputs
         from pytest_kinesis_limits.reporting.report import build_report, run_metadata
 
         backend = self.config.stash[BACKEND_KEY]
-        region = getattr(backend, "region", None) or settings.aws_region or (
-            OFFLINE_REGION if settings.offline else None)
+        region = region_of(settings, backend)
         header: dict[str, Any] = {"backend": settings.backend_label, "region": region,
                                   "backend_name": settings.effective_backend_name,
                                   "account": getattr(backend, "account_id", None),
@@ -566,4 +562,4 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from pytest_kinesis_limits.live.scheduling import family_scheduler
 
-    return family_scheduler(config, log, WALL_CLOCK_FAMILY)
+    return family_scheduler(config, log, ONE_WORKER_GROUPS)

@@ -200,13 +200,12 @@ class BudgetHooks:
             self._finish_usage()
 
     def _finish_plan(self, session: pytest.Session, exitstatus: int) -> None:
-        from pytest_kinesis_limits.backends import OFFLINE_REGION
+        from pytest_kinesis_limits.regions import region_of
         from pytest_kinesis_limits.live.budget import records_from
         from pytest_kinesis_limits.live.plan import build_plan, format_plan
 
         settings = settings_of(self.config)
-        region = settings.aws_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") \
-            or OFFLINE_REGION
+        region = region_of(settings)
         from pytest_kinesis_limits.plugin import SEARCH_DOMAIN_SKIP
 
         tests, shared = records_from(self.records)

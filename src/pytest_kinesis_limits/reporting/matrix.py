@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_kinesis_limits.families import family_rank
+
 UNSUPPORTED_PREFIX = "service."
 NO_MEASUREMENT_LIMIT = "test.no_measurement"
 # Worst first: a cell with several measurements shows the worst verdict.
 _SEVERITY = ("fail", "inconclusive", "unsupported", "pass", "info")
 _KIND_ORDER = {"live": 0, "moto": 1, "moto-plain": 2, "endpoint": 3}
-_FAMILY_ORDER = ("put_records", "throughput", "resharding", "firehose")
 
 
 class ReportError(ValueError):
@@ -102,11 +103,6 @@ def case_of(nodeid: str) -> str:
     return nodeid.rsplit("::", 1)[-1]
 
 
-def _family(case: str) -> int:
-    return next((i for i, family in enumerate(_FAMILY_ORDER) if case.startswith(f"test_{family}")),
-                len(_FAMILY_ORDER))
-
-
 def _fmt(value: Any) -> str:
     if value is None:
         return ""
@@ -161,7 +157,7 @@ def rows_and_cells(reports: Sequence[Report]) -> tuple[list[Row], dict[tuple[Row
         for row in targets:
             if not cells.get((row, name)) or all(_test_level(str(x["limit"])) for x in cells[(row, name)]):
                 cells.setdefault((row, name), []).append(m)
-    ordered = sorted(rows.values(), key=lambda r: (_family(r.case), r.limit, r.case))
+    ordered = sorted(rows.values(), key=lambda r: (family_rank(r.case), r.limit, r.case))
     return ordered, cells
 
 
@@ -216,7 +212,7 @@ def render(reports: Sequence[Report], *, command: str = "pytest-kinesis-limits m
                 continue
             out.append(f"### {report.name}")
             out.append("")
-            for m in sorted(failing, key=lambda m: (_family(case_of(m['test'])), m["limit"], m["test"])):
+            for m in sorted(failing, key=lambda m: (family_rank(case_of(m['test'])), m["limit"], m["test"])):
                 detail = _escape(str(m.get("detail", "")))
                 out.append(f"- `{m['limit']}` `{_escape(case_of(m['test']))}`: "
                            f"{detail[:400]}{'…' if len(detail) > 400 else ''}")

@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from pytest_kinesis_limits.families import SERIES_KINDS
+
 if TYPE_CHECKING:
     from pytest_kinesis_limits.firehose import DeliveryResult
     from pytest_kinesis_limits.kinesis.meter import Measurement
@@ -36,7 +38,8 @@ if TYPE_CHECKING:
     from pytest_kinesis_limits.kinesis.resharding import ReshardResult
 
 THROUGHPUT, RESHARDING, FIREHOSE = "throughput", "resharding", "firehose"
-KINDS = (THROUGHPUT, RESHARDING, FIREHOSE)
+#: The kinds of series, one per family that keeps one (:data:`pytest_kinesis_limits.families.FAMILIES`).
+KINDS = SERIES_KINDS
 
 
 def build(source: Any) -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""The family registry (families.py) is whole: each family's file and tests exist, each kind of series it keeps has a
+plot, each fixture it names is one the plugin provides, and every place that lists families follows it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from pytest_kinesis_limits import families
+from pytest_kinesis_limits.families import FAMILIES, Family, family_named, family_of, family_rank
+from pytest_kinesis_limits.live import usage
+from pytest_kinesis_limits.live.scheduling import scope_of
+from pytest_kinesis_limits.reporting import plots, series
+
+TOP = Path(__file__).resolve().parents[2]
+LIMITS = TOP / "tests" / "limits"
+
+
+def _test_functions(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
+
+
+def test_every_family_file_is_declared_and_every_declared_family_has_its_file() -> None:
+    assert sorted(p.name for p in LIMITS.glob("test_*.py")) == sorted(f.module for f in FAMILIES)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
+def test_a_familys_tests_are_recognised_by_their_name(family: Family) -> None:
+    names = _test_functions(LIMITS / family.module)
+    assert names and all(family_of(f"tests/limits/{family.module}::{name}[x]") is family for name in names)
+    assert all(name.startswith(family.test_prefix) for name in names), "a family's tests carry its prefix"
+
+
+def test_every_kind_of_series_has_a_plot_and_nothing_else_does() -> None:
+    assert set(plots.FIGURES) == set(families.SERIES_KINDS) == set(series.KINDS)
+
+
+def test_every_fixture_a_family_names_is_provided_by_the_plugin() -> None:
+    provided = set()
+    for path in (TOP / "src" / "pytest_kinesis_limits" / "plugin").glob("*.py"):
+        provided |= {node.name for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                     if isinstance(node, ast.FunctionDef)}
+    assert families.KINESIS_FIXTURES <= provided, sorted(families.KINESIS_FIXTURES - provided)
+
+
+def test_recognising_tests() -> None:
+    assert family_of("tests/limits/test_throughput.py::test_throughput_above[records]").name == "throughput"
+    assert family_of("test_search_index_seed[x]").name == "search_index"  # a matrix case: the name alone
+    assert family_of("tests/limits/test_firehose.py::test_helper").name == "firehose"  # by its file
+    assert family_of("tests/plugin/test_misuse.py::test_bad_region") is None
+    assert family_rank("test_put_records_x") == 0 and family_rank("test_unknown") == len(FAMILIES)
+    assert family_rank("test_search_index_x") == len(FAMILIES) - 1  # the matrix used to rank it with the unknown
+    with pytest.raises(KeyError, match="the families are put_records, throughput"):
+        family_named("efo")
+
+
+def test_the_usage_meter_and_the_scheduler_follow_the_registry() -> None:
+    assert usage.family_of("tests/limits/test_resharding.py::test_resharding_continuity[x]") == "resharding"
+    assert usage.family_of("tests/test_mine.py::test_a") == "mine" and usage.family_of("") == "session"
+    groups = tuple(f.test_prefix for f in families.one_worker_families())
+    assert groups == ("test_throughput",)
+    assert scope_of("tests/limits/test_throughput.py::test_throughput_x[y]", groups) == "test_throughput"
+    assert scope_of("tests/limits/test_put_records.py::test_put_records_x", groups).endswith("test_put_records_x")
