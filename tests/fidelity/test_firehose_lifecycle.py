@@ -11,8 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from pytest_kinesis_limits import firehose as fh
-from pytest_kinesis_limits import limits
+from pytest_kinesis_limits import firehose as fh, limits
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.fidelity.firehose import FirehoseSimulator, activate_firehose
 from pytest_kinesis_limits.firehose import provision

@@ -17,8 +17,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.firehose.models import FirehoseBackend
 from moto.kinesis.models import KinesisBackend, kinesis_backends
 
-from pytest_kinesis_limits import firehose as fh
-from pytest_kinesis_limits import limits
+from pytest_kinesis_limits import firehose as fh, limits
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.fidelity import firehose as sim_module
 from pytest_kinesis_limits.fidelity.firehose import FirehoseSimulator, activate_firehose

@@ -10,8 +10,7 @@ import moto
 import pytest
 from botocore.exceptions import ClientError
 
-from pytest_kinesis_limits import firehose as fh
-from pytest_kinesis_limits import limits
+from pytest_kinesis_limits import firehose as fh, limits
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.fidelity.offline import activate_all
 

@@ -17,10 +17,8 @@ from statistics import median
 import pytest
 from botocore.exceptions import ClientError
 
-from pytest_kinesis_limits import firehose as fh
-from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.kinesis import payloads
-from pytest_kinesis_limits.kinesis import probes
+from pytest_kinesis_limits import firehose as fh, limits
+from pytest_kinesis_limits.kinesis import payloads, probes
 from pytest_kinesis_limits.firehose import delivery_bound_s, delivery_poll_s
 from pytest_kinesis_limits.kinesis.resharding import Reshard, Scenario, open_shards, run_scenario
 
@@ -29,6 +27,8 @@ pytestmark = pytest.mark.kinesis_gap(
     "canary never arrives) and accepts direct puts to a Kinesis-source delivery stream")
 
 MAX_RECORDS = limits.PUT_RECORDS_MAX_RECORDS
+#: The seed test sent its first events one at a time with PutRecord, the rest with PutRecords.
+SEED_SINGLES = 10
 RECORD_BYTES = limits.RECORD_MAX_BYTES
 HINT_BYTES = limits.FIREHOSE_BUFFER_MIB_MIN.value * limits.MIB
 READ_PERIOD_S = 1.0 / limits.FIREHOSE_SOURCE_READS_PER_S.value
@@ -105,15 +105,9 @@ def test_firehose_seed_events_arrive_in_s3(firehose_delivery_stream, kinesis_cli
     """The seed's pipeline: mobile events (Korean text, nulls, mixed types) sent with PutRecord and
     PutRecords arrive in S3 under documented keys, bodies the records' bytes back to back, none lost."""
     delivery = firehose_delivery_stream
-    singles = 10
-    events = [payloads.seed_event(n) for n in range(singles + MAX_RECORDS.value)]
-    sent = {e["id"]: payloads.encode_json(e) for e in events}
-    for event in events[:singles]:
-        kinesis_client.put_record(StreamName=delivery.source.name, Data=sent[event["id"]],
-                                  PartitionKey=str(event["user_id"]))
-    batch = [{"Data": sent[e["id"]], "PartitionKey": str(e["user_id"])} for e in events[singles:]]
-    outcome = probes.put_records(kinesis_client, delivery.source.name, batch)
-    assert outcome.accepted and outcome.failed_record_count == 0, outcome.describe()
+    sent, outcomes = probes.send_seed_events(kinesis_client, delivery.source.name, SEED_SINGLES + MAX_RECORDS.value,
+                                             singles=SEED_SINGLES)
+    assert probes.all_stored(outcomes), [o.describe() for o in outcomes]
 
     result = wait_for_delivery(delivery, sent, seed_id)
     latencies = sorted(result.measure_latencies(arrivals_of(read_records, delivery, seed_id)).values())

@@ -18,8 +18,7 @@ import pytest
 from botocore.exceptions import ParamValidationError
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.kinesis import payloads
-from pytest_kinesis_limits.kinesis import probes
+from pytest_kinesis_limits.kinesis import payloads, probes
 
 MAX_RECORDS = limits.PUT_RECORDS_MAX_RECORDS
 RECORD_BYTES = limits.RECORD_MAX_BYTES

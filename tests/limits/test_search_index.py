@@ -13,10 +13,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from pytest_kinesis_limits import firehose as fh
-from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.kinesis import payloads
-from pytest_kinesis_limits.kinesis import probes
+from pytest_kinesis_limits import firehose as fh, limits
+from pytest_kinesis_limits.kinesis import payloads, probes
 from pytest_kinesis_limits.firehose import SearchDestination, delivery_poll_s
 from pytest_kinesis_limits.firehose.search import search_bound_s
 from pytest_kinesis_limits.kinesis.resharding import Reshard, Scenario, open_shards, run_scenario
@@ -28,6 +26,8 @@ pytestmark = [
 ]
 
 MAX_RECORDS = limits.PUT_RECORDS_MAX_RECORDS
+#: The seed test sent its first events one at a time with PutRecord, the rest with PutRecords.
+SEED_SINGLES = 10
 READ_PERIOD_S = 1.0 / limits.FIREHOSE_SOURCE_READS_PER_S.value
 #: Live only: what the interval verdict allows beyond interval + one read period + one poll (the bulk request,
 #: OpenSearch's refresh and Firehose's scheduling). Offline: nothing.
@@ -87,14 +87,9 @@ def test_search_index_seed_events_indexed_once_and_backed_up(seed_delivery, kine
     are each indexed exactly once (the count, and every event id once, under distinct document ids), read back
     by id unchanged, and every record is in the AllDocuments backup under the documented S3 names."""
     delivery = seed_delivery()
-    singles = 10
-    events = [payloads.seed_event(n) for n in range(singles + MAX_RECORDS.value)]
-    sent = {e["id"]: payloads.encode_json(e) for e in events}
-    for event in events[:singles]:
-        kinesis_client.put_record(StreamName=delivery.source.name, Data=sent[event["id"]],
-                                  PartitionKey=str(event["user_id"]))
-    put_all(kinesis_client, delivery.source.name, dict(list(sent.items())[singles:]),
-            lambda rid: str(events[rid]["user_id"]))
+    sent, outcomes = probes.send_seed_events(kinesis_client, delivery.source.name, SEED_SINGLES + MAX_RECORDS.value,
+                                             singles=SEED_SINGLES)
+    assert probes.all_stored(outcomes), [o.describe() for o in outcomes]
 
     index = search_index(delivery)
     poll = delivery_poll_s(kinesis_wait_policy, delivery.buffer_seconds)
@@ -126,7 +121,7 @@ def test_search_index_seed_events_indexed_once_and_backed_up(seed_delivery, kine
         f"not indexed exactly once: _count {count} for {len(sent)} records; {result.summary()}"
     assert set(result.indices) == {delivery.search.index_name}, \
         f"NoRotation indexes into {delivery.search.index_name!r} alone, found {dict(result.indices)}"
-    assert read_back == events[0], f"document {first} read back by id as {read_back!r}"
+    assert read_back == payloads.seed_event(0), f"document {first} read back by id as {read_back!r}"
     assert not backup.missing, f"records missing from the AllDocuments backup: {backup.summary()}"
     assert not bad_keys, f"backup keys not in the documented format: {bad_keys[:3]}"
 

@@ -17,22 +17,20 @@ SMALL_SPLIT_AND_MERGE = "continuity and not seed and (split or merge)"
 
 LOSE_ONE_RECORD = """
 import pytest
-from pytest_kinesis_limits.fidelity import sequence, streams
 
 @pytest.fixture(autouse=True)
-def _lose_one_acknowledged_record(kinesis_fidelity, monkeypatch):
+def _lose_one_acknowledged_record(kinesis_fidelity):
     assert kinesis_fidelity is not None, "this proof needs the fidelity layer"
-    real = streams._store
     dropped = []
 
-    def lossy(layer, stream, shard, rec, arrival):
+    def lossy(call):
         # After the reshard has started (a shard is closed), acknowledge one record without storing it.
-        if not dropped and any(not s.is_open for s in stream.shards.values()):
-            dropped.append(rec.partition_key)
-            return sequence.stream_state(layer, stream).next_sequence()
-        return real(layer, stream, shard, rec, arrival)
+        if not dropped and call.resharding:
+            dropped.append(call.partition_key)
+            return call.skip()
+        return call.store()
 
-    monkeypatch.setattr(streams, "_store", lossy)
+    kinesis_fidelity.store_fault = lossy  # the layer's fault-injection hook (docs/fidelity.md)
 """
 
 WRITE_TO_CLOSED_PARENT = """
@@ -54,22 +52,20 @@ def _keep_writing_to_the_closed_parent(kinesis_fidelity, monkeypatch):
 
 STORE_ONE_TWICE = """
 import pytest
-from pytest_kinesis_limits.fidelity import streams
 
 @pytest.fixture(autouse=True)
-def _store_one_record_twice(kinesis_fidelity, monkeypatch):
+def _store_one_record_twice(kinesis_fidelity):
     assert kinesis_fidelity is not None, "this proof needs the fidelity layer"
-    real = streams._store
     doubled = []
 
-    def twice(layer, stream, shard, rec, arrival):
-        seq = real(layer, stream, shard, rec, arrival)
-        if not doubled and any(not s.is_open for s in stream.shards.values()):
+    def twice(call):
+        seq = call.store()
+        if not doubled and call.resharding:
             doubled.append(seq)
-            real(layer, stream, shard, rec, arrival)
+            call.store()
         return seq
 
-    monkeypatch.setattr(streams, "_store", twice)
+    kinesis_fidelity.store_fault = twice  # the layer's fault-injection hook (docs/fidelity.md)
 """
 
 NO_SHARD_COUNT_RULES = """

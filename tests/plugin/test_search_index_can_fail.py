@@ -28,8 +28,7 @@ from moto.kinesis.models import KinesisBackend
 from moto.firehose.exceptions import ValidationException
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.fidelity import firehose as sim
-from pytest_kinesis_limits.fidelity import search_index as si
+from pytest_kinesis_limits.fidelity import firehose as sim, search_index as si
 from pytest_kinesis_limits.kinesis.resharding import Reshard, Scenario
 
 REAL_INDEX_ONE, REAL_BACK_UP, REAL_ERROR_RECORD = (si.SearchIndexStandIn._index_one, si.SearchIndexStandIn._back_up,

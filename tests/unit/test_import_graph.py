@@ -174,7 +174,49 @@ def pytest_importers(src: Path = SRC) -> list[str]:
     return bad
 
 
+#: Where the package may import its own modules inside functions, each with its reason (a module, or a whole wing).
+#: Everywhere else imports stand at the top, so the graph a reader sees is the real one.
+LAZY_IMPORTS = {
+    f"{PACKAGE}.plugin": "the pytest face loads in every repo that installs the package, most of whose runs use no "
+                         "Kinesis fixture: the client side, boto3, moto and the budget load when a run needs them "
+                         "(docs/benchmarks.md, plugin start-up)",
+    f"{PACKAGE}.cli": "each subcommand loads only what it runs (serve: moto; plot: matplotlib; sweep: boto3)",
+    f"{PACKAGE}.reporting.series": "the report, loaded at start-up, builds series from result classes (producer, "
+                                   "meter, reshard, delivery) that load with the run that made them",
+}
+
+
+def lazy_import_violations(src: Path = SRC, allowed: dict[str, str] | None = None) -> list[str]:
+    """Imports of the package inside functions, in a module :data:`LAZY_IMPORTS` does not allow."""
+    allowed = LAZY_IMPORTS if allowed is None else allowed
+    modules = module_files(src)
+    bad = []
+    for name, path in modules.items():
+        if any(name == place or name.startswith(place + ".") for place in allowed):
+            continue
+        bad += [f"{name}:{e.line} imports {e.target} inside a function" for e in module_edges(name, path, modules)
+                if e.in_function]
+    return sorted(set(bad))
+
+
 # ------------------------------------------------------------------------------------------------ tests
+def test_imports_stand_at_the_top_but_where_a_reason_allows() -> None:
+    assert all(reason for reason in LAZY_IMPORTS.values())
+    assert lazy_import_violations() == []
+
+
+def test_the_lazy_import_check_finds_an_import_hidden_in_a_function(tmp_path: Path) -> None:
+    """Can fail: a library module importing the package inside a function is reported; an allowed one is not."""
+    package = tmp_path / PACKAGE
+    (package / "plugin").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "limits.py").write_text("")
+    (package / "plugin" / "__init__.py").write_text(f"def f():\n    from {PACKAGE} import limits\n")
+    (package / "reader.py").write_text(f"def f():\n    from {PACKAGE} import limits\n")
+    assert lazy_import_violations(tmp_path, {f"{PACKAGE}.plugin": "start-up"}) == [
+        f"{PACKAGE}.reader:2 imports {PACKAGE}.limits inside a function"]
+
+
 def test_the_wings_import_downwards_only() -> None:
     assert wing_violations(import_graph()) == []
 

@@ -9,8 +9,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from pytest_kinesis_limits import firehose as fh
-from pytest_kinesis_limits import limits
+from pytest_kinesis_limits import firehose as fh, limits
 from pytest_kinesis_limits.firehose.destinations import domain_name_for, search_role_policy
 from pytest_kinesis_limits.firehose.search import check_error_record, opensearchpy_module
 

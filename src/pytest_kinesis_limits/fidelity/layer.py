@@ -16,10 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from pytest_kinesis_limits.fidelity import gate
-from pytest_kinesis_limits.fidelity import lifecycle
-from pytest_kinesis_limits.fidelity import resharding
-from pytest_kinesis_limits.fidelity import streams
+from pytest_kinesis_limits.fidelity import gate, lifecycle, resharding, streams
 from pytest_kinesis_limits.fidelity.config import FidelityConfig
 from pytest_kinesis_limits.fidelity.moto_adapter import ActionResult, KinesisBackend, KinesisResponse, RecordCodec, Shard, Stream, \
     decompose_shard_iterator, kinesis_backends, original, patch_all, record_codec
@@ -43,6 +40,10 @@ class FidelityLayer:
         self.config = config
         #: How this moto keeps a record's data and arrival (:mod:`.moto_adapter`).
         self.codec = codec if codec is not None else record_codec()
+        #: The fault-injection hook for tests that prove a verdict can fail (docs/fidelity.md, "Fault injection"):
+        #: ``store_fault(call)`` replaces the storing of every accepted record; ``call`` is a
+        #: :class:`.streams.StoreCall` (``call.store()``, ``call.skip()``) and it returns the record's sequence number.
+        self.store_fault: Callable[[streams.StoreCall], int] | None = None
         # The Firehose delivery simulation running beside this layer (set by offline.activate_all), if any.
         self.firehose: Any = None
 

@@ -9,17 +9,18 @@ from typing import TYPE_CHECKING
 
 from pytest_kinesis_limits.clock import Clock
 
+from pytest_kinesis_limits.fidelity.config import FidelityConfig
+from pytest_kinesis_limits.fidelity.firehose import activate_firehose
+from pytest_kinesis_limits.fidelity.layer import activate
+from pytest_kinesis_limits.fidelity.search_index import activate_search_index
+
 if TYPE_CHECKING:
-    from pytest_kinesis_limits.fidelity import FidelityConfig, FidelityLayer
+    from pytest_kinesis_limits.fidelity.layer import FidelityLayer
 
 
 @contextlib.contextmanager
 def activate_all(clock: Clock, config: FidelityConfig | None = None) -> Iterator[FidelityLayer]:
     """Apply every offline correction to moto on ``clock``; yields the Kinesis layer; restores moto on exit."""
-    from pytest_kinesis_limits.fidelity import FidelityConfig, activate
-    from pytest_kinesis_limits.fidelity.firehose import activate_firehose
-    from pytest_kinesis_limits.fidelity.search_index import activate_search_index
-
     config = config if config is not None else FidelityConfig()
     windows = {"creating_s": config.firehose_creating_seconds, "propagation_s": config.iam_propagation_seconds}
     # The Kinesis layer first: the Firehose simulation reads the source through its patched methods.

@@ -20,8 +20,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.fidelity import errors
-from pytest_kinesis_limits.fidelity import lifecycle
+from pytest_kinesis_limits.fidelity import errors, lifecycle
 from pytest_kinesis_limits.fidelity.moto_adapter import KinesisBackend, Shard, Stream, StreamCannotBeUpdatedError
 from pytest_kinesis_limits.fidelity.sequence import register_shard, shard_state, stream_state
 

@@ -13,7 +13,8 @@ buckets and delivery streams the plugin's fixtures made for it (a user's mock st
 same test): then the reset waits until the test's resources are deleted at its teardown, and the test sees those
 resources plus its own data (what the user asked for: the test uses both).
 
-Library code: moto is imported lazily (its private hooks through :mod:`.fidelity.moto_adapter`), pytest not at all.
+Library code: moto's private hooks through :mod:`.fidelity.moto_adapter` (this module is imported when the offline
+backend starts), pytest not at all.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from moto import mock_aws
+
+from pytest_kinesis_limits.fidelity.moto_adapter import mock_class, mock_depth, reset_backends
 
 
 class SharedMock:
@@ -40,10 +45,6 @@ class SharedMock:
 
     def start(self) -> None:
         """Start the plugin's mock (after any mock the user already started) and guard the user's mocks."""
-        from moto import mock_aws
-
-        from pytest_kinesis_limits.fidelity.moto_adapter import mock_class, mock_depth
-
         MockAWS = mock_class()
         self._mock = mock_aws()
         self.user_depth = mock_depth()  # mocks of the user's already active (a session-wide fixture)
@@ -66,8 +67,6 @@ class SharedMock:
 
     def stop(self) -> None:
         """Stop the plugin's mock and the guard."""
-        from pytest_kinesis_limits.fidelity.moto_adapter import mock_class
-
         MockAWS = mock_class()
         if self._saved:
             MockAWS.start = self._saved["start"]  # type: ignore[method-assign]
@@ -103,8 +102,6 @@ class SharedMock:
             self._reset(remove_data=remove_data)
 
     def _reset(self, *, remove_data: bool) -> None:
-        from pytest_kinesis_limits.fidelity.moto_adapter import reset_backends
-
         reset_backends(remove_data)
         self.pending_reset = False
         self.resets += 1

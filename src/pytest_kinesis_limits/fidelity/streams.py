@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.fidelity import errors
-from pytest_kinesis_limits.fidelity import lifecycle
+from pytest_kinesis_limits.fidelity import errors, lifecycle
 from pytest_kinesis_limits.fidelity.moto_adapter import KinesisBackend, Record, Shard, Stream, compose_shard_iterator, decompose_shard_iterator, \
     lambda_backend
 from pytest_kinesis_limits.fidelity.sequence import shard_state, stream_state
@@ -56,6 +56,34 @@ def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedReco
     return seq
 
 
+@dataclass(frozen=True)
+class StoreCall:
+    """An accepted record the layer is about to store, as a fault injected with :attr:`FidelityLayer.store_fault`
+    sees it: where it goes, whether a reshard of its stream has begun (a shard is closed), its partition key, and
+    two actions. ``store()`` stores it and returns its sequence number (call it twice to store it twice);
+    ``skip()`` returns a fresh number without storing anything (the record is acknowledged but lost)."""
+
+    stream_name: str
+    shard_id: str
+    partition_key: str
+    resharding: bool
+    store: Callable[[], int]
+    skip: Callable[[], int]
+
+
+def _store_accepted(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedRecord,
+                    arrival: tuple[float, datetime.datetime]) -> int:
+    """Store an accepted record, through the layer's injected fault if a test set one (stream lock held)."""
+    fault = layer.store_fault
+    if fault is None:
+        return _store(layer, stream, shard, rec, arrival)
+    return fault(StoreCall(
+        stream_name=stream.stream_name, shard_id=shard.shard_id, partition_key=rec.partition_key,
+        resharding=any(not s.is_open for s in stream.shards.values()),
+        store=lambda: _store(layer, stream, shard, rec, arrival),
+        skip=lambda: stream_state(layer, stream).next_sequence()))
+
+
 def _route(layer: FidelityLayer, stream: Stream, rec: PreparedRecord) -> Shard:
     shard = stream_state(layer, stream).route(stream, rec.hash_key)
     if shard is None:  # cannot happen while open shards cover 0..2**128-1; never crash like moto does
@@ -96,7 +124,7 @@ def put_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
                             "ErrorMessage": errors.write_throttled_message(
                                 shard.shard_id, stream.stream_name, stream.account_id)})
                 continue
-            seq = str(_store(layer, stream, shard, rec, arrival))
+            seq = str(_store_accepted(layer, stream, shard, rec, arrival))
             out.append({"SequenceNumber": seq, "ShardId": shard.shard_id})
             stored.append((shard.shard_id, rec, seq))
     for shard_id, rec, seq in stored:
@@ -122,7 +150,7 @@ def store_one(layer: FidelityLayer, stream: Stream, rec: PreparedRecord, throttl
         shard = _route(layer, stream, rec)
         if throttle and config.throttling and not shard_state(layer, st, shard).write.admit(now, rec.size, config):
             raise errors.write_throttled(shard.shard_id, stream.stream_name, stream.account_id)
-        seq = str(_store(layer, stream, shard, rec, layer.codec.stamp(now)))
+        seq = str(_store_accepted(layer, stream, shard, rec, layer.codec.stamp(now)))
     _notify_lambda(layer, stream, shard.shard_id, rec, seq)
     return seq, shard.shard_id
 

@@ -102,49 +102,63 @@ class ReadingProof:
     waited_s: float
 
 
-def prove_reading(kinesis_client: Any, s3_client: Any, stream_name: str, bucket: str, delivery_stream: str,
-                  clock: Clock, timeout_s: float, poll_s: float) -> ReadingProof:
-    """Show that ``delivery_stream`` reads ``stream_name``: a canary per open shard, rewritten on every poll
-    until one canary of each shard is in some object of ``bucket``.
-
-    A delivery stream starts reading at LATEST some time after ACTIVE; a canary written before that is never
-    delivered, so the canaries of shards still missing are written again (a new ``attempt`` each) at every
-    poll after the first, until one arrives or ``timeout_s`` passes on ``clock`` (then
-    ``DeliveryStreamError``, naming the shards). Raw bytes are matched, not decoded records, so a broken body
-    format fails a test's own verdict, not this setup. Canaries written after the one that arrived may be
-    delivered later, in the test's objects: :func:`without_canaries` and ``DeliveryStreamInfo.record_id``
-    keep them out of results.
-    """
+def canary_handover(kinesis_client: Any, stream_name: str, delivery_stream: str, clock: Clock, timeout_s: float,
+                    poll_s: float, arrived: Callable[[dict[str, list[bytes]]], Iterable[str]],
+                    failure: Callable[[list[str], int, int], str]) -> tuple[int, int, float]:
+    """The hand-over both destinations prove: a canary per open shard of ``stream_name``, then at every poll
+    ``arrived(written)`` (``{shard id: canaries written to it}``) names the shards one of whose canaries reached the
+    destination, and the canaries of the shards still missing are written again (a new ``attempt`` each) once
+    ``poll_s`` has passed since the last write. A delivery stream starts reading at LATEST some time after ACTIVE, so
+    a canary written before that is never delivered. Bounded by ``timeout_s`` on ``clock``: then
+    :class:`DeliveryStreamError` with ``failure(missing shard ids, shards, canaries written)``. Returns the canaries written,
+    the polls and the seconds waited."""
     start = clock.now()
     shards = {shard.shard_id: shard for shard in open_shard_ranges(kinesis_client, stream_name)}
     written: dict[str, list[bytes]] = {sid: [data] for sid, data in write_canaries(
         kinesis_client, stream_name, delivery_stream, shards=shards.values()).items()}
     last_write = [clock.now()]
-    polls: list[list[str]] = []
-    arrived: set[str] = set()
+    polls = [0]
+    seen: set[str] = set()
 
-    def every_shard_read() -> bool:
-        objects = list_delivered(s3_client, bucket, decode="raw")
-        polls.append([o.key for o in objects])
-        arrived.update(sid for sid, canaries in written.items()
-                       if any(c in o.body for c in canaries for o in objects))
-        missing = [sid for sid in written if sid not in arrived]
+    def every_shard_arrived() -> bool:
+        polls[0] += 1
+        seen.update(arrived(written))
+        missing = [sid for sid in written if sid not in seen]
         if missing and clock.now() - last_write[0] >= poll_s:
             for sid, data in write_canaries(kinesis_client, stream_name, delivery_stream,
-                                            shards=[shards[sid] for sid in missing], attempt=len(polls)).items():
+                                            shards=[shards[sid] for sid in missing], attempt=polls[0]).items():
                 written[sid].append(data)
             last_write[0] = clock.now()
         return not missing
 
-    if not poll_until(every_shard_read, clock, timeout_s, poll_s, f"canaries of {delivery_stream}"):
-        missing = sorted(sid for sid in written if sid not in arrived)
-        raise DeliveryStreamError(
-            f"s3://{bucket}: no canary record of {len(missing)} of {len(written)} shard(s) ({', '.join(missing)}) "
-            f"delivered within {timeout_s:g} s ({sum(map(len, written.values()))} written, rewritten every "
-            f"{poll_s:g} s): the delivery stream is not reading its source (on plain moto nothing ever reads "
-            f"it: use --kinesis-fidelity=on)")
-    return ReadingProof(keys=polls[-1], canaries_written=sum(map(len, written.values())), polls=len(polls),
-                        waited_s=clock.now() - start)
+    count = lambda: sum(map(len, written.values()))  # noqa: E731
+    if not poll_until(every_shard_arrived, clock, timeout_s, poll_s, f"canaries of {delivery_stream}"):
+        raise DeliveryStreamError(failure(sorted(sid for sid in written if sid not in seen), len(written), count()))
+    return count(), polls[0], clock.now() - start
+
+
+def prove_reading(kinesis_client: Any, s3_client: Any, stream_name: str, bucket: str, delivery_stream: str,
+                  clock: Clock, timeout_s: float, poll_s: float) -> ReadingProof:
+    """Show that ``delivery_stream`` reads ``stream_name``: :func:`canary_handover` until one canary of each open
+    shard is in some object of ``bucket``. Raw bytes are matched, not decoded records, so a broken body format fails
+    a test's own verdict, not this setup. Canaries written after the one that arrived may be delivered later, in the
+    test's objects: :func:`without_canaries` and ``DeliveryStreamInfo.record_id`` keep them out of results.
+    """
+    keys: list[str] = []
+
+    def in_bucket(written: dict[str, list[bytes]]) -> list[str]:
+        objects = list_delivered(s3_client, bucket, decode="raw")
+        keys[:] = [o.key for o in objects]
+        return [sid for sid, canaries in written.items() if any(c in o.body for c in canaries for o in objects)]
+
+    def failure(missing: list[str], shards: int, count: int) -> str:
+        return (f"s3://{bucket}: no canary record of {len(missing)} of {shards} shard(s) ({', '.join(missing)}) "
+                f"delivered within {timeout_s:g} s ({count} written, rewritten every {poll_s:g} s): the delivery "
+                "stream is not reading its source (on plain moto nothing ever reads it: use --kinesis-fidelity=on)")
+
+    written, polls, waited = canary_handover(kinesis_client, stream_name, delivery_stream, clock, timeout_s, poll_s,
+                                             in_bucket, failure)
+    return ReadingProof(keys=keys, canaries_written=written, polls=polls, waited_s=waited)
 
 
 def without_canaries(result: DeliveryResult, delivery: DeliveryStreamInfo, identify: Callable[[Any], Hashable],

@@ -20,12 +20,11 @@ from typing import Any
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
-from pytest_kinesis_limits.kinesis.key_spread import open_shard_ranges
 from pytest_kinesis_limits.firehose.delivery import DeliveryResult, compare_delivery, poll_until
 from pytest_kinesis_limits.firehose.destinations import ERROR_RECORD_FIELDS, FAILED_FOLDERS, SearchDeliveryStreamInfo, index_pattern
-from pytest_kinesis_limits.firehose.handover import CANARY, CANARY_FIELD, ReadingProof, is_canary, without_canaries, write_canaries
+from pytest_kinesis_limits.firehose.handover import (CANARY, CANARY_FIELD, ReadingProof, canary_handover, is_canary,
+                                                     without_canaries)
 from pytest_kinesis_limits.firehose.objects import DeliveredObject, list_delivered
-from pytest_kinesis_limits.firehose.provision import DeliveryStreamError
 
 #: What to install for the search destination's queries.
 EXTRA = "pip install 'pytest-kinesis-limits[opensearch]'"
@@ -282,37 +281,22 @@ def failed_documents(s3_client: Any, bucket: str) -> list[FailedDocument]:
 # ------------------------------------------------------------------------------------------ hand-over
 def prove_indexing(kinesis_client: Any, index: SearchIndex, stream_name: str, delivery_stream: str, clock: Clock,
                    timeout_s: float, poll_s: float) -> ReadingProof:
-    """Show that ``delivery_stream`` indexes what its source receives: a canary per open shard, rewritten at
-    every poll for the shards still missing, until one canary of each is a document in the index (bounded;
-    then :class:`DeliveryStreamError` naming the shards). As :func:`~.handover.prove_reading` for S3."""
-    start = clock.now()
-    shards = {shard.shard_id: shard for shard in open_shard_ranges(kinesis_client, stream_name)}
-    write_canaries(kinesis_client, stream_name, delivery_stream, shards=shards.values())
-    last_write = [clock.now()]
-    written = [len(shards)]
-    arrived: set[str] = set()
-    polls = [0]
+    """Show that ``delivery_stream`` indexes what its source receives: :func:`~.handover.canary_handover` until one
+    canary of each open shard is a document in the index. As :func:`~.handover.prove_reading` for S3."""
     query = {"bool": {"filter": [{"exists": {"field": CANARY_FIELD}}]}}
 
-    def every_shard_indexed() -> bool:
-        polls[0] += 1
-        arrived.update(d.source.get("shard") for d in index.documents(query=query)
-                       if isinstance(d.source, dict) and d.source.get(CANARY_FIELD) == delivery_stream)
-        missing = [sid for sid in shards if sid not in arrived]
-        if missing and clock.now() - last_write[0] >= poll_s:
-            write_canaries(kinesis_client, stream_name, delivery_stream, shards=[shards[s] for s in missing],
-                           attempt=polls[0])
-            written[0] += len(missing)
-            last_write[0] = clock.now()
-        return not missing
+    def in_index(written: dict[str, list[bytes]]) -> list[str]:
+        return [d.source.get("shard") for d in index.documents(query=query)
+                if isinstance(d.source, dict) and d.source.get(CANARY_FIELD) == delivery_stream]
 
-    if not poll_until(every_shard_indexed, clock, timeout_s, poll_s, f"canaries of {delivery_stream}"):
-        missing = sorted(sid for sid in shards if sid not in arrived)
-        raise DeliveryStreamError(
-            f"index {index.pattern}: no canary of {len(missing)} of {len(shards)} shard(s) ({', '.join(missing)}) "
-            f"indexed within {timeout_s:g} s ({written[0]} written): the delivery stream is not indexing its "
-            f"source (offline: is the fidelity layer on?)")
-    return ReadingProof(keys=[], canaries_written=written[0], polls=polls[0], waited_s=clock.now() - start)
+    def failure(missing: list[str], shards: int, count: int) -> str:
+        return (f"index {index.pattern}: no canary of {len(missing)} of {shards} shard(s) ({', '.join(missing)}) "
+                f"indexed within {timeout_s:g} s ({count} written): the delivery stream is not indexing its "
+                "source (offline: is the fidelity layer on?)")
+
+    written, polls, waited = canary_handover(kinesis_client, stream_name, delivery_stream, clock, timeout_s, poll_s,
+                                             in_index, failure)
+    return ReadingProof(keys=[], canaries_written=written, polls=polls, waited_s=waited)
 
 
 def search_bound_s(buffer_seconds: int, span_s: float) -> float:

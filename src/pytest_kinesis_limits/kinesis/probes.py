@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.kinesis import payloads
+
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
@@ -66,3 +69,24 @@ def put_record(client: BaseClient, stream_name: str, record: dict[str, Any]) -> 
     except ClientError as exc:
         return _refused(1, exc)
     return PutOutcome(sent=1, accepted=True, response=response)
+
+
+def send_seed_events(client: BaseClient, stream_name: str, count: int, singles: int) -> tuple[dict[int, bytes],
+                                                                                             list[PutOutcome]]:
+    """The seed's write pattern: ``count`` of its mobile events (:func:`~.payloads.seed_event`, Korean text, nulls,
+    mixed types), the first ``singles`` with PutRecord, the rest with PutRecords in requests of at most the record
+    cap, each keyed by its user id. Returns ``{event id: the bytes sent}`` and every call's outcome, for the test to
+    judge."""
+    events = [payloads.seed_event(n) for n in range(count)]
+    sent = {event["id"]: payloads.encode_json(event) for event in events}
+    outcomes = [put_record(client, stream_name, {"Data": sent[e["id"]], "PartitionKey": str(e["user_id"])})
+                for e in events[:singles]]
+    batch = [{"Data": sent[e["id"]], "PartitionKey": str(e["user_id"])} for e in events[singles:]]
+    cap = limits.PUT_RECORDS_MAX_RECORDS.value
+    outcomes += [put_records(client, stream_name, batch[first:first + cap]) for first in range(0, len(batch), cap)]
+    return sent, outcomes
+
+
+def all_stored(outcomes: list[PutOutcome]) -> bool:
+    """Whether every call was taken and stored every record it sent."""
+    return all(o.accepted and o.failed_record_count == 0 for o in outcomes)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -141,21 +141,43 @@ def _ours(tags: dict[str, str], run_id: str | None) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------- finding
+def _tagged(kind: str, names: Iterable[str], tags_of: Callable[[str], Sequence[dict[str, str]]],
+            created_of: Callable[[str], Any], region_of: Callable[[str, dict[str, str]], str | None],
+            run_id: str | None, *, unreadable_tags_skip: bool = False) -> Iterator[Found]:
+    """The resources of one kind that this tool tagged (of ``run_id``, if given): each name's tags (``tags_of``; a
+    ClientError propagates, unless ``unreadable_tags_skip``: then the resource is not ours), then its creation time
+    (``created_of``; a ClientError: unknown) and region."""
+    for name in names:
+        try:
+            tags = _tags(tags_of(name))
+        except ClientError:
+            if not unreadable_tags_skip:
+                raise
+            continue
+        if not _ours(tags, run_id):
+            continue
+        try:
+            created = created_of(name)
+        except ClientError:
+            created = None
+        yield Found(kind, name, tags.get(TAG_RUN_ID), _epoch(created), region_of(name, tags))
+
+
 def _streams(client: BaseClient, run_id: str | None, region: str) -> Iterator[Found]:
-    for page in client.get_paginator("list_streams").paginate():
-        summaries = {s["StreamName"]: s for s in page.get("StreamSummaries", [])}
-        for name in page.get("StreamNames", []):
-            tags = _tags(client.list_tags_for_stream(StreamName=name).get("Tags", []))
-            if not _ours(tags, run_id):
-                continue
-            created = summaries.get(name, {}).get("StreamCreationTimestamp")
-            if created is None:
-                try:
-                    created = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"].get(
-                        "StreamCreationTimestamp")
-                except ClientError:
-                    created = None
-            yield Found("stream", name, tags.get(TAG_RUN_ID), _epoch(created), region)
+    summaries: dict[str, dict[str, Any]] = {}
+
+    def names() -> Iterator[str]:
+        for page in client.get_paginator("list_streams").paginate():
+            summaries.update((s["StreamName"], s) for s in page.get("StreamSummaries", []))
+            yield from page.get("StreamNames", [])
+
+    def created(name: str) -> Any:
+        listed = summaries.get(name, {}).get("StreamCreationTimestamp")
+        return listed if listed is not None else client.describe_stream_summary(
+            StreamName=name)["StreamDescriptionSummary"].get("StreamCreationTimestamp")
+
+    yield from _tagged("stream", names(), lambda name: client.list_tags_for_stream(StreamName=name).get("Tags", []),
+                       created, lambda name, tags: region, run_id)
 
 
 def _bucket_region(client: BaseClient, bucket: dict[str, Any]) -> str | None:
@@ -169,15 +191,11 @@ def _bucket_region(client: BaseClient, bucket: dict[str, Any]) -> str | None:
 
 
 def _buckets(client: BaseClient, run_id: str | None) -> Iterator[Found]:
-    for bucket in client.list_buckets().get("Buckets", []):
-        try:
-            tag_set = client.get_bucket_tagging(Bucket=bucket["Name"]).get("TagSet", [])
-        except ClientError:
-            continue  # untagged (NoSuchTagSet) or not ours to read
-        tags = _tags(tag_set)
-        if _ours(tags, run_id):
-            yield Found("bucket", bucket["Name"], tags.get(TAG_RUN_ID), _epoch(bucket.get("CreationDate")),
-                        _bucket_region(client, bucket))
+    buckets = {bucket["Name"]: bucket for bucket in client.list_buckets().get("Buckets", [])}
+    # An untagged bucket answers NoSuchTagSet: a ClientError, skipped like one not ours to read.
+    yield from _tagged("bucket", buckets, lambda name: client.get_bucket_tagging(Bucket=name).get("TagSet", []),
+                       lambda name: buckets[name].get("CreationDate"),
+                       lambda name, tags: _bucket_region(client, buckets[name]), run_id, unreadable_tags_skip=True)
 
 
 def _delivery_stream_names(client: BaseClient) -> Iterator[str]:
@@ -193,25 +211,19 @@ def _delivery_stream_names(client: BaseClient) -> Iterator[str]:
 
 
 def _delivery_streams(client: BaseClient, run_id: str | None, region: str) -> Iterator[Found]:
-    for name in _delivery_stream_names(client):
-        tags = _tags(client.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags", []))
-        if not _ours(tags, run_id):
-            continue
-        try:
-            created = client.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"].get(
-                "CreateTimestamp")
-        except ClientError:
-            created = None
-        yield Found("delivery-stream", name, tags.get(TAG_RUN_ID), _epoch(created), region)
+    yield from _tagged(
+        "delivery-stream", _delivery_stream_names(client),
+        lambda name: client.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags", []),
+        lambda name: client.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"].get(
+            "CreateTimestamp"),
+        lambda name, tags: region, run_id)
 
 
 def _roles(client: BaseClient, run_id: str | None) -> Iterator[Found]:
-    for page in client.get_paginator("list_roles").paginate(PathPrefix=ROLE_PATH):
-        for role in page.get("Roles", []):
-            tags = _tags(client.list_role_tags(RoleName=role["RoleName"]).get("Tags", []))
-            if _ours(tags, run_id):
-                yield Found("role", role["RoleName"], tags.get(TAG_RUN_ID), _epoch(role.get("CreateDate")),
-                            tags.get(TAG_REGION))
+    roles = {role["RoleName"]: role for page in client.get_paginator("list_roles").paginate(PathPrefix=ROLE_PATH)
+             for role in page.get("Roles", [])}
+    yield from _tagged("role", roles, lambda name: client.list_role_tags(RoleName=name).get("Tags", []),
+                       lambda name: roles[name].get("CreateDate"), lambda name, tags: tags.get(TAG_REGION), run_id)
 
 
 def _search_domains(client: BaseClient, run_id: str | None, region: str) -> Iterator[Found]:

@@ -24,8 +24,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pytest_kinesis_limits import families as families_registry
-from pytest_kinesis_limits import limits
+from pytest_kinesis_limits import families as families_registry, limits
 from pytest_kinesis_limits.live import pricing
 from pytest_kinesis_limits.clock import Clock
 

@@ -25,34 +25,17 @@ from pytest_kinesis_limits.settings import SPECS, Settings, SettingError, resolv
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-    from pytest_kinesis_limits.backends import Backend  # noqa: F401 - named in the BACKEND_KEY stash key
-    from pytest_kinesis_limits.clock import Clock
-    from pytest_kinesis_limits.fidelity.simtime import TimeKeeper  # noqa: F401 - named in the KEEPER_KEY stash key
-    from pytest_kinesis_limits.live.usage import UsageMeter  # noqa: F401 - named in the METER_KEY stash key
+    from pytest_kinesis_limits.backends import Backend
+    from pytest_kinesis_limits.fidelity.simtime import TimeKeeper
+
+from pytest_kinesis_limits.plugin.session import (BACKEND_KEY, GATE_LINE_KEY, GATE_OUTPUT, KEEPER_KEY, MEASUREMENTS_KEY,
+                                                  METER_KEY, PLAN_BACKEND_KEY, PLAN_KEY, RUN_ID_KEY, RUN_ID_WORKERINPUT,
+                                                  SEARCH_DOMAIN_SKIP, SETTINGS_KEY, USAGE_KEY, is_worker,
+                                                  only_informational, xdist_workers, clock_of, settings_of)
 
 pytest_plugins = ["pytest_kinesis_limits.plugin.fixtures", "pytest_kinesis_limits.plugin.budget_fixtures",
                   "pytest_kinesis_limits.plugin.firehose_fixtures",
                   "pytest_kinesis_limits.plugin.budget_hooks"]
-
-SETTINGS_KEY = pytest.StashKey[Settings]()
-BACKEND_KEY = pytest.StashKey["Backend | None"]()
-MEASUREMENTS_KEY = pytest.StashKey[list[Measurement]]()
-RUN_ID_KEY = pytest.StashKey[str]()
-CLOCK_KEY = pytest.StashKey["Clock"]()
-KEEPER_KEY = pytest.StashKey["TimeKeeper | None"]()
-#: The live budget (issue 12): the run's usage meter, the plan (a plan run's, or a live run's guard's), the backend
-#: a plan's preflight checked, the tests a plan leaves out (kinesis_search_domain without the opt-in).
-METER_KEY = pytest.StashKey["UsageMeter | None"]()
-PLAN_KEY = pytest.StashKey["dict[str, Any] | None"]()
-PLAN_BACKEND_KEY = pytest.StashKey["Backend | None"]()
-USAGE_KEY = pytest.StashKey["dict[str, Any] | None"]()
-STARTED_KEY = pytest.StashKey[float]()
-#: Live and endpoint runs with a plan: the shapes of the streams each test makes (the pool makes them ahead), and
-#: the session's pool with the tracker of what it made and no test took yet (pool.py).
-POOL_SHAPES_KEY = pytest.StashKey["dict[str, list[list[Any]]] | None"]()
-POOL_KEY = pytest.StashKey["tuple[Any, Any] | None"]()
-#: The key under which an xdist controller hands its run id to its workers (``workerinput``).
-RUN_ID_WORKERINPUT = "kinesis_limits_run_id"
 
 # Tests that use any of these get the plugin's default timeout (the families' and the common fixtures).
 KINESIS_FIXTURES = families.KINESIS_FIXTURES
@@ -67,11 +50,6 @@ MARKERS = (
     "kinesis_long: the test runs much longer than the others on the wall clock (e.g. the seed's 50,000-record "
     "scenarios); live and endpoint runs under pytest-xdist start these first, so that they do not end the run alone",
 )
-
-
-#: A worker's note to the controller that the moto gate stopped it (fixtures._check_moto); the line it printed.
-GATE_OUTPUT = "kinesis_moto_gate"
-GATE_LINE_KEY = pytest.StashKey[str]()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -104,12 +82,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(spec.ini, help=f"{spec.help} (see {spec.option})", default="")
 
 
-def _only_informational(config: pytest.Config) -> bool:
-    option = config.option
-    return bool(getattr(option, "help", False) or getattr(option, "version", False)
-                or getattr(option, "showfixtures", False) or getattr(option, "markers", False))
-
-
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
@@ -122,7 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except SettingError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if settings.report and not _is_worker(config):
+    if settings.report and not is_worker(config):
         parent = os.path.dirname(os.path.abspath(settings.report))
         if os.path.isdir(settings.report):
             raise pytest.UsageError(
@@ -133,11 +105,11 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(
                 f"--kinesis-report {settings.report!r} (from {settings.source_of('report')}): the folder {parent} "
                 "does not exist or cannot be written. Fix: create it, or name a file in a writable folder.")
-    if not _is_worker(config):
+    if not is_worker(config):
         _check_page_and_plots(settings)
     config.stash[PLAN_BACKEND_KEY] = None
     config.stash[PLAN_KEY] = None
-    if settings.plan and not settings.offline and not _only_informational(config):
+    if settings.plan and not settings.offline and not only_informational(config):
         settings = _plan_offline(config, settings)
     config.stash[SETTINGS_KEY] = settings
     config.stash[MEASUREMENTS_KEY] = []
@@ -145,7 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(MeasurementCollector(config), "kinesis-limits-measurements")
     config.stash[METER_KEY] = None
     config.stash[USAGE_KEY] = None
-    if settings.offline or _only_informational(config):
+    if settings.offline or only_informational(config):
         return
     from pytest_kinesis_limits.backends import PreflightError, preflight
 
@@ -188,20 +160,6 @@ def _check_page_and_plots(settings: Settings) -> None:
         except PlotsUnavailable as exc:
             raise pytest.UsageError(f"--kinesis-plots {settings.plots!r} (from {settings.source_of('plots')}): "
                                     f"{exc}") from None
-
-
-def settings_of(config: pytest.Config) -> Settings:
-    """The resolved settings of this session."""
-    return config.stash[SETTINGS_KEY]
-
-
-def clock_of(config: pytest.Config) -> Clock:
-    """The session's clock (the ``kinesis_clock`` fixture): simulated offline unless ``--kinesis-clock=real``."""
-    if CLOCK_KEY not in config.stash:
-        from pytest_kinesis_limits.clock import RealClock, SimulatedClock
-
-        config.stash[CLOCK_KEY] = SimulatedClock() if settings_of(config).simulated_clock else RealClock()
-    return config.stash[CLOCK_KEY]
 
 
 # Two lines, each within 100 columns (the header fits a 100-column terminal, like the summary).
@@ -334,12 +292,6 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         item.stash[KEEPER_KEY] = None  # the keeper holds the test's threads: let them go
 
 
-#: Why a kinesis_search_domain test is skipped live without --kinesis-search-domain.
-SEARCH_DOMAIN_SKIP = ("creates an OpenSearch Service domain (typically 15-30 minutes, billed per hour: catalogue "
-                      "lifecycle.opensearch.domain_creating_s and price.opensearch.t3_small_search); opt in with "
-                      "--kinesis-search-domain")
-
-
 # Live and endpoint runs with --dist loadgroup run each of these families on one worker: their verdicts need the
 # producer to offer a load on the wall clock, which producers on other workers of a 2-core machine would compete for.
 ONE_WORKER_GROUPS = tuple(family.test_prefix for family in families.one_worker_families())
@@ -390,18 +342,6 @@ def _crash_line(report: pytest.TestReport) -> str:
     return (text.strip().splitlines() or ["no message"])[0][:300]
 
 
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
-
-
-def _xdist_workers(config: pytest.Config) -> int:
-    """How many xdist workers this session started (0: one process)."""
-    option = config.option
-    if getattr(option, "dist", "no") == "no":
-        return 0
-    return len(getattr(option, "tx", None) or [])
-
-
 class MeasurementCollector:
     """Collects measurements and series from test reports (local or from xdist workers) and reports them at the
     end: the per-limit table, the JSON report, plots, the HTML page and the GitHub step summary."""
@@ -425,7 +365,7 @@ class MeasurementCollector:
         # user_properties ride on every phase's report; the teardown report holds the final list. Series are
         # taken out before junitxml (and any other reporter) sees the report: they can be large. A worker
         # leaves them in, for the controller.
-        if not _is_worker(self.config) and any(name == SERIES_PROPERTY_NAME for name, _ in report.user_properties):
+        if not is_worker(self.config) and any(name == SERIES_PROPERTY_NAME for name, _ in report.user_properties):
             if report.when == "teardown":
                 self.series.extend(json.loads(value) for name, value in report.user_properties
                                    if name == SERIES_PROPERTY_NAME)
@@ -453,7 +393,7 @@ class MeasurementCollector:
             detail=f"{failed.when} failed before measuring: {_crash_line(failed)}").to_json()))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if _is_worker(self.config) or not (self.measurements or self.notes) or settings_of(self.config).plan:
+        if is_worker(self.config) or not (self.measurements or self.notes) or settings_of(self.config).plan:
             for note in self.notes if settings_of(self.config).plan else ():
                 terminalreporter.write_line(f"kinesis-limits: {note}")
             return
@@ -476,7 +416,7 @@ class MeasurementCollector:
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         settings = settings_of(self.config)
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if _is_worker(self.config) or not (settings.report or settings.plots or settings.report_html
+        if is_worker(self.config) or not (settings.report or settings.plots or settings.report_html
                                            or (step_summary and self.measurements)):
             return
         from pytest_kinesis_limits.reporting.output import write_outputs
@@ -494,7 +434,7 @@ class MeasurementCollector:
         run = run_metadata(backend=settings.backend_label, backend_name=settings.effective_backend_name,
                            region=region, endpoint=settings.aws_endpoint_url, fidelity=settings.fidelity,
                            started=self.started, ended=time.time(), args=[str(a) for a in invocation.args],
-                           invocation_dir=str(invocation.dir), xdist_workers=_xdist_workers(self.config),
+                           invocation_dir=str(invocation.dir), xdist_workers=xdist_workers(self.config),
                            exit_status=int(exitstatus), **budget)
         plan_run = settings.plan  # a plan's measurements are an offline run's with live settings: not kept
         report = build_report([] if plan_run else self.measurements, [] if plan_run else self.series, run, header)
@@ -512,7 +452,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     guard = Guard(controller=config.pluginmanager.hasplugin("dsession"))
     if guard.install():
-        config.pluginmanager.register(InterruptHooks(guard, worker=_is_worker(config)), "kinesis-limits-interrupts")
+        config.pluginmanager.register(InterruptHooks(guard, worker=is_worker(config)), "kinesis-limits-interrupts")
 
 
 class InterruptHooks:

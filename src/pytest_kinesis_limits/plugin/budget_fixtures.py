@@ -16,6 +16,7 @@ import pytest
 
 from pytest_kinesis_limits.plugin.fixtures import _report_cleanup
 from pytest_kinesis_limits.settings import Settings
+from pytest_kinesis_limits.plugin.session import METER_KEY, POOL_KEY, POOL_SHAPES_KEY
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -41,15 +42,12 @@ def kinesis_transitions(pytestconfig: pytest.Config) -> Transitions | None:
 def _kinesis_stream_pool(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[Any]:
     """Live and endpoint runs with a plan (the budget guard's): the pool that makes each test's streams while the
     test before it runs (pool.py). Anything else: None, and nothing is asked of the backend."""
-    from pytest_kinesis_limits.plugin import POOL_KEY, POOL_SHAPES_KEY
-
     if not pytestconfig.stash.get(POOL_SHAPES_KEY, None):
         yield None
         return
     import contextlib
 
     from pytest_kinesis_limits.kinesis import resources
-    from pytest_kinesis_limits.plugin import METER_KEY
     from pytest_kinesis_limits.live.stream_pool import StreamPool
 
     settings: Settings = request.getfixturevalue("kinesis_settings")
@@ -101,7 +99,6 @@ def _kinesis_shared_streams(
     import contextlib
 
     from pytest_kinesis_limits.kinesis import resources
-    from pytest_kinesis_limits.plugin import METER_KEY
     from pytest_kinesis_limits.kinesis.reader import read_stream
     from pytest_kinesis_limits.live.shared_streams import SharedStreams, shared_key
 
@@ -137,7 +134,6 @@ def lease_shared_stream(_kinesis_shared_streams: SharedStreams, pytestconfig: py
     no stream of their own. ``read_records(lease)`` reads only what was written after the lease began; each lease
     starts on a quiet shard (a second, plus one per MiB the previous test stored beyond the first; none after a
     test that stored nothing: ``shared.quiet_pause_s``). Offline and live alike."""
-    from pytest_kinesis_limits.plugin import METER_KEY
     from pytest_kinesis_limits.live.shared_streams import shared_key
 
     meter = pytestconfig.stash.get(METER_KEY, None)

@@ -14,7 +14,6 @@ Hooks only; the work is in the library modules named. Split from plugin.py, whic
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -22,9 +21,10 @@ from typing import Any
 
 import pytest
 
-from pytest_kinesis_limits.plugin import (BACKEND_KEY, METER_KEY, PLAN_KEY, POOL_KEY, POOL_SHAPES_KEY, STARTED_KEY, USAGE_KEY,
-                     _is_worker, _only_informational, _xdist_workers, clock_of, settings_of)
 from pytest_kinesis_limits.settings import Settings
+from pytest_kinesis_limits.plugin.session import (BACKEND_KEY, METER_KEY, PLAN_KEY, POOL_KEY, POOL_SHAPES_KEY,
+                                                  SEARCH_DOMAIN_SKIP, STARTED_KEY, USAGE_KEY, is_worker,
+                                                  only_informational, xdist_workers, clock_of, settings_of)
 
 #: The folder a live or endpoint run's processes share (the account's streams in transition: transitions.py).
 RUN_DIR_KEY = pytest.StashKey[str]()
@@ -37,7 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """After the plugin's own configure (settings, preflight): meter a plan's run and live and endpoint runs, and
     guard a live run's budget."""
     settings = settings_of(config)
-    if not (settings.plan or not settings.offline) or _only_informational(config):
+    if not (settings.plan or not settings.offline) or only_informational(config):
         return
     if not settings.offline:
         workerinput = getattr(config, "workerinput", None)
@@ -46,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(BudgetHooks(config), "kinesis-limits-budget")
     guarded = settings.backend_kind == "live" or (settings.backend_kind == "endpoint" and
                                                   "max_cost_usd" in settings.sources)
-    if guarded and not _is_worker(config) and not config.option.collectonly:
+    if guarded and not is_worker(config) and not config.option.collectonly:
         _budget_guard(config, settings)
     if not settings.offline:  # the stream pool makes what the plan says each test makes (pool.py)
         workerinput = getattr(config, "workerinput", None)
@@ -70,7 +70,7 @@ def pytest_configure_node(node: Any) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     folder = config.stash.get(RUN_DIR_KEY, None)
-    if folder and not _is_worker(config):
+    if folder and not is_worker(config):
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -80,7 +80,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     are gone (their deletions included)."""
     config = session.config
     meter = config.stash.get(METER_KEY, None)
-    if meter is not None and _is_worker(config) and not settings_of(config).plan:
+    if meter is not None and is_worker(config) and not settings_of(config).plan:
         config.workeroutput["kinesis_usage"] = meter.to_json()  # type: ignore[attr-defined]
 
 
@@ -174,7 +174,7 @@ class BudgetHooks:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         from pytest_kinesis_limits.live.budget import RECORD_PROPERTY
 
-        if _is_worker(self.config) or not any(name == RECORD_PROPERTY for name, _ in report.user_properties):
+        if is_worker(self.config) or not any(name == RECORD_PROPERTY for name, _ in report.user_properties):
             return
         if report.when == "teardown":
             self.records.extend(json.loads(v) for n, v in report.user_properties if n == RECORD_PROPERTY)
@@ -192,7 +192,7 @@ class BudgetHooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if _is_worker(self.config):
+        if is_worker(self.config):
             return
         if self.recorder is not None:
             self._finish_plan(session, exitstatus)
@@ -206,8 +206,6 @@ class BudgetHooks:
 
         settings = settings_of(self.config)
         region = region_of(settings)
-        from pytest_kinesis_limits.plugin import SEARCH_DOMAIN_SKIP
-
         tests, shared = records_from(self.records)
         notes = []
         left_out = sum(1 for t in tests if t.outcome == "skipped" and t.reason.startswith(SEARCH_DOMAIN_SKIP[:40]))
@@ -219,7 +217,7 @@ class BudgetHooks:
         failed = sum(1 for t in tests if t.outcome == "failed")
         if failed:
             notes.append(f"{failed} test(s) failed in the model run: their times and resources may be short")
-        plan = build_plan(tests, shared, _xdist_workers(self.config), region, notes=notes)
+        plan = build_plan(tests, shared, xdist_workers(self.config), region, notes=notes)
         self.config.stash[PLAN_KEY] = plan.to_json()
         self.lines = format_plan(plan)
         if exitstatus == pytest.ExitCode.TESTS_FAILED:  # the plan is made; the model's failures are in it
@@ -233,7 +231,7 @@ class BudgetHooks:
 
     @pytest.hookimpl(trylast=True)  # the plan's line is the last the plugin prints
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if _is_worker(self.config):
+        if is_worker(self.config):
             return
         if self.recorder is not None:
             terminalreporter.write_sep("=", "kinesis-limits plan: a live run of these tests")

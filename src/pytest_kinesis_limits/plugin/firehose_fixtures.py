@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.plugin.session import METER_KEY, SEARCH_DOMAIN_SKIP, settings_of
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -162,8 +163,6 @@ SEARCH_DOMAIN_KEY = "search-domain"
 
 
 def _search_target_scope(fixture_name: str, config: pytest.Config) -> str:
-    from pytest_kinesis_limits.plugin import settings_of
-
     return "function" if settings_of(config).offline else "session"
 
 
@@ -184,7 +183,6 @@ def search_target(kinesis_settings: Any, kinesis_backend: Any, kinesis_boto_sess
     from pytest_kinesis_limits.firehose import create_search_domain, delete_search_domain
     from pytest_kinesis_limits.firehose.destinations import domain_name_for
     from pytest_kinesis_limits.plugin.fixtures import _metered, _report_cleanup
-    from pytest_kinesis_limits.plugin import METER_KEY, SEARCH_DOMAIN_SKIP
     from pytest_kinesis_limits.kinesis.resources import ResourceTracker
 
     if kinesis_backend.kind == "live" and not kinesis_settings.search_domain:

@@ -19,6 +19,9 @@ import pytest
 
 from pytest_kinesis_limits.reporting.report import PROPERTY_NAME, SERIES_PROPERTY_NAME, Measurement
 from pytest_kinesis_limits.settings import Settings
+from pytest_kinesis_limits.plugin.session import (BACKEND_KEY, GATE_OUTPUT, METER_KEY, POOL_KEY, RUN_ID_KEY,
+                                                  RUN_ID_WORKERINPUT, clock_of, settings_of)
+from pytest_kinesis_limits.families import KINESIS_FIXTURES
 
 if TYPE_CHECKING:
     import boto3
@@ -37,8 +40,6 @@ class KinesisCleanupWarning(UserWarning):
 
 
 def _settings(config: pytest.Config) -> Settings:
-    from pytest_kinesis_limits.plugin import settings_of
-
     return settings_of(config)
 
 
@@ -59,8 +60,6 @@ def kinesis_clock(pytestconfig: pytest.Config) -> Clock:
     reached: ``from time import sleep`` bound before the test, ``datetime.now()``, waits with a timeout
     (``Event.wait(5)``), and the standard library's own timing (asyncio, subprocess): docs/fixtures.md.
     """
-    from pytest_kinesis_limits.plugin import clock_of
-
     return clock_of(pytestconfig)
 
 
@@ -76,8 +75,6 @@ def _plugin_resources_in_use() -> bool:
 def _metered(config: pytest.Config, client: BaseClient) -> BaseClient:
     """The client, its calls that make or remove something counted by the run's usage meter when there is one
     (live and endpoint runs, a plan's run: budget_hooks.py)."""
-    from pytest_kinesis_limits.plugin import METER_KEY
-
     meter = config.stash.get(METER_KEY, None)
     return meter.instrument(client) if meter is not None else client
 
@@ -92,8 +89,6 @@ def kinesis_backend(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
     your own ``mock_aws()`` beside it starts and ends empty, as without the plugin. Live and endpoint: the backend
     the preflight checked (credentials, region, identity) before any test ran.
     """
-    from pytest_kinesis_limits.plugin import BACKEND_KEY
-
     if not kinesis_settings.offline:
         backend = pytestconfig.stash[BACKEND_KEY]
         assert backend is not None, "the live preflight did not run"
@@ -119,8 +114,6 @@ def _check_moto(session: pytest.Session) -> None:
     Under xdist the worker stops its session (``shouldstop``, which xdist hands to the controller without calling it
     a crash) and tells the controller, which ends the run with status 4 too (plugin.pytest_testnodedown)."""
     from pytest_kinesis_limits.fidelity import MotoGateError, check_moto
-    from pytest_kinesis_limits.plugin import GATE_OUTPUT
-
     try:
         check_moto()
     except MotoGateError as exc:
@@ -138,8 +131,6 @@ def _kinesis_fidelity_layer(request: pytest.FixtureRequest, kinesis_settings: Se
     Per test rather than per session, so that other tests in the same process (unit tests with their own
     ``moto.mock_aws``) still meet plain moto; the patches cost microseconds to apply.
     """
-    from pytest_kinesis_limits.plugin import KINESIS_FIXTURES
-
     wanted = kinesis_settings.offline and kinesis_settings.fidelity == "on"
     if not wanted or not KINESIS_FIXTURES.intersection(request.fixturenames):
         yield None
@@ -211,7 +202,6 @@ def iam_client(kinesis_backend: Backend, kinesis_boto_session: boto3.Session,
 def kinesis_run_id(pytestconfig: pytest.Config) -> str:
     """The id of this test run, shared by all pytest-xdist workers; it is in every name and the ``run-id`` tag
     (``pytest-kinesis-limits sweep --run-id`` finds a killed run's leftovers live)."""
-    from pytest_kinesis_limits.plugin import RUN_ID_KEY, RUN_ID_WORKERINPUT
     from pytest_kinesis_limits.kinesis.resources import new_run_id
 
     workerinput = getattr(pytestconfig, "workerinput", None)
@@ -310,7 +300,6 @@ def make_stream(
     import contextlib
 
     from pytest_kinesis_limits.kinesis import resources
-    from pytest_kinesis_limits.plugin import METER_KEY, POOL_KEY
     from pytest_kinesis_limits.live.stream_pool import shape_of
 
     meter = pytestconfig.stash.get(METER_KEY, None)

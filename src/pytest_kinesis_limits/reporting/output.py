@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_kinesis_limits.reporting import plots as plotting
+from pytest_kinesis_limits.reporting.html import write as write_html
 from pytest_kinesis_limits.reporting.report import Measurement, write_report
+from pytest_kinesis_limits.reporting.summary import markdown
 
 
 def measurements_of(report: Mapping[str, Any]) -> list[Measurement]:
@@ -56,16 +58,12 @@ def write_outputs(report: Mapping[str, Any], *, json_path: str | None = None, pl
         elif why_none and "could not" not in why_none:
             notes.append(f"no plots written to {plots_dir}: {why_none}")
     if html_path:
-        from pytest_kinesis_limits.reporting.html import write as write_html
-
         try:
             write_html(html_path, report, plots, plots_note=why_none)
             notes.append(f"HTML page written to {html_path}" + ("" if plots or not why_none else f" ({why_none})"))
         except OSError as exc:
             notes.append(f"could not write the HTML page {html_path}: {exc}")
     if step_summary and report["measurements"]:
-        from pytest_kinesis_limits.reporting.summary import markdown
-
         try:
             with open(step_summary, "a", encoding="utf-8") as handle:
                 handle.write(markdown(measurements_of(report), report["run"]))
