@@ -9,6 +9,7 @@ failing every test.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import os
 from dataclasses import dataclass, replace
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.session
+import botocore.utils
 from botocore.config import Config
 from botocore.configprovider import ConfiguredEndpointProvider
 from botocore.parsers import ResponseParserError
@@ -52,6 +54,15 @@ class PreflightError(RuntimeError):
     """The live or endpoint setup cannot work; the message says what is wrong and how to fix it."""
 
 
+def utc_timestamp(value: Any) -> datetime.datetime:
+    """botocore's response timestamp parser, with epoch numbers read as UTC: botocore's default reads them in
+    ``dateutil``'s local zone, 142-167 ms per 10,000-record GetRecords page against 41-43 ms (issue 23); text
+    timestamps (S3's, ISO 8601 with their own zone) go to botocore's parser as before."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    return botocore.utils.parse_timestamp(value)
+
+
 @dataclass(frozen=True)
 class Backend:
     """Where the suite's clients point. Build with :func:`backend_from_settings`."""
@@ -76,13 +87,17 @@ class Backend:
         return self.kind == "moto"
 
     def session(self) -> boto3.Session:
-        """A boto3 session for this backend (explicit region, and credentials where dummy ones are used)."""
+        """A boto3 session for this backend (explicit region, and credentials where dummy ones are used). Its
+        clients read epoch-number timestamps (Kinesis's ``ApproximateArrivalTimestamp``, on the JSON protocol) as UTC
+        datetimes (:func:`utc_timestamp`), the same instants botocore gives in the local zone at a third of the cost."""
         kwargs: dict[str, Any] = {"region_name": self.region}
         if self.profile:
             kwargs["profile_name"] = self.profile
         if self.dummy_credentials:
             kwargs.update(DUMMY_CREDENTIALS)
-        return boto3.Session(**kwargs)
+        core = botocore.session.Session()
+        core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)
+        return boto3.Session(botocore_session=core, **kwargs)
 
     def client(self, service: str, *, retries: bool = True, session: boto3.Session | None = None) -> BaseClient:
         """A client for ``service``; ``retries=False`` gives the one-attempt client limit probes need."""

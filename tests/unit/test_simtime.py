@@ -292,3 +292,20 @@ def test_work_handed_to_idle_pool_workers_starts_before_time_moves() -> None:
     runs = [run() for _ in range(5)]
     assert all(r == runs[0] for r in runs), runs
     assert runs[0] == ([0.0, 0.5, 1.0, 1.5, 2.0, 2.5], 0)
+
+
+@pytest.mark.parametrize("service", [True, False], ids=["service-thread", "ordinary-thread"])
+def test_a_server_thread_of_the_offline_backend_is_never_adopted(keeper: TimeKeeper, service: bool) -> None:
+    """The search stand-in's data plane may be started from a test's code; its thread keeps the wall clock instead of
+    joining the test's schedule (adopted, its blocking poll held every simulated sleep up for real time: 39 s for one
+    test). Can fail: an ordinary thread started the same way is adopted."""
+    from pytest_kinesis_limits.fidelity.timepatch import service_thread
+
+    stop = threading.Event()
+    thread = service_thread(stop.wait, "server") if service else threading.Thread(target=stop.wait, name="server")
+    thread.start()
+    try:
+        assert any(member.thread is thread for member in keeper._members) is not service
+    finally:
+        stop.set()
+        thread.join()

@@ -29,6 +29,8 @@ from urllib.parse import unquote
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from pytest_kinesis_limits.fidelity.timepatch import service_thread
+
 if TYPE_CHECKING:  # search_index starts this data plane: types only, so that imports go one way
     from pytest_kinesis_limits.fidelity.search_index import SearchIndexStandIn, StandInDomain, StoredDocument
 
@@ -223,7 +225,7 @@ def start_data_plane(store: SearchIndexStandIn, host: str = "127.0.0.1") -> str:
         if id(store) in _servers:
             return _servers[id(store)]
         server = make_server(host, 0, DataPlane(store), threaded=True, request_handler=_Quiet)
-        thread = threading.Thread(target=server.serve_forever, name="search-index-stand-in", daemon=True)
+        thread = service_thread(server.serve_forever, "search-index-stand-in")
         thread.start()
         address = f"{host}:{server.server_port}"
         _servers[id(store)] = address

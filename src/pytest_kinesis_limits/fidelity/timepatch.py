@@ -114,7 +114,22 @@ def _monotonic_ns() -> int:
     return me.keeper.monotonic_ns()
 
 
+#: Set on the threads of the offline backend's own servers (:func:`service_thread`).
+SERVICE_THREAD_ATTR = "_kinesis_limits_service_thread"
+
+
+def service_thread(target: Any, name: str) -> threading.Thread:
+    """A daemon thread for one of the offline backend's own servers (the search stand-in's data plane): it keeps the
+    wall clock and never joins a test's schedule, even when a test's code starts it. Adopted, a server thread blocked
+    in ``select`` would make every simulated sleep of the test wait for its real-time poll (0.5 s, issue 23)."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    setattr(thread, SERVICE_THREAD_ATTR, True)
+    return thread
+
+
 def _tooling_thread(thread: threading.Thread) -> bool:
+    if getattr(thread, SERVICE_THREAD_ATTR, False):
+        return True
     for part in (type(thread), getattr(thread, "_target", None), getattr(thread, "function", None)):
         module = getattr(part, "__module__", None) or ""
         if module.partition(".")[0] in TOOLING_MODULES:
