@@ -10,7 +10,6 @@ failing every test.
 from __future__ import annotations
 
 import datetime
-import difflib
 import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,8 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from pytest_kinesis_limits.regions import OFFLINE_REGION, REGION_VARIABLES, offline_region, resolve_region  # noqa: F401
+from pytest_kinesis_limits.regions import (OFFLINE_REGION, REGION_VARIABLES, offline_region,  # noqa: F401
+                                           region_problem, resolve_region)
 from pytest_kinesis_limits.settings import MAX_IN_FLIGHT, Settings
 
 if TYPE_CHECKING:
@@ -207,17 +207,9 @@ def preflight(settings: Settings, wording: Wording = PYTEST_WORDING) -> Backend:
     if not region:
         raise PreflightError(f"no AWS region is set for the {kind} {wording.what}. "
                              f"Fix: {_region_fix(settings, wording)}.")
-    if kind == "live":
-        known = set(base.get_available_regions("kinesis"))
-        for partition in ("aws-cn", "aws-us-gov"):
-            known.update(base.get_available_regions("kinesis", partition_name=partition))
-        if region not in known:
-            near = difflib.get_close_matches(region, sorted(known), n=3)
-            hint = f" Did you mean {', '.join(near)}?" if near else ""
-            raise PreflightError(
-                f"region {region!r} (from {region_source}) is not a region where Kinesis Data Streams is offered."
-                f"{hint} Fix: {_region_fix(settings, wording)}."
-            )
+    problem = region_problem(region) if kind == "live" else None
+    if problem:
+        raise PreflightError(f"region {region!r} (from {region_source}) {problem} Fix: {_region_fix(settings, wording)}.")
     try:
         credentials = base.get_credentials()
     except BotoCoreError as exc:  # e.g. a key id without its secret, or a failing credential_process

@@ -33,6 +33,11 @@ def _serve(args: argparse.Namespace) -> int:
         except MotoGateError as exc:
             print(exc.line, file=sys.stderr)
             return 4
+    problem = _cannot_listen(args.host, args.port)
+    if problem:
+        print(f"pytest-kinesis-limits serve: cannot listen on {args.host}:{args.port}: {problem}. Fix: another "
+              "--port (0: any free one), and a --host address of this machine (default 127.0.0.1)", file=sys.stderr)
+        return 1
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -52,6 +57,36 @@ def _serve(args: argparse.Namespace) -> int:
         stop.wait()
     server.stop()
     return 0
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (None: it can). moto's threaded server waits for ever when its thread
+    fails to bind, so serve tries the address first."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"no such address ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
+def parse_port(raw: str) -> int:
+    """``serve --port``: 0 (any free port) to 65535."""
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError("a port is a whole number from 0 (any free port) to 65535") from None
+    if not 0 <= port <= 65535:
+        raise ValueError("a port is a whole number from 0 (any free port) to 65535")
+    return port
 
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -192,7 +227,12 @@ def _matrix(args: argparse.Namespace) -> int:
         return 2
     text = render(reports, command="pytest-kinesis-limits matrix " + " ".join(args.reports))
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"matrix: could not write {args.output}: {exc.strerror or exc}. Fix: an --output in a folder that "
+                  "exists and can be written", file=sys.stderr)
+            return 1
         print(f"matrix: {len(reports)} backend(s) written to {args.output}")
     else:
         sys.stdout.write(text)
@@ -216,9 +256,16 @@ def _plot(args: argparse.Namespace) -> int:
         print(f"plot: {args.report} holds no series (no throughput, resharding or Firehose test recorded one): "
               "nothing to draw", file=sys.stderr)
         return 1
+    from pytest_kinesis_limits.reporting.output import OUTPUT_FAILED
+
+    failed = False
     for note in write_outputs(report, plots_dir=args.folder, html_path=args.html):
-        print(note)
-    return 0
+        if note.startswith(OUTPUT_FAILED):
+            failed = True
+            print(f"plot: {note}", file=sys.stderr)
+        else:
+            print(note)
+    return 1 if failed else 0
 
 
 def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -240,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run a Kinesis-like moto server on loopback")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=0, help="port (default 0: any free port, printed)")
+    serve.add_argument("--port", type=_checked(parse_port), default=0, help="port (default 0: any free port, printed)")
     serve.add_argument("--fidelity", choices=("on", "off"), default="on", help="apply the fidelity layer")
     serve.add_argument("--lifecycle-scale", type=_checked(parse_scale), default=0.01, metavar="FACTOR",
                        help="multiply the typical CREATING / UPDATING / DELETING windows (lifecycle.stream.* in the "

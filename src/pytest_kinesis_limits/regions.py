@@ -77,4 +77,33 @@ def region_of(settings: Settings, backend: Any = None, environ: Mapping[str, str
     return resolve_region(settings, _Profile(settings.aws_profile), environ)[0] or OFFLINE_REGION
 
 
-__all__ = ["OFFLINE_REGION", "REGION_VARIABLES", "offline_region", "region_of", "resolve_region"]
+#: The partitions whose regions a run may name (the commercial one, China, GovCloud: the ones moto serves too).
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+
+
+def kinesis_regions() -> set[str]:
+    """The regions where botocore's endpoint data offers Kinesis Data Streams, in every partition it knows of (the
+    regions moto makes backends for, too)."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    known: set[str] = set()
+    for partition in PARTITIONS:
+        known.update(session.get_available_regions("kinesis", partition_name=partition))
+    return known
+
+
+def region_problem(region: str) -> str | None:
+    """Why ``region`` is no Kinesis region (with the nearest names), or None."""
+    import difflib
+
+    known = kinesis_regions()
+    if region in known:
+        return None
+    near = difflib.get_close_matches(region, sorted(known), n=3)
+    return "is not a region where Kinesis Data Streams is offered." + (f" Did you mean {', '.join(near)}?" if near
+                                                                          else "")
+
+
+__all__ = ["OFFLINE_REGION", "REGION_VARIABLES", "kinesis_regions", "offline_region", "region_of", "region_problem",
+           "resolve_region"]

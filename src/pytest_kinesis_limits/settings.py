@@ -129,6 +129,11 @@ def parse_whole_seconds(raw: str) -> int:
     return int(value)
 
 
+#: The longest per-test timeout: pytest-timeout's signal timer overflows beyond about 2**31 seconds on Linux (it
+#: raised OverflowError inside the run for 1e20); a year is far past any test and far below that.
+MAX_TIMEOUT_S = 365 * 24 * 3600
+
+
 def parse_timeout(raw: str) -> float:
     try:
         value = float(raw)
@@ -137,6 +142,9 @@ def parse_timeout(raw: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise ValueError("expected a finite number of seconds, such as 300; to run without a per-test timeout "
                          "give 0 (pytest-timeout takes no infinity)")
+    if value > MAX_TIMEOUT_S:
+        raise ValueError(f"at most {MAX_TIMEOUT_S} seconds (a year; pytest-timeout's timer overflows beyond that); "
+                         "to run without a per-test timeout give 0")
     return value
 
 

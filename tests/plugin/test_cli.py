@@ -53,3 +53,28 @@ def test_sweep_with_a_bad_region_is_a_usage_error(capsys) -> None:
         cli.main(["sweep", "--region", "Seoul"])
     assert exit_info.value.code == 2
     assert "argument --region: 'Seoul': expected an AWS region code" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_serve_refuses_a_port_that_is_no_port(port: str, capsys) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["serve", "--port", port])
+    assert stopped.value.code == 2
+    assert "a port is a whole number from 0 (any free port) to 65535" in capsys.readouterr().err
+
+
+def test_serve_says_it_cannot_listen_and_stops(tmp_path) -> None:
+    """A real process: before, moto's threaded server waited for ever on a port in use."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "pytest_kinesis_limits", "serve", "--port", str(port),
+                               "--fidelity", "off"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().count("\n") == 0
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use. Fix: another --port" in done.stderr

@@ -28,6 +28,23 @@ def test_no_timeout_marker(request, kinesis_stream):
     pytester.runpytest("--kinesis-timeout=0", "-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
+def test_a_timeout_beyond_what_pytest_timeout_can_arm_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """1e20 used to pass the check and end in pytest-timeout's OverflowError inside the run."""
+    pytester.makepyfile(ONE_TEST)
+    _usage_error(pytester.runpytest("--kinesis-timeout=1e20"),
+                 "ERROR: invalid value '1e20' for --kinesis-timeout*at most 31536000 seconds*give 0*")
+
+
+def test_an_unknown_region_offline_is_a_usage_error_before_any_test(pytester: pytest.Pytester) -> None:
+    """Offline, moto has no backend for it: the first Kinesis test used to error with moto's KeyError and a cleanup
+    warning that sent the user to sweep."""
+    pytester.makepyfile("def test_stream(kinesis_stream):\n    pass\n")
+    _usage_error(pytester.runpytest("--aws-region=xx-fake-1", "-p", "no:cacheprovider"),
+                 "ERROR: --aws-region 'xx-fake-1' (from the command line (--aws-region)) is not a region where "
+                 "Kinesis Data Streams is offered.*Fix: give a real region*")
+    pytester.runpytest("--aws-region=eu-north-1", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
 def test_report_naming_a_folder_fails_before_the_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ONE_TEST)
     pytester.mkdir("reports")
@@ -86,19 +103,27 @@ def test_near_miss_of_a_catalogue_key(record_measurement):
 
 def test_bad_verdict(record_measurement):
     record_measurement("my-limit", 1, verdict="ok")
+
+def test_measured_words(record_measurement):
+    record_measurement("my-limit", "five hundred", verdict="pass")
+
+def test_measured_nan(record_measurement):
+    record_measurement("my-limit", float("nan"), verdict="info")
 """
 
 
 def test_fixture_misuse_fails_with_the_fix_and_no_traceback(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_users_misuse=MISUSE_IN_TESTS)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, failed=3)
+    result.assert_outcomes(passed=2, failed=5)
     out = result.stdout.str()
     result.stdout.fnmatch_lines([
         "make_stream(5, on_demand=True): an on-demand stream has no shard count*Fix: make_stream(on_demand=True)*",
         "record_measurement('put_records.max_record', ...): no catalogue limit has that key; did you mean "
         "'put_records.max_records'?*",
         "record_measurement(..., verdict='ok'): the verdict is one of pass, fail, inconclusive, unsupported, info.",
+        "record_measurement(..., measured='five hundred'): measured is a finite number (int or float) or None*",
+        "record_measurement(..., measured=nan): measured is a finite number*no NaN or infinity*",
         "*my-consumer.lag*2*1.50*s*PASS*",
         "*put_records.max_records*500*500*PASS*",
     ], consecutive=False)

@@ -261,3 +261,34 @@ def test_the_plot_command_refuses_what_is_not_a_report(tmp_path: Path, capsys: p
     (tmp_path / "text.json").write_text("not json", encoding="utf-8")
     assert main(["plot", str(tmp_path / "text.json"), str(tmp_path / "out")]) == 2
     assert "is not JSON" in capsys.readouterr().err
+
+
+def test_a_report_that_cannot_be_written_makes_the_run_fail_with_the_reason(pytester: pytest.Pytester) -> None:
+    """Before, the run exited 0 and the missing report went unnoticed in CI. The folder passes the check before the
+    run and is gone when the report is written (as a full disk or a cleaned workspace would do)."""
+    out = pytester.mkdir("out")
+    pytester.makepyfile(f"""
+        import shutil
+
+        def test_one(record_measurement):
+            record_measurement('my-limit', 1, verdict='pass')
+            shutil.rmtree({str(out)!r})
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--kinesis-report={out / 'r.json'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines([f"kinesis-limits: could not write the report {out / 'r.json'}: *",
+                                 "kinesis-limits: the run exits 4 (usage error): an output it was asked for could "
+                                 "not be written", "*1 passed*"], consecutive=False)
+
+
+def test_matrix_says_it_cannot_write_its_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_kinesis_limits.cli import main
+    from pytest_kinesis_limits.reporting.report import build_report, run_metadata, write_report
+
+    run = run_metadata(backend="moto", backend_name="moto", region="us-east-1", endpoint=None, fidelity="on",
+                       started=0.0, ended=1.0, args=[], invocation_dir=str(tmp_path), xdist_workers=0, exit_status=0)
+    write_report(tmp_path / "moto.json", build_report([], [], run, {"backend": "moto"}))
+    target = tmp_path / "missing" / "dir" / "x.md"
+    assert main(["matrix", str(tmp_path / "moto.json"), "-o", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"matrix: could not write {target}: No such file or directory" in err

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_kinesis_limits import families
-from pytest_kinesis_limits.regions import region_of
+from pytest_kinesis_limits.regions import region_of, region_problem
 from pytest_kinesis_limits.reporting.matrix import NO_MEASUREMENT_LIMIT, UNSUPPORTED_PREFIX
 from pytest_kinesis_limits.reporting.report import PROPERTY_NAME, SERIES_PROPERTY_NAME, Measurement, summarize
 from pytest_kinesis_limits.settings import SPECS, Settings, SettingError, resolve
@@ -107,6 +107,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 "does not exist or cannot be written. Fix: create it, or name a file in a writable folder.")
     if not is_worker(config):
         _check_page_and_plots(settings)
+        if settings.offline and settings.aws_region and not only_informational(config):
+            problem = region_problem(settings.aws_region)  # moto has no backend for it: a KeyError in the first test
+            if problem:
+                raise pytest.UsageError(f"--aws-region {settings.aws_region!r} (from {settings.source_of('aws_region')}) "
+                                        f"{problem} Fix: give a real region (offline, any of them works).")
     config.stash[PLAN_BACKEND_KEY] = None
     config.stash[PLAN_KEY] = None
     if settings.plan and not settings.offline and not only_informational(config):
@@ -413,13 +418,13 @@ class MeasurementCollector:
         for note in self.notes:
             terminalreporter.write_line(f"kinesis-limits: {note}")
 
-    def pytest_sessionfinish(self, exitstatus: int) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         settings = settings_of(self.config)
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if is_worker(self.config) or not (settings.report or settings.plots or settings.report_html
                                            or (step_summary and self.measurements)):
             return
-        from pytest_kinesis_limits.reporting.output import write_outputs
+        from pytest_kinesis_limits.reporting.output import OUTPUT_FAILED, write_outputs
         from pytest_kinesis_limits.reporting.report import build_report, run_metadata
 
         backend = self.config.stash[BACKEND_KEY]
@@ -438,8 +443,14 @@ class MeasurementCollector:
                            exit_status=int(exitstatus), **budget)
         plan_run = settings.plan  # a plan's measurements are an offline run's with live settings: not kept
         report = build_report([] if plan_run else self.measurements, [] if plan_run else self.series, run, header)
-        self.notes += write_outputs(report, json_path=settings.report, plots_dir=settings.plots,
-                                    html_path=settings.report_html, step_summary=step_summary)
+        notes = write_outputs(report, json_path=settings.report, plots_dir=settings.plots,
+                              html_path=settings.report_html, step_summary=step_summary)
+        self.notes += notes
+        if any(note.startswith(OUTPUT_FAILED) for note in notes) and session.exitstatus == pytest.ExitCode.OK:
+            # What the user asked for was not written: not a pass (usage error, as for a report path that is a
+            # folder, which is refused before the run).
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            self.notes.append("the run exits 4 (usage error): an output it was asked for could not be written")
 
 
 # --- interruptions: SIGTERM cleans up like Ctrl-C (live and endpoint runs; see interrupts.py) ---------------------

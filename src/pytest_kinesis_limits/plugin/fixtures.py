@@ -11,6 +11,7 @@ when a deletion fails.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -391,6 +392,12 @@ def record_measurement(request: pytest.FixtureRequest, kinesis_settings: Setting
         if verdict not in VERDICTS:
             pytest.fail(f"record_measurement(..., verdict={verdict!r}): the verdict is one of "
                         f"{', '.join(VERDICTS)}.", pytrace=False)
+        for name, value in (("measured", measured), ("documented", documented)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                pytest.fail(f"record_measurement(..., {name}={value!r}): {name} is a finite number (int or float) "
+                            "or None (nothing measured); the report is strict JSON, which has no NaN or infinity. "
+                            "Fix: pass the number, or None with the reason in detail=.", pytrace=False)
         if isinstance(limit, str):
             limit = _limit_named(limit, documented=documented, unit=unit, source=source)
         elif isinstance(limit, Limit):

@@ -30,6 +30,10 @@ def render_plots(report: Mapping[str, Any]) -> tuple[list[plotting.Plot], str | 
     return plotting.render(report["series"]), None
 
 
+#: How every note of an output that could not be written begins.
+OUTPUT_FAILED = "could not "
+
+
 def write_outputs(report: Mapping[str, Any], *, json_path: str | None = None, plots_dir: str | None = None,
                   html_path: str | None = None, step_summary: str | None = None) -> list[str]:
     """Write the outputs asked for; one note per output (what was written where, or what went wrong)."""
