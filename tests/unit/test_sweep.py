@@ -281,3 +281,48 @@ def test_sweep_without_credentials_names_its_own_flags(monkeypatch: pytest.Monke
     err = capsys.readouterr().err
     assert err.startswith("sweep: no AWS credentials were found. Fix:") and "--profile" in err
     assert "--aws-profile" not in err and "--live" not in err
+
+
+def _client_error(code: str) -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": code}}, "ListTags")
+
+
+def test_a_resource_gone_between_listing_and_tagging_is_skipped_and_other_errors_still_stop() -> None:
+    """A stream deleted after ListStreams (by the run's own teardown, another sweep) used to abort the whole sweep."""
+    ours = [{"Key": k, "Value": v} for k, v in tags_for("01020500aaaa", region="us-east-1").items()]
+
+    def tags_of(name: str) -> list[dict[str, str]]:
+        if name == "gone":
+            raise _client_error("ResourceNotFoundException")
+        if name == "forbidden":
+            raise _client_error("AccessDeniedException")
+        return ours
+
+    found = list(sweep._tagged("stream", ["gone", "kept"], tags_of, lambda name: None, lambda name, tags: "r",
+                               None))
+    assert [f.name for f in found] == ["kept"]
+    with pytest.raises(Exception, match="AccessDeniedException"):
+        list(sweep._tagged("stream", ["forbidden"], tags_of, lambda name: None, lambda name, tags: "r", None))
+
+
+def test_objects_s3_would_not_delete_are_named_not_hidden() -> None:
+    """DeleteObjects answers 200 and lists the keys it kept; the bucket deletion then failed as BucketNotEmpty."""
+
+    class Paginator:
+        def paginate(self, **_: Any) -> list[dict[str, Any]]:
+            return [{"Versions": [{"Key": "k1", "VersionId": "v1"}]}]
+
+    class S3:
+        def get_paginator(self, name: str) -> Paginator:
+            return Paginator()
+
+        def delete_objects(self, **_: Any) -> dict[str, Any]:
+            return {"Errors": [{"Key": "k1", "Code": "AccessDenied", "Message": "Access Denied"}]}
+
+        def delete_bucket(self, **_: Any) -> None:
+            raise AssertionError("the bucket cannot go before its objects")
+
+    with pytest.raises(RuntimeError, match=r"s3://b: 1 object\(s\) could not be deleted.*k1 \(AccessDenied"):
+        resources.delete_bucket(S3(), "b")

@@ -316,7 +316,12 @@ def delete_bucket(client: BaseClient, name: str) -> None:
             doomed = [{"Key": o["Key"], "VersionId": o["VersionId"]}
                       for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
             if doomed:
-                client.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
+                answer = client.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
+                errors = answer.get("Errors") or []  # DeleteObjects answers 200 and lists the keys it kept
+                if errors:
+                    first = ", ".join(f"{e.get('Key')} ({e.get('Code')}: {e.get('Message')})" for e in errors[:3])
+                    raise RuntimeError(f"s3://{name}: {len(errors)} object(s) could not be deleted, so the bucket "
+                                       f"cannot be: {first}")
         client.delete_bucket(Bucket=name)
     except ClientError as exc:
         if exc.response["Error"]["Code"] in ("NoSuchBucket", "404"):

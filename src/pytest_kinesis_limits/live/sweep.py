@@ -141,6 +141,10 @@ def _ours(tags: dict[str, str], run_id: str | None) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------- finding
+#: The error codes of a resource that no longer exists (Kinesis and Firehose, IAM, S3).
+GONE = frozenset({"ResourceNotFoundException", "NoSuchEntity", "NoSuchBucket"})
+
+
 def _tagged(kind: str, names: Iterable[str], tags_of: Callable[[str], Sequence[dict[str, str]]],
             created_of: Callable[[str], Any], region_of: Callable[[str, dict[str, str]], str | None],
             run_id: str | None, *, unreadable_tags_skip: bool = False) -> Iterator[Found]:
@@ -150,8 +154,9 @@ def _tagged(kind: str, names: Iterable[str], tags_of: Callable[[str], Sequence[d
     for name in names:
         try:
             tags = _tags(tags_of(name))
-        except ClientError:
-            if not unreadable_tags_skip:
+        except ClientError as exc:
+            # Gone between the listing and this call (another sweep, the run's own teardown): nothing to do.
+            if not unreadable_tags_skip and exc.response.get("Error", {}).get("Code") not in GONE:
                 raise
             continue
         if not _ours(tags, run_id):
@@ -191,7 +196,9 @@ def _bucket_region(client: BaseClient, bucket: dict[str, Any]) -> str | None:
 
 
 def _buckets(client: BaseClient, run_id: str | None) -> Iterator[Found]:
-    buckets = {bucket["Name"]: bucket for bucket in client.list_buckets().get("Buckets", [])}
+    pages = client.get_paginator("list_buckets").paginate() if client.can_paginate("list_buckets") else \
+        [client.list_buckets()]  # ListBuckets pages (ContinuationToken) since 2024; older botocore: one page
+    buckets = {bucket["Name"]: bucket for page in pages for bucket in page.get("Buckets", [])}
     # An untagged bucket answers NoSuchTagSet: a ClientError, skipped like one not ours to read.
     yield from _tagged("bucket", buckets, lambda name: client.get_bucket_tagging(Bucket=name).get("TagSet", []),
                        lambda name: buckets[name].get("CreationDate"),
