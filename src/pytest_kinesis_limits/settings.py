@@ -474,11 +474,13 @@ def resolve(
     env: Mapping[str, str],
     ini: Mapping[str, Any],
     ini_file: str | None = None,
+    overridden: frozenset[str] = frozenset(),
 ) -> Settings:
     """Resolve every setting with the precedence command line > environment > ini > default.
 
     ``cli`` maps setting names to the parsed option values (``None`` when not given), ``env`` is the
-    process environment, ``ini`` maps setting names to raw ini values (``None`` or ``""`` when unset).
+    process environment, ``ini`` maps setting names to raw ini values (``None`` or ``""`` when unset);
+    ``overridden`` names the ini keys pytest's ``-o key=value`` set on the command line (named as such in messages).
     Raises :class:`SettingError` naming the source of the first bad value.
     """
     values: dict[str, Any] = {}
@@ -487,7 +489,8 @@ def resolve(
         candidates = (
             (cli.get(spec.name), f"the command line ({spec.option})"),
             (env.get(spec.env), f"the environment variable {spec.env}"),
-            (ini.get(spec.name), f"the ini option {spec.ini}" + (f" in {ini_file}" if ini_file else "")),
+            (ini.get(spec.name), f"the command line (-o {spec.ini})" if spec.ini in overridden else
+             f"the ini option {spec.ini}" + (f" in {ini_file}" if ini_file else "")),
         )
         for raw, source in candidates:
             if raw is None or (isinstance(raw, str) and not raw.strip()):

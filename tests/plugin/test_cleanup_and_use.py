@@ -80,6 +80,21 @@ def test_failed_deletion_is_a_loud_warning(pytester: pytest.Pytester, deletes_fi
     ])
 
 
+def test_a_failed_deletion_of_the_users_own_resource_does_not_send_them_to_sweep(pytester: pytest.Pytester) -> None:
+    """A resource added with kinesis_resources.add carries none of this tool's tags: sweep would never find it."""
+    pytester.makepyfile("""
+        def test_mine(kinesis_resources):
+            def fail():
+                raise RuntimeError("simulated AccessDenied")
+            kinesis_resources.add("queue", "my-queue", fail)
+    """)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*KinesisCleanupWarning: could not delete queue 'my-queue': RuntimeError('simulated "
+                                 "AccessDenied')*none of this tool's tags*will not find it: delete it by hand.*"])
+    assert "It is tagged" not in result.stdout.str()
+
+
 def test_keep_resources_keeps_them(pytester: pytest.Pytester, deletes_file) -> None:
     pytester.makeconftest(RECORD_DELETES)
     pytester.makepyfile("def test_makes(kinesis_stream):\n    pass\n")

@@ -45,6 +45,13 @@ def test_an_unknown_region_offline_is_a_usage_error_before_any_test(pytester: py
     pytester.runpytest("--aws-region=eu-north-1", "-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
+def test_a_bad_value_given_with_dash_o_is_blamed_on_the_command_line(pytester: pytest.Pytester) -> None:
+    """``-o key=value`` overrides an ini key from the command line: the message used to send the user to the ini file."""
+    pytester.makepyfile(ONE_TEST)
+    _usage_error(pytester.runpytest("-o", "kinesis_rate_window=abc"),
+                 "ERROR: invalid value 'abc' for --kinesis-rate-window from the command line (-o kinesis_rate_window)*")
+
+
 def test_report_naming_a_folder_fails_before_the_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ONE_TEST)
     pytester.mkdir("reports")

@@ -361,10 +361,20 @@ class ResourceTracker:
     _entries: list[_Entry] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     failures: list[tuple[str, str, BaseException]] = field(default_factory=list)
+    #: ``(kind, name)`` of the entries this tool tagged (:meth:`add_tagged`).
+    tagged: set[tuple[str, str]] = field(default_factory=set)
 
     def add(self, kind: str, name: str, delete: Callable[[], None]) -> None:
+        """Delete ``kind`` ``name`` with ``delete()`` at cleanup (a resource of your own, which carries none of this
+        tool's tags: ``sweep`` cannot find it if its deletion fails)."""
         with self._lock:
             self._entries.append(_Entry(kind, name, delete))
+
+    def add_tagged(self, kind: str, name: str, delete: Callable[[], None]) -> None:
+        """:meth:`add` for a resource this tool made and tagged (``created-by``, ``run-id``): ``sweep`` finds it."""
+        with self._lock:
+            self._entries.append(_Entry(kind, name, delete))
+            self.tagged.add((kind, name))
 
     def hand_over(self, kind: str, name: str) -> Callable[[], None] | None:
         """Forget ``kind`` ``name`` and return its deletion, for another tracker to take (a stream made ahead by a

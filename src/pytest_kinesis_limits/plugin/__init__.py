@@ -91,6 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
             env=os.environ,
             ini={spec.name: config.getini(spec.ini) for spec in SPECS},
             ini_file=str(config.inipath) if config.inipath else None,
+            overridden=frozenset(item.partition("=")[0].strip() for item in config.option.override_ini or ()),
         )
     except SettingError as exc:
         raise pytest.UsageError(str(exc)) from None

@@ -62,7 +62,7 @@ def _kinesis_stream_pool(pytestconfig: pytest.Config, request: pytest.FixtureReq
 
     def make(shape: tuple[int, bool, int | None], owner: str) -> StreamInfo:
         name = namer.name("s")
-        tracker.add("stream", name, resources.stream_deletion(client, name, clock=clock, policy=policy,
+        tracker.add_tagged("stream", name, resources.stream_deletion(client, name, clock=clock, policy=policy,
                                                               transitions=transitions))
         with contextlib.ExitStack() as stack:
             if meter is not None:
@@ -107,7 +107,7 @@ def _kinesis_shared_streams(
 
     def make(max_record_size_kib: int | None) -> StreamInfo:
         name = kinesis_namer.name("s")
-        tracker.add("stream", name, resources.stream_deletion(
+        tracker.add_tagged("stream", name, resources.stream_deletion(
             kinesis_client, name, clock=kinesis_clock, policy=kinesis_wait_policy, transitions=kinesis_transitions))
         with meter.sharing(shared_key(max_record_size_kib)) if meter is not None else contextlib.nullcontext():
             return resources.create_stream(

@@ -90,10 +90,10 @@ def make_delivery_stream(
         bucket_arn = bucket_arn_for(source_stream.arn, bucket.name, bucket.arn)  # the stream's partition
         role_name = kinesis_namer.name("fhr")
         name = kinesis_namer.name("fh")
-        kinesis_resources.add("role", role_name, lambda: delete_firehose_role(iam_client, role_name))
+        kinesis_resources.add_tagged("role", role_name, lambda: delete_firehose_role(iam_client, role_name))
         role_arn = create_firehose_role(iam_client, role_name, source_stream.arn, bucket_arn, kinesis_tags,
                                         path=ROLE_PATH)
-        kinesis_resources.add("delivery-stream", name, lambda: delete_delivery_stream_when_created(
+        kinesis_resources.add_tagged("delivery-stream", name, lambda: delete_delivery_stream_when_created(
             firehose_client, name, kinesis_clock, kinesis_wait_policy))
         started = kinesis_clock.now()
         description = create_delivery_stream(
@@ -193,7 +193,7 @@ def search_target(kinesis_settings: Any, kinesis_backend: Any, kinesis_boto_sess
         meter.uses_shared(SEARCH_DOMAIN_KEY)
     name = domain_name_for(kinesis_namer.name("os"))
     tracker = ResourceTracker(keep=kinesis_settings.keep_resources)
-    tracker.add("search-domain", name, lambda: delete_search_domain(client, name))
+    tracker.add_tagged("search-domain", name, lambda: delete_search_domain(client, name))
     try:
         with meter.sharing(SEARCH_DOMAIN_KEY) if meter is not None else contextlib.nullcontext():
             target = create_search_domain(client, name, kinesis_backend.account_id or "000000000000",
@@ -296,11 +296,11 @@ def make_search_delivery_stream(
         validate_search_hints(buffer_mib, buffer_seconds)
         role_name = kinesis_namer.name("fhr")
         name = kinesis_namer.name("fh")
-        kinesis_resources.add("role", role_name, lambda: delete_firehose_role(iam_client, role_name))
+        kinesis_resources.add_tagged("role", role_name, lambda: delete_firehose_role(iam_client, role_name))
         role_arn = create_firehose_role(iam_client, role_name, source_stream.arn, bucket.arn, kinesis_tags,
                                         path=ROLE_PATH)
         put_search_policy(iam_client, role_name, search.target.arn, search.index_name)
-        kinesis_resources.add("delivery-stream", name, lambda: delete_delivery_stream_when_created(
+        kinesis_resources.add_tagged("delivery-stream", name, lambda: delete_delivery_stream_when_created(
             firehose_client, name, kinesis_clock, kinesis_wait_policy))
         started = kinesis_clock.now()
         config = opensearch_destination_config(role_arn, bucket.arn, search, buffer_mib, buffer_seconds)

@@ -256,9 +256,11 @@ def _report_cleanup(tracker: ResourceTracker) -> None:
         tracker.cleanup()
     finally:
         for kind, name, error in tracker.failures:
-            warnings.warn(KinesisCleanupWarning(
-                f"could not delete {kind} {name!r}: {error!r}. It is tagged created-by=pytest-kinesis-limits; "
-                "delete it by hand or with 'pytest-kinesis-limits sweep'."), stacklevel=1)
+            where = ("It is tagged created-by=pytest-kinesis-limits; delete it by hand or with 'pytest-kinesis-limits "
+                     "sweep'." if (kind, name) in tracker.tagged else
+                     "You added it with kinesis_resources.add and it carries none of this tool's tags, so "
+                     "'pytest-kinesis-limits sweep' will not find it: delete it by hand.")
+            warnings.warn(KinesisCleanupWarning(f"could not delete {kind} {name!r}: {error!r}. {where}"), stacklevel=1)
 
 
 @pytest.fixture
@@ -322,11 +324,11 @@ def make_stream(
             pool, pool_tracker = pooled
             info = pool.take(owner, shape_of(shard_count, on_demand, max_record_size_kib))
             if info is not None:  # the test's tracker deletes it now (registered before the pool lets go)
-                kinesis_resources.add("stream", info.name, deletion(info.name))
+                kinesis_resources.add_tagged("stream", info.name, deletion(info.name))
                 pool_tracker.hand_over("stream", info.name)
                 return info
         name = kinesis_namer.name("s")
-        kinesis_resources.add("stream", name, deletion(name))
+        kinesis_resources.add_tagged("stream", name, deletion(name))
         with meter.made_by_fixture() if meter is not None else contextlib.nullcontext():
             return resources.create_stream(
                 kinesis_client, name, shard_count=1 if shard_count is None else shard_count, on_demand=on_demand,
@@ -357,7 +359,7 @@ def make_bucket(
 
     def make() -> BucketInfo:
         name = kinesis_namer.name("b")
-        kinesis_resources.add("bucket", name, lambda: resources.delete_bucket(s3_client, name))
+        kinesis_resources.add_tagged("bucket", name, lambda: resources.delete_bucket(s3_client, name))
         return resources.create_bucket(s3_client, name, region=kinesis_backend.region, tags=kinesis_tags)
 
     return make
