@@ -116,7 +116,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     from pytest_kinesis_limits.backends import PreflightError, Wording, preflight
     from pytest_kinesis_limits.settings import SettingError, resolve
-    from pytest_kinesis_limits.live.sweep import DEFAULT_OLDER_THAN_S, delete_planned, find_tagged, format_age, plan_sweep, spell_age
+    from pytest_kinesis_limits.live.sweep import (DEFAULT_OLDER_THAN_S, delete_planned, find_tagged, format_age,
+                                                  plan_sweep, spell_age)
 
     older_than = DEFAULT_OLDER_THAN_S if args.older_than is None else args.older_than
     wording = Wording(region="--region", profile="--profile", endpoint_url="--endpoint-url", live=None,

@@ -230,7 +230,8 @@ def test_the_wing_check_finds_an_import_up_and_one_across(tmp_path: Path) -> Non
         (package / wing / "__init__.py").write_text("")
     (package / "__init__.py").write_text("")
     (package / "limits.py").write_text("")
-    (package / "kinesis" / "producer.py").write_text(f"from {PACKAGE} import limits\nfrom {PACKAGE}.reporting import x\n")
+    (package / "kinesis" / "producer.py").write_text(
+        f"from {PACKAGE} import limits\nfrom {PACKAGE}.reporting import x\n")
     (package / "reporting" / "x.py").write_text(f"from {PACKAGE}.live import y\n")
     (package / "live" / "y.py").write_text(f"from {PACKAGE}.kinesis import producer\n")
     assert wing_violations(import_graph(tmp_path)) == [
@@ -244,7 +245,8 @@ def test_only_the_pytest_face_imports_pytest() -> None:
 
 
 def test_the_pytest_check_finds_pytest_outside_the_face(tmp_path: Path) -> None:
-    """Can fail: pytest imported by a library module, at the top or inside a function, is reported; the face's is not."""
+    """Can fail: pytest imported by a library module, at the top or inside a function, is reported; the face's is
+    not."""
     package = tmp_path / PACKAGE
     (package / "plugin").mkdir(parents=True)
     (package / "__init__.py").write_text("")

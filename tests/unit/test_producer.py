@@ -15,7 +15,8 @@ from throughput_fake import FakeKinesis, client_error
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import RealClock, SimulatedClock
-from pytest_kinesis_limits.kinesis.key_spread import KeySpread, Record, generate_records, open_shard_ranges, payload_index
+from pytest_kinesis_limits.kinesis.key_spread import (KeySpread, Record, generate_records, open_shard_ranges,
+                                                      payload_index)
 from pytest_kinesis_limits.kinesis.producer import (
     ProduceResult,
     Producer,

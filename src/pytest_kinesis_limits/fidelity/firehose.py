@@ -48,9 +48,10 @@ from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
 from pytest_kinesis_limits.firehose.objects import NEWLINE_DELIMITER, format_key
 from pytest_kinesis_limits.fidelity.firehose_roles import RolePropagation, role_arns, track_roles
-from pytest_kinesis_limits.fidelity.moto_adapter import BaseResponse, FirehoseBackend, InvalidArgumentException, JsonRESTError, \
-    ResourceInUseException, ServiceException, firehose_backends, get_partition, kinesis_backends, original, \
-    patch_all, record_codec, s3_backends
+from pytest_kinesis_limits.fidelity.moto_adapter import (BaseResponse, FirehoseBackend, InvalidArgumentException,
+                                                         JsonRESTError, ResourceInUseException, ServiceException,
+                                                         firehose_backends, get_partition, kinesis_backends, original,
+                                                         patch_all, record_codec, s3_backends)
 
 KINESIS_SOURCE = "KinesisStreamAsSource"
 #: AWS's answer to a direct put on a Kinesis-source delivery stream (seen in aws/aws-cli#7010).

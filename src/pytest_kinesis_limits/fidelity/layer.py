@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_kinesis_limits.fidelity import gate, lifecycle, resharding, streams
 from pytest_kinesis_limits.fidelity.config import FidelityConfig
-from pytest_kinesis_limits.fidelity.moto_adapter import ActionResult, KinesisBackend, KinesisResponse, RecordCodec, Shard, Stream, \
-    decompose_shard_iterator, kinesis_backends, original, patch_all, record_codec
+from pytest_kinesis_limits.fidelity.moto_adapter import (ActionResult, KinesisBackend, KinesisResponse, RecordCodec,
+                                                         Shard, Stream, decompose_shard_iterator, kinesis_backends,
+                                                         original, patch_all, record_codec)
 from pytest_kinesis_limits.fidelity.resharding import child_shards_of, open_shard_count
 from pytest_kinesis_limits.fidelity.sequence import MAX_RECORD_ATTR, stream_state
 from pytest_kinesis_limits.fidelity.validation import validate_max_record_size_kib

@@ -40,8 +40,10 @@ from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
 from pytest_kinesis_limits.firehose.destinations import FAILED_FOLDERS, index_name
 from pytest_kinesis_limits.firehose.objects import format_key
-from pytest_kinesis_limits.fidelity.moto_adapter import ActionResult, FirehoseResponse, InvalidArgumentException, OpenSearchDomain, \
-    OpenSearchServiceBackend, ValidationException, firehose_backends, get_partition, original, patch_all, s3_backends
+from pytest_kinesis_limits.fidelity.moto_adapter import (ActionResult, FirehoseResponse, InvalidArgumentException,
+                                                         OpenSearchDomain, OpenSearchServiceBackend,
+                                                         ValidationException, firehose_backends, get_partition,
+                                                         original, patch_all, s3_backends)
 from pytest_kinesis_limits.fidelity.search_http import start_data_plane
 
 #: Where moto keeps the destination after we rename its Elasticsearch slot (DescribeDeliveryStream then says

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.fidelity import errors, lifecycle
-from pytest_kinesis_limits.fidelity.moto_adapter import KinesisBackend, Record, Shard, Stream, compose_shard_iterator, decompose_shard_iterator, \
-    lambda_backend
+from pytest_kinesis_limits.fidelity.moto_adapter import (KinesisBackend, Record, Shard, Stream, compose_shard_iterator,
+                                                         decompose_shard_iterator, lambda_backend)
 from pytest_kinesis_limits.fidelity.sequence import shard_state, stream_state
 from pytest_kinesis_limits.fidelity.validation import PreparedRecord, prepare_record, prepare_records, validate_limit
 

@@ -21,7 +21,8 @@ from typing import Any
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
 from pytest_kinesis_limits.firehose.delivery import DeliveryResult, compare_delivery, poll_until
-from pytest_kinesis_limits.firehose.destinations import ERROR_RECORD_FIELDS, FAILED_FOLDERS, SearchDeliveryStreamInfo, index_pattern
+from pytest_kinesis_limits.firehose.destinations import (ERROR_RECORD_FIELDS, FAILED_FOLDERS, SearchDeliveryStreamInfo,
+                                                         index_pattern)
 from pytest_kinesis_limits.firehose.handover import (CANARY, CANARY_FIELD, ReadingProof, canary_handover, is_canary,
                                                      without_canaries)
 from pytest_kinesis_limits.firehose.objects import DeliveredObject, list_delivered

@@ -39,7 +39,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pytest_kinesis_limits.kinesis import payloads
 from pytest_kinesis_limits.clock import Clock
-from pytest_kinesis_limits.kinesis.continuity import Acked, ContinuityReport, check_continuity, check_lineage, default_identify
+from pytest_kinesis_limits.kinesis.continuity import (Acked, ContinuityReport, check_continuity, check_lineage,
+                                                      default_identify)
 from pytest_kinesis_limits.kinesis.key_spread import KeySpread, Record
 from pytest_kinesis_limits.kinesis.producer import Producer, ProduceResult, RetryPolicy
 from pytest_kinesis_limits.kinesis.reader import (

@@ -71,9 +71,11 @@ def make_delivery_stream(
     and policy, are deleted at teardown, also after failures. Offline it runs on moto with the delivery
     simulation; with --kinesis-fidelity=off the canaries never arrive and it raises DeliveryStreamError.
     """
-    from pytest_kinesis_limits.firehose import (DeliveryStreamInfo, bucket_arn_for, create_delivery_stream, create_firehose_role,
-                           creating_poll_s, delete_delivery_stream_when_created, delete_firehose_role,
-                           delivery_bound_s, delivery_poll_s, prove_reading, validate_buffering_hints)
+    from pytest_kinesis_limits.firehose import (DeliveryStreamInfo, bucket_arn_for, create_delivery_stream,
+                                                create_firehose_role, creating_poll_s,
+                                                delete_delivery_stream_when_created, delete_firehose_role,
+                                                delivery_bound_s, delivery_poll_s, prove_reading,
+                                                validate_buffering_hints)
     from pytest_kinesis_limits.live.sweep import ROLE_PATH
 
     span = kinesis_wait_policy.delay * kinesis_wait_policy.attempts
@@ -136,7 +138,8 @@ def wait_for_delivery(s3_client: BaseClient, kinesis_clock: Clock, kinesis_wait_
     are client-clock starts; for latencies on the services' clocks call ``result.measure_latencies(
     firehose.arrival_times(read_records(delivery.source), delivery.record_id(identify)))``.
     """
-    from pytest_kinesis_limits.firehose import CANARY, delivery_bound_s, delivery_poll_s, wait_for_records, without_canaries
+    from pytest_kinesis_limits.firehose import (CANARY, delivery_bound_s, delivery_poll_s, wait_for_records,
+                                                without_canaries)
 
     def wait(delivery: DeliveryStreamInfo, expected_ids: Iterable[Hashable], identify: Callable[[Any], Hashable],
              *, send_times: Mapping[Hashable, float] | None = None,
@@ -281,9 +284,11 @@ def make_search_delivery_stream(
     exactly the domain. Handed over once a canary per open shard is a document in the index (bounded); deleted,
     then the role, at teardown, also after failures.
     """
-    from pytest_kinesis_limits.firehose import (SearchDeliveryStreamInfo, create_firehose_role, create_kinesis_source_delivery_stream,
-                           creating_poll_s, delete_delivery_stream_when_created, delete_firehose_role, delivery_poll_s,
-                           opensearch_destination_config, prove_indexing, validate_search_hints)
+    from pytest_kinesis_limits.firehose import (SearchDeliveryStreamInfo, create_firehose_role,
+                                                create_kinesis_source_delivery_stream, creating_poll_s,
+                                                delete_delivery_stream_when_created, delete_firehose_role,
+                                                delivery_poll_s, opensearch_destination_config, prove_indexing,
+                                                validate_search_hints)
     from pytest_kinesis_limits.firehose.destinations import put_search_policy
     from pytest_kinesis_limits.firehose.search import search_bound_s
     from pytest_kinesis_limits.live.sweep import ROLE_PATH

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from pytest_kinesis_limits.backends import Backend
     from pytest_kinesis_limits.limits import Limit
     from pytest_kinesis_limits.kinesis.reader import ReadRecord
-    from pytest_kinesis_limits.kinesis.resources import BucketInfo, Namer, ResourceTracker, StreamInfo, Transitions, WaitPolicy
+    from pytest_kinesis_limits.kinesis.resources import (BucketInfo, Namer, ResourceTracker, StreamInfo, Transitions,
+                                                         WaitPolicy)
 
 
 class KinesisCleanupWarning(UserWarning):
