@@ -264,6 +264,26 @@ def test_put_records_single_put_record_size(size, taken, kinesis_client_no_retry
     judge_boundary(record_measurement, RECORD_BYTES, size, taken, outcome, stored, [record], detail="PutRecord: ")
 
 
+HASH_KEY_REFUSALS = {"InvalidArgumentException", "ValidationException"}
+HASH_KEY_WORDS = ("explicithashkey", "explicit_hash_key")  # AWS: ExplicitHashKey; moto: its parameter
+
+
+@pytest.mark.parametrize(("offset", "taken"), [
+    pytest.param(-1, True, id="at-2**128-1", marks=pytest.mark.kinesis_gap(
+        "moto-plain", reason="moto finds no shard for a shard's EndingHashKey (start <= h < end) and crashes")),
+    pytest.param(0, False, id="over-2**128"),
+])
+def test_put_records_explicit_hash_key_range(offset, taken, kinesis_client_no_retry, kinesis_shared_stream,
+                                             read_records, record_measurement):
+    """ExplicitHashKey is a 128-bit integer: 2**128 - 1 (the last shard's EndingHashKey) is taken and stored, 2**128
+    is refused with a message naming ExplicitHashKey and nothing is stored. The taken case measures the bits."""
+    record = {"Data": b"{}", "PartitionKey": "k", "ExplicitHashKey": str(2 ** HASH_BITS.value + offset)}
+    outcome = probes.put_records(kinesis_client_no_retry, kinesis_shared_stream.name, [record])
+    stored = read_records(kinesis_shared_stream)
+    judge_boundary(record_measurement, HASH_BITS, HASH_BITS.value, taken, outcome, stored, [record],
+                   codes=HASH_KEY_REFUSALS, words=HASH_KEY_WORDS, detail=f"ExplicitHashKey 2**128{offset:+d}: ")
+
+
 def _bad_key(n: int) -> dict:
     return {"Data": b"{}", "PartitionKey": "k" * (KEY_CHARS.value + 1)}
 

@@ -80,3 +80,30 @@ def test_a_backend_matching_neither_cap_fails(pytester: pytest.Pytester, monkeyp
     result, row = run_request_size(pytester, monkeypatch, "4-mib-requests")
     result.assert_outcomes(failed=1)
     assert row["verdict"] == "fail" and row["extra"]["throttled"] == {}
+
+
+WIDE_HASH_KEYS = """
+import dataclasses
+import types
+
+import pytest
+
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.fidelity import validation
+
+
+@pytest.fixture(autouse=True)
+def _accept_129_bit_hash_keys(kinesis_fidelity, monkeypatch):
+    assert kinesis_fidelity is not None, "this proof needs the offline fidelity layer"
+    wide = dataclasses.replace(limits.HASH_KEY_BITS, value=limits.HASH_KEY_BITS.value + 1)
+    monkeypatch.setattr(validation, "limits", types.SimpleNamespace(**{**vars(limits), "HASH_KEY_BITS": wide}))
+"""
+
+
+def test_the_hash_key_range_fails_a_backend_that_takes_a_129_bit_key(pytester: pytest.Pytester) -> None:
+    """Can fail: a layer that accepts ExplicitHashKey 2**128 fails the over case, and only it."""
+    pytester.makeconftest(WIDE_HASH_KEYS)
+    pytester.makepyfile(test_put_records_family=FAMILY.read_text(encoding="utf-8"))
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "explicit_hash_key_range")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED *test_put_records_explicit_hash_key_range[[]over-2**128[]]*"])

@@ -89,3 +89,14 @@ def test_markdown_table_for_the_step_summary() -> None:
     assert "pytest-kinesis-limits 0.1.0, boto3 1.0, moto 5.2.5" in lines[2] and "12.3 s" in lines[2]
     assert "| `shard.write.records_per_s` | 1,000 | 1,000..1,500 | records/s | 1 FAIL 1 PASS | moto |" in lines
     assert "- FAIL `t::b\\|c` (shard.write.records_per_s)" in lines
+
+
+def test_the_footer_says_when_some_tests_measured_nothing() -> None:
+    """pytest counted 78 tests where the footer said 77: the one that measured nothing is now accounted for."""
+    from pytest_kinesis_limits.reporting.summary import footer
+
+    ms = [m(limits.PUT_RECORDS_MAX_RECORDS, 500, test="t.py::a"), m(limits.PUT_RECORDS_MAX_RECORDS, 500, test="t.py::b")]
+    rows = summarize(ms)
+    assert footer(ms, rows, 0, tests_run=3).startswith("2 measurements of 1 limit in 2 of the 3 tests run: 2 pass")
+    assert footer(ms, rows, 0, tests_run=2).startswith("2 measurements of 1 limit in 2 tests: 2 pass")
+    assert footer(ms, rows, 1).startswith("2 measurements of 1 limit in 2 tests: 2 pass")

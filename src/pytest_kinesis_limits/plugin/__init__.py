@@ -359,6 +359,7 @@ class MeasurementCollector:
         self.series: list[dict[str, Any]] = []
         self.started = time.time()
         self.notes: list[str] = []  # what the session wrote, and what it could not, for the terminal summary
+        self.tests_run = 0  # tests that ran to their teardown (the footer's "of the N tests run")
 
     def pytest_sessionstart(self) -> None:
         self.started = time.time()
@@ -377,6 +378,7 @@ class MeasurementCollector:
                                    if name == SERIES_PROPERTY_NAME)
             report.user_properties = [(n, v) for n, v in report.user_properties if n != SERIES_PROPERTY_NAME]
         if report.when == "teardown":
+            self.tests_run += 1
             self.measurements.extend(
                 Measurement.from_json(value) for name, value in report.user_properties if name == PROPERTY_NAME
             )
@@ -411,7 +413,7 @@ class MeasurementCollector:
         for line in format_limits(rows):
             terminalreporter.write_line(line, red=line.lstrip().startswith("FAIL:"))
         if self.measurements:
-            terminalreporter.write_line(footer(self.measurements, rows, verbosity))
+            terminalreporter.write_line(footer(self.measurements, rows, verbosity, self.tests_run))
         if verbosity > 0 and self.measurements:
             terminalreporter.write_sep("-", "kinesis limits: per test" + ("" if verbosity > 1 else " (-vv: details)"))
             for line in format_tests(self.measurements, details=verbosity > 1):

@@ -117,11 +117,16 @@ def counted(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def footer(measurements: Sequence[Measurement], rows: Sequence[LimitRow], verbose: int) -> str:
-    """``88 measurements of 30 limits in 62 tests: 71 pass, 17 info`` and where the rest is."""
+def footer(measurements: Sequence[Measurement], rows: Sequence[LimitRow], verbose: int,
+           tests_run: int | None = None) -> str:
+    """``88 measurements of 30 limits in 62 tests: 71 pass, 17 info`` and where the rest is; with ``tests_run`` (the
+    session's count) ``in 77 of the 78 tests run`` when some tests measured nothing (pytest's count is then 78)."""
     hint = "" if verbose > 0 else "; -v: one row per test"
+    measured = len({m.test for m in measurements})
+    where = (f"{measured} of the {tests_run} tests run" if tests_run and tests_run > measured
+             else counted(measured, "test"))
     return (f"{counted(len(measurements), 'measurement')} of {counted(len({r.limit for r in rows}), 'limit')} in "
-            f"{counted(len({m.test for m in measurements}), 'test')}: {summary_line(measurements)}{hint}")
+            f"{where}: {summary_line(measurements)}{hint}")
 
 
 def format_tests(measurements: Sequence[Measurement], *, details: bool = False, width: int = WIDTH) -> list[str]:
