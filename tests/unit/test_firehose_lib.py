@@ -394,6 +394,29 @@ def test_every_propagation_wording_is_retried(message: str) -> None:
     assert fake.creates == 3
 
 
+def test_an_action_the_role_is_not_granted_is_a_missing_permission_not_a_propagation_delay() -> None:
+    """"is not authorized to perform" was retried for 120 s whatever the action; one the role's policies do not grant
+    (a KMS key of an encrypted source) is named at once."""
+    message = ("Role arn:aws:iam::123456789012:role/r is not authorized to perform: kms:Decrypt on resource: "
+               "arn:aws:kms:us-east-1:123456789012:key/k")
+    clock = SimulatedClock(0)
+    fake = FakeFirehose([client_error("InvalidArgumentException", message)] * 5)
+    with pytest.raises(DeliveryStreamError, match=r"may not perform kms:Decrypt, which its policies do not grant.*"
+                                                  r"Fix: grant kms:Decrypt"):
+        create(fake, clock)
+    assert fake.creates == 1 and clock.now() == 0
+
+
+def test_the_search_role_grants_both_spellings_of_the_describe_actions() -> None:
+    from pytest_kinesis_limits.firehose.destinations import search_role_policy
+    from pytest_kinesis_limits.firehose.provision import GRANTED_ACTIONS
+
+    actions = {a for statement in search_role_policy("arn:aws:es:us-east-1:123456789012:domain/d", "i")["Statement"]
+               for a in statement["Action"]}
+    assert {"es:DescribeDomain", "es:DescribeElasticsearchDomain", "es:DescribeElasticsearchDomainConfig"} <= actions
+    assert actions <= GRANTED_ACTIONS  # a refusal naming any of them is propagation, not a missing grant
+
+
 @pytest.mark.parametrize(("code", "message"), [
     ("UnrecognizedClientException", "The security token included in the request is invalid."),
     ("InvalidArgumentException", "Access was denied when calling Glue."),

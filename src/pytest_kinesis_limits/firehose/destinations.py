@@ -28,7 +28,8 @@ from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
 from pytest_kinesis_limits.firehose.delivery import poll_until
 from pytest_kinesis_limits.firehose.handover import DeliveryStreamInfo
-from pytest_kinesis_limits.firehose.provision import DeliveryStreamError, _tag_list
+from pytest_kinesis_limits.firehose.provision import (SEARCH_READ_ACTIONS, SEARCH_WRITE_ACTIONS, DeliveryStreamError,
+                                                      _tag_list)
 
 #: The IndexRotationPeriod values (es-index-rotation.html), NoRotation first.
 ROTATIONS = ("NoRotation", "OneHour", "OneDay", "OneWeek", "OneMonth")
@@ -224,11 +225,9 @@ def search_role_policy(domain_arn: str, index: str) -> dict[str, Any]:
     gets = ["_all/_settings", "_cluster/stats", f"{index}*/_mapping/*", "_nodes", "_nodes/stats", "_nodes/*/stats",
             "_stats", f"{index}*/_stats", ""]
     return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "DescribeAndIndexDomain", "Effect": "Allow",
-         "Action": ["es:DescribeDomain", "es:DescribeDomains", "es:DescribeDomainConfig", "es:ESHttpPost",
-                    "es:ESHttpPut"],
+        {"Sid": "DescribeAndIndexDomain", "Effect": "Allow", "Action": list(SEARCH_WRITE_ACTIONS),
          "Resource": [domain_arn, f"{domain_arn}/*"]},
-        {"Sid": "ReadDomainState", "Effect": "Allow", "Action": ["es:ESHttpGet"],
+        {"Sid": "ReadDomainState", "Effect": "Allow", "Action": list(SEARCH_READ_ACTIONS),
          "Resource": [f"{domain_arn}/{path}" for path in gets]},
     ]}
 

@@ -11,7 +11,8 @@ retry, whose pauses double (``wait_until`` polls at a fixed delay).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,6 +29,18 @@ SOURCE_ACTIONS = ("kinesis:DescribeStream", "kinesis:GetShardIterator", "kinesis
 #: Access Firehose needs on its destination bucket (controlling-access.html, "Grant Firehose access to S3").
 BUCKET_ACTIONS = ("s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject", "s3:ListBucket",
                   "s3:ListBucketMultipartUploads", "s3:PutObject")
+#: What Firehose does on an OpenSearch Service domain it delivers to (controlling-access.html). Both spellings of the
+#: describe actions: the AmazonopensearchserviceDestinationConfiguration model names DescribeElasticsearchDomain*,
+#: its update shapes DescribeDomain* (issue 20, item 6).
+SEARCH_WRITE_ACTIONS = ("es:DescribeDomain", "es:DescribeDomains", "es:DescribeDomainConfig",
+                        "es:DescribeElasticsearchDomain", "es:DescribeElasticsearchDomains",
+                        "es:DescribeElasticsearchDomainConfig", "es:ESHttpPost", "es:ESHttpPut")
+SEARCH_READ_ACTIONS = ("es:ESHttpGet",)
+#: Every action a role this tool makes for Firehose grants: a refusal naming one of them is IAM propagation,
+#: a refusal naming another is a permission the role lacks (see :func:`is_propagation_error`).
+#: (sts:AssumeRole: the trust policy lets Firehose assume the role.)
+GRANTED_ACTIONS = frozenset(("sts:AssumeRole",) + SOURCE_ACTIONS + BUCKET_ACTIONS + SEARCH_WRITE_ACTIONS
+                            + SEARCH_READ_ACTIONS)
 #: CreateDeliveryStream refuses a role IAM has not propagated yet with InvalidArgumentException and one of these
 #: wordings (AWS documents none of them; each was seen while a new role had not propagated):
 #:
@@ -191,10 +204,25 @@ def s3_destination_config(role_arn: str, bucket_arn: str, buffer_mib: int, buffe
     return config
 
 
-def is_propagation_error(exc: ClientError) -> bool:
-    """Whether CreateDeliveryStream refused a role Firehose cannot use *yet* (see :data:`PROPAGATION_MESSAGES`)."""
+_NOT_AUTHORIZED = re.compile(r"is not authorized to perform:?\s*([\w-]+:[\w*]+)", re.IGNORECASE)
+
+
+def missing_action(exc: ClientError, granted: Collection[str] = GRANTED_ACTIONS) -> str | None:
+    """The action a refusal says the role may not perform, when the role's policies do not grant it (a permission
+    that is missing, not one that has not propagated yet); None otherwise."""
+    match = _NOT_AUTHORIZED.search(_error_message(exc))
+    if match is None:
+        return None
+    action = match.group(1)
+    return None if action.lower() in {a.lower() for a in granted} else action
+
+
+def is_propagation_error(exc: ClientError, granted: Collection[str] = GRANTED_ACTIONS) -> bool:
+    """Whether CreateDeliveryStream refused a role Firehose cannot use *yet* (see :data:`PROPAGATION_MESSAGES`).
+    "is not authorized to perform: X" counts only when the role's policies grant X (``granted``): for any other
+    action the role lacks a permission, and waiting 120 s for IAM would only hide it."""
     return _error_code(exc) == PROPAGATION_ERROR_CODE and any(
-        text in _error_message(exc) for text in PROPAGATION_MESSAGES)
+        text in _error_message(exc) for text in PROPAGATION_MESSAGES) and missing_action(exc, granted) is None
 
 
 def creating_poll_s(policy: WaitPolicy, clock: Clock) -> float:
@@ -243,6 +271,12 @@ def create_kinesis_source_delivery_stream(
             firehose_client.create_delivery_stream(**kwargs)
             break
         except ClientError as exc:
+            lacking = missing_action(exc) if _error_code(exc) == PROPAGATION_ERROR_CODE else None
+            if lacking:
+                raise DeliveryStreamError(
+                    f"delivery stream {name!r}: the role {role_arn} may not perform {lacking}, which its policies do "
+                    f"not grant (not an IAM propagation delay): {_error_code(exc)}: {_error_message(exc)}. Fix: grant "
+                    f"{lacking} to the role, or remove what needs it (an encrypted source, a VPC destination)") from exc
             if not is_propagation_error(exc):
                 raise
             if clock.now() + backoff > retry_until:
