@@ -2,7 +2,9 @@
 
 ``import pytest_kinesis_limits.producer`` (or ``from pytest_kinesis_limits import producer``) still works: a finder on
 ``sys.meta_path`` answers an old name with the module at its new place (the same module object, so a ``monkeypatch``
-through either name reaches it) and a ``DeprecationWarning`` that names the new import. Nothing inside the package
+through either name reaches it) and a ``DeprecationWarning`` that names the new import. The pytest face's old names
+(``fixtures``, ``budget_hooks``, ...) are answered by a module that forwards attribute look-ups instead, so that a
+conftest naming one in ``pytest_plugins`` does not register the plugin twice. Nothing inside the package
 uses an old name (tests/unit/test_import_graph.py).
 """
 
@@ -44,10 +46,25 @@ class _Alias(importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         warnings.warn(f"{spec.name} moved to {self.new}; import it from there (the old name goes in the next "
                       "release)", DeprecationWarning, stacklevel=3)
+        if self.new.startswith(f"{PACKAGE}.plugin."):
+            return _forwarder(spec.name, self.new)
         return importlib.import_module(self.new)
 
     def exec_module(self, module: ModuleType) -> None:
         pass  # the module at its new place is already executed
+
+
+def _forwarder(old: str, new: str) -> ModuleType:
+    """An empty module whose attributes come from ``new`` on demand. For the pytest face's modules: a conftest that
+    still names one in ``pytest_plugins`` registers this empty plugin, not the real one a second time (pluggy refuses
+    one module under two names, and its hooks would run twice)."""
+    module = ModuleType(old, f"Deprecated name of {new}.")
+
+    def forward(name: str) -> object:
+        return getattr(importlib.import_module(new), name)
+
+    module.__getattr__ = forward  # type: ignore[method-assign]
+    return module
 
 
 class _MovedFinder(importlib.abc.MetaPathFinder):

@@ -19,7 +19,10 @@ def _forget(old: str) -> None:
         delattr(pytest_kinesis_limits, old)
 
 
-@pytest.mark.parametrize("old", sorted(MOVED))
+FACE = {old for old, new in MOVED.items() if new.startswith("plugin.")}
+
+
+@pytest.mark.parametrize("old", sorted(set(MOVED) - FACE))
 def test_an_old_name_is_the_module_at_its_new_place(old: str) -> None:
     name = f"pytest_kinesis_limits.{old}"
     _forget(old)
@@ -28,6 +31,28 @@ def test_an_old_name_is_the_module_at_its_new_place(old: str) -> None:
         module = importlib.import_module(name)
     assert module is new
     _forget(old)
+
+
+@pytest.mark.parametrize("old", sorted(FACE))
+def test_an_old_name_of_the_pytest_face_forwards_its_names(old: str) -> None:
+    name = f"pytest_kinesis_limits.{old}"
+    _forget(old)
+    new = importlib.import_module(f"pytest_kinesis_limits.{MOVED[old]}")
+    with pytest.warns(DeprecationWarning, match="moved to"):
+        module = importlib.import_module(name)
+    # Nothing of its own for pytest to register as a plugin a second time.
+    assert module is not new and not [n for n in vars(module) if not n.startswith("__")]
+    public = next(n for n in vars(new) if not n.startswith("_"))
+    assert getattr(module, public) is getattr(new, public)
+    _forget(old)
+
+
+def test_a_conftest_naming_an_old_plugin_module_runs_once(pytester: pytest.Pytester) -> None:
+    """pluggy refused the same module under a second name, with a traceback, before any test ran."""
+    pytester.makeconftest('pytest_plugins = ["pytest_kinesis_limits.fixtures", "pytest_kinesis_limits.budget_hooks"]')
+    pytester.makepyfile("def test_stream(kinesis_stream):\n    assert kinesis_stream.shard_count == 1\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning")
+    result.assert_outcomes(passed=1)
 
 
 def test_from_the_package_import_an_old_name_works_too() -> None:
