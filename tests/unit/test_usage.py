@@ -107,3 +107,20 @@ def test_other_services_are_counted_by_kind():
     ("tests/limits/test_put_records.py::test_x[a]", "put_records"), ("", "session"), ("other.py::t", "other")])
 def test_family_of_a_node_id(owner, family):
     assert family_of(owner) == family
+
+
+def test_an_interrupted_worker_is_counted_once() -> None:
+    """xdist calls pytest_testnodedown twice for a worker that was interrupted (workerfinished, then errordown
+    "keyboard-interrupt"): "what this run made" showed 4 streams and 4 buckets where 2 and 2 existed."""
+    from types import SimpleNamespace
+
+    from pytest_kinesis_limits.plugin.budget_hooks import BudgetHooks
+
+    hooks = BudgetHooks.__new__(BudgetHooks)
+    hooks.worker_usage = {}
+    node = SimpleNamespace(gateway=SimpleNamespace(id="gw0"), workeroutput={"kinesis_usage": {"streams": []}})
+    other = SimpleNamespace(gateway=SimpleNamespace(id="gw1"), workeroutput={"kinesis_usage": {"streams": []}})
+    hooks.pytest_testnodedown(node, None)
+    hooks.pytest_testnodedown(node, "keyboard-interrupt")
+    hooks.pytest_testnodedown(other, None)
+    assert sorted(hooks.worker_usage) == ["gw0", "gw1"]

@@ -57,6 +57,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[POOL_SHAPES_KEY] = shapes or None
 
 
+def worker_id(node: Any) -> str:
+    """An xdist worker's id (``gw0``), from its gateway, else its workerinput."""
+    gateway = getattr(node, "gateway", None)
+    return str(getattr(gateway, "id", None) or getattr(node, "workerinput", {}).get("workerid") or id(node))
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: the workers share the controller's folder (one ledger of streams in transition)."""
@@ -125,7 +131,9 @@ class BudgetHooks:
         config.stash[USAGE_KEY] = None
         self.recorder = PlanRecorder(self.meter) if self.plan else None
         self.records: list[dict[str, Any]] = []
-        self.worker_usage: list[dict[str, Any]] = []
+        # One document per worker: xdist calls pytest_testnodedown twice for a worker that was interrupted
+        # (workerfinished, then errordown "keyboard-interrupt"), which doubled the counts of what the run made.
+        self.worker_usage: dict[str, dict[str, Any]] = {}
         self.order: dict[str, int] = {}
         self.lines: list[str] = []
         self.next_item: pytest.Item | None = None
@@ -188,7 +196,7 @@ class BudgetHooks:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         document = getattr(node, "workeroutput", {}).get("kinesis_usage")
         if document:
-            self.worker_usage.append(document)
+            self.worker_usage[worker_id(node)] = document
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -226,7 +234,7 @@ class BudgetHooks:
     def _finish_usage(self) -> None:
         from pytest_kinesis_limits.live.usage import merge_totals
 
-        documents = self.worker_usage if self.worker_usage else [self.meter.to_json()]
+        documents = list(self.worker_usage.values()) if self.worker_usage else [self.meter.to_json()]
         self.config.stash[USAGE_KEY] = merge_totals(documents)
 
     @pytest.hookimpl(trylast=True)  # the plan's line is the last the plugin prints
