@@ -306,3 +306,20 @@ def test_transitions_in_progress_complete_when_the_layer_exits() -> None:
             assert len(client.list_shards(StreamName="kept")["Shards"]) == 1
         assert client.list_streams()["StreamNames"] == ["kept"]
         assert len(client.list_shards(StreamName="kept")["Shards"]) == 3
+
+
+def test_a_split_or_merge_while_five_other_streams_are_in_transition_is_refused(layered: Kinesis) -> None:
+    """API_MergeShards.html: operating on too many streams in parallel with CreateStream, DeleteStream, MergeShards
+    or SplitShard is a LimitExceededException. Plain moto never refuses it."""
+    most = limits.STREAMS_IN_TRANSITION_MAX.value
+    make_stream(layered, "resharded", shards=2)
+    for n in range(most):
+        layered.client.create_stream(StreamName=f"busy{n}", ShardCount=1)
+    shards = [s["ShardId"] for s in layered.client.list_shards(StreamName="resharded")["Shards"]]
+    code, message = _code_and_message(lambda: layered.probe.merge_shards(
+        StreamName="resharded", ShardToMerge=shards[0], AdjacentShardToMerge=shards[1]))
+    assert (code, message) == ("LimitExceededException", "This request would have exceed the limit on the number of "
+                               "streams that can simultaneously be in CREATING, UPDATING or DELETING for the account "
+                               f"{ACCOUNT}. Limit: {most}.")
+    wait_active(layered, "busy0")  # one fewer in transition: the same call goes through
+    layered.client.merge_shards(StreamName="resharded", ShardToMerge=shards[0], AdjacentShardToMerge=shards[1])

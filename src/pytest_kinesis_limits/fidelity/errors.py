@@ -82,6 +82,16 @@ def too_many_creating(account_id: str, limit: int) -> KinesisError:
                         f"be in CREATING or DELETING for the account {account_id}. Limit: {limit}.")
 
 
+def too_many_in_transition(account_id: str, limit: int) -> KinesisError:
+    """SplitShard or MergeShards while ``limit`` other streams of the account are CREATING, UPDATING or DELETING
+    (API_MergeShards.html: "If you try to operate on too many streams in parallel using CreateStream, DeleteStream,
+    MergeShards or SplitShard, you will receive a LimitExceededException"; AWS documents no wording: this follows
+    CreateStream's)."""
+    return KinesisError("LimitExceededException",
+                        "This request would have exceed the limit on the number of streams that can simultaneously "
+                        f"be in CREATING, UPDATING or DELETING for the account {account_id}. Limit: {limit}.")
+
+
 def shard_quota_exceeded(account_id: str, region: str, current: int, limit: int, added: int) -> KinesisError:
     """A request that would open more shards than the account's quota (message as kinesalite issue 72 quotes it)."""
     return KinesisError("LimitExceededException",

@@ -176,6 +176,27 @@ def check_shard_quota(layer: FidelityLayer, backend: KinesisBackend, added: int)
         raise errors.shard_quota_exceeded(backend.account_id, backend.region_name, current, quota, added)
 
 
+def _in_transition(layer: FidelityLayer, stream: Stream, now: float) -> bool:
+    """Whether the layer knows ``stream`` as CREATING, UPDATING or DELETING at ``now`` (read without its lock)."""
+    st = _known_state(layer, stream)
+    if st is None:
+        return False
+    if st.deleting_until is not None:
+        return now < st.deleting_until
+    return now < st.creating_until or now < st.updating_until
+
+
+def check_streams_in_transition(layer: FidelityLayer, backend: KinesisBackend, stream: Stream) -> None:
+    """SplitShard and MergeShards: LimitExceededException while ``max_streams_creating`` other streams of the account
+    are in transition (:func:`.errors.too_many_in_transition`). Call it before taking ``stream``'s lock: it reads
+    the others without theirs."""
+    now = layer.clock.now()
+    others = [other for other in list(backend.streams.values()) if other is not stream]
+    busy = sum(1 for other in others if _in_transition(layer, other, now))
+    if busy >= layer.config.max_streams_creating:
+        raise errors.too_many_in_transition(backend.account_id, layer.config.max_streams_creating)
+
+
 def create_stream(layer: FidelityLayer, original: Callable[..., Stream], backend: KinesisBackend,
                   stream_name: str, shard_count: int | None, stream_mode: dict[str, str] | None = None,
                   retention_period_hours: int | None = None) -> Stream:
@@ -249,7 +270,8 @@ def when_active_then_updating(layer: FidelityLayer, original: Callable[..., Any]
 
 
 __all__ = [
-    "ACTIVE", "CREATING", "DELETING", "UPDATING", "check_shard_quota", "create_stream", "delete_stream",
+    "ACTIVE", "CREATING", "DELETING", "UPDATING", "check_shard_quota", "check_streams_in_transition", "create_stream",
+    "delete_stream",
     "finish_all", "list_streams", "open_shards_of_account", "queue", "require_active", "require_readable", "settle",
     "start_updating", "status", "validate_stream_name", "when_active", "when_active_then_updating",
 ]

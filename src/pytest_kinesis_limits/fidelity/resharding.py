@@ -167,6 +167,7 @@ def backend_split_or_merge(layer: FidelityLayer, original: Any, backend: Kinesis
     enter UPDATING; the parents close when it ends."""
     stream = backend.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
     st = stream_state(layer, stream)
+    lifecycle.check_streams_in_transition(layer, backend, stream)
     with st.lock:
         check_active(layer, stream)
         if original.__name__ == "split_shard":
