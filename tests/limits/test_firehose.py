@@ -250,7 +250,7 @@ def test_firehose_direct_puts_to_a_kinesis_source_are_refused(firehose_delivery_
     assert not new, f"a refused direct put reached S3: {new}"
 
 
-def test_firehose_delivery_continues_across_a_reshard(firehose_delivery_stream, kinesis_client,
+def test_firehose_delivery_continues_across_a_reshard(firehose_delivery_stream, kinesis_client, kinesis_transitions,
                                                       kinesis_client_no_retry, kinesis_clock, wait_for_delivery,
                                                       record_measurement, kinesis_fidelity):
     """The seed's resharding run, small (RESHARD): while ``{"test": n}`` batches are written every half second
@@ -264,7 +264,8 @@ def test_firehose_delivery_continues_across_a_reshard(firehose_delivery_stream, 
     scenario = RESHARD.bounded_by(kinesis_fidelity.config.updating_seconds if kinesis_fidelity else None)
     run = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
                        stream=stream, clock=kinesis_clock, require_null_iterator=True,
-                       read_options=fh.source_read_options())  # the delivery stream reads the source too
+                       read_options=fh.source_read_options(),  # the delivery stream reads the source too
+                       transitions=kinesis_transitions)
     assert run.log is not None
     summary = kinesis_client.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
     children = {s["ShardId"] for s in open_shards(run.listing)} - set(run.closed_expected)

@@ -16,6 +16,9 @@ reshards; the 24-hour call budget test runs offline only.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -113,6 +116,7 @@ def require(condition: bool, what: str, result: ReshardResult) -> None:
 @pytest.mark.parametrize("scenario", [pytest.param(s, id=s.name, marks=[pytest.mark.kinesis_long] if s in SEED_SCENARIOS
                                                    else []) for s in SCENARIOS])
 def test_resharding_continuity(scenario: Scenario, make_stream, kinesis_client, kinesis_client_no_retry,
+                               kinesis_transitions,
                                kinesis_clock, record_measurement, kinesis_fidelity):
     """Write, reshard, keep writing, read back: zero lost, zero reordered, lineage exact, children fed."""
     if kinesis_fidelity is not None and offline_updating_s(scenario) is not None:
@@ -120,7 +124,8 @@ def test_resharding_continuity(scenario: Scenario, make_stream, kinesis_client, 
     scenario = scenario.bounded_by(kinesis_fidelity.config.updating_seconds if kinesis_fidelity else None)
     stream = make_stream(shard_count=scenario.shards)
     result = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
-                          stream=stream.name, clock=kinesis_clock, require_null_iterator=True)
+                          stream=stream.name, clock=kinesis_clock, require_null_iterator=True,
+                          transitions=kinesis_transitions)
     record_result(record_measurement, result)
     c = result.continuity
     assert c is not None
@@ -131,6 +136,18 @@ def test_resharding_continuity(scenario: Scenario, make_stream, kinesis_client, 
     require(not result.lineage_problems, f"the shard lineage is wrong: {'; '.join(result.lineage_problems)}", result)
     require(not result.problems, "; ".join(result.problems), result)
     require(result.ok, "the scenario failed", result)
+
+
+@contextlib.contextmanager
+def _in_transition(transitions, policy) -> Iterator[None]:
+    """A slot among the account's streams in transition for an UpdateShardCount and its settling (live: the run's
+    ledger, so that the run's other workers cannot get it refused for a reason that is not the scaling rule's)."""
+    lease = transitions.acquire("UpdateShardCount", policy.delay * policy.attempts) if transitions else None
+    try:
+        yield
+    finally:
+        if lease is not None:
+            transitions.release(lease)
 
 
 def _update_shard_count(client, stream: str, target: int) -> str | None:
@@ -176,22 +193,24 @@ def _factor(limit, before: int, target: int) -> float:
 ])
 def test_resharding_update_shard_count_factor(limit, start, over, at, make_stream, kinesis_client,
                                               kinesis_client_no_retry, kinesis_clock, kinesis_wait_policy,
-                                              record_measurement):
+                                              kinesis_transitions, record_measurement):
     """UpdateShardCount takes at most double / at least half the open shards: the boundary is taken, one
     shard beyond it is refused and changes nothing. One reshard per case.
 
     Measured: the largest factor the backend accepted (None when it accepted neither call)."""
     stream = make_stream(shard_count=start)
     accepted: list[tuple[int, int]] = []  # (open shards before, target) of each accepted call
-    refused = _update_shard_count(kinesis_client_no_retry, stream.name, over)
-    if refused is None:
-        accepted.append((start, over))
-        _settle(kinesis_client, stream.name, over, kinesis_clock, kinesis_wait_policy)
+    with _in_transition(kinesis_transitions, kinesis_wait_policy):
+        refused = _update_shard_count(kinesis_client_no_retry, stream.name, over)
+        if refused is None:
+            accepted.append((start, over))
+            _settle(kinesis_client, stream.name, over, kinesis_clock, kinesis_wait_policy)
     still_open = _open_count(kinesis_client, stream.name)
-    taken = _update_shard_count(kinesis_client_no_retry, stream.name, at)
-    if taken is None:
-        accepted.append((still_open, at))
-        _settle(kinesis_client, stream.name, at, kinesis_clock, kinesis_wait_policy)
+    with _in_transition(kinesis_transitions, kinesis_wait_policy):
+        taken = _update_shard_count(kinesis_client_no_retry, stream.name, at)
+        if taken is None:
+            accepted.append((still_open, at))
+            _settle(kinesis_client, stream.name, at, kinesis_clock, kinesis_wait_policy)
     now_open = _open_count(kinesis_client, stream.name)
     ok = refused in SCALING_REFUSALS and still_open == start and taken is None and now_open == at
     factor = max((_factor(limit, before, target) for before, target in accepted), default=None)

@@ -303,7 +303,7 @@ def test_search_index_interval_hint_holds_documents(interval, make_delivery_stre
     assert latest <= upper, f"searchable {latest:.2f} s after the last write, more than the hint allows ({upper:g} s)"
 
 
-def test_search_index_seed_reshard_indexed_and_backed_up_once(seed_delivery, kinesis_client,
+def test_search_index_seed_reshard_indexed_and_backed_up_once(seed_delivery, kinesis_client, kinesis_transitions,
                                                                kinesis_client_no_retry, kinesis_clock, search_index,
                                                                s3_client, kinesis_wait_policy, kinesis_fidelity,
                                                                record_measurement):
@@ -314,7 +314,8 @@ def test_search_index_seed_reshard_indexed_and_backed_up_once(seed_delivery, kin
     stream = delivery.source.name
     scenario = SEED_RESHARD.bounded_by(kinesis_fidelity.config.updating_seconds if kinesis_fidelity else None)
     run = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
-                       stream=stream, clock=kinesis_clock, require_null_iterator=True)
+                       stream=stream, clock=kinesis_clock, require_null_iterator=True,
+                       transitions=kinesis_transitions)
     assert run.log is not None
     children = {s["ShardId"] for s in open_shards(run.listing)} - set(run.closed_expected)
     acked = sorted({a.payload_id for a in run.log.acked if not a.maybe_stored})

@@ -222,6 +222,39 @@ def test_a_lagging_status_does_not_end_the_reshard_before_the_children_exist(lag
     assert result.shards_after == 2
 
 
+class LedgerSpy:
+    """A ledger of the account's streams in transition (``transitions.TransitionLimiter``'s face), noting when."""
+
+    def __init__(self, clock: SimulatedClock) -> None:
+        self.clock = clock
+        self.events: list[tuple[str, str, float]] = []
+
+    def acquire(self, operation: str, hold_s: float) -> str:
+        self.events.append(("acquire", operation, self.clock.now()))
+        return operation
+
+    def release(self, lease: str) -> None:
+        self.events.append(("release", lease, self.clock.now()))
+
+
+@pytest.mark.parametrize("done", [True, False], ids=["active-again", "never-done"])
+def test_the_reshard_holds_a_slot_among_the_streams_in_transition_until_active(done: bool) -> None:
+    """SplitShard and MergeShards count toward the account's five streams in transition (API_MergeShards.html):
+    live, the run's other workers must not get the reshard refused. The slot is taken before the call and given
+    back when the stream is ACTIVE again, or when the scenario gives up on it."""
+    clock = SimulatedClock(start=1_700_000_000)
+    fake = LaggingKinesis(clock, lag_s=1.0, updating_s=3.0, done=done)
+    ledger = LedgerSpy(clock)
+    result = run_scenario(LAG_SCENARIO, write_client=fake, control_client=fake, stream="s", clock=clock,
+                          transitions=ledger)
+    assert [(kind, op) for kind, op, _ in ledger.events] == [("acquire", "SplitShard"), ("release", "SplitShard")]
+    assert ledger.events[0][2] <= result.issued_at
+    if done:
+        assert ledger.events[1][2] == result.active_at  # given back as soon as the stream is ACTIVE again
+    else:
+        assert result.active_at is None and ledger.events[1][2] >= result.issued_at + LAG_SCENARIO.max_updating_s
+
+
 def test_a_reshard_that_never_shows_is_bounded() -> None:
     clock = SimulatedClock(start=1_700_000_000)
     fake = LaggingKinesis(clock, lag_s=1.0, updating_s=3.0, done=False)

@@ -53,7 +53,7 @@ from pytest_kinesis_limits.kinesis.reader import (
     open_shards,
     read_stream,
 )
-from pytest_kinesis_limits.kinesis.resources import stream_status
+from pytest_kinesis_limits.kinesis.resources import Transitions, stream_status
 
 PHASES = ("before", "during", "after")
 SPLIT, MERGE, UNIFORM = "SplitShard", "MergeShards", "UpdateShardCount"
@@ -345,13 +345,17 @@ def run_scenario(
     retry: RetryPolicy | None = None,
     require_null_iterator: bool = True,
     read_options: dict[str, Any] | None = None,
+    transitions: Transitions | None = None,
 ) -> ReshardResult:
     """Run ``scenario`` on the existing ACTIVE ``stream`` and return what happened (never raises on a finding).
 
     ``write_client`` should make one attempt per call (``total_max_attempts=1``) so that every attempt is
     logged; refused records are retried by ``retry`` (default: backoff, 20 attempts). ``control_client`` (a
     retrying client) issues the reshard, polls the status and reads. ``require_null_iterator`` (AWS and the
-    fidelity layer) only counts a closed shard as read to its end on a null ``NextShardIterator``.
+    fidelity layer) only counts a closed shard as read to its end on a null ``NextShardIterator``. ``transitions``
+    (live: the run's ledger of the account's streams in transition) gives the reshard a slot from its call until the
+    stream is ACTIVE again: SplitShard and MergeShards count toward the account's five (API_MergeShards.html), so
+    that the run's other workers cannot get the reshard refused for a reason that is not this scenario's.
     """
     result = ReshardResult(scenario, stream)
     log = AttemptLog(write_client)
@@ -366,36 +370,46 @@ def run_scenario(
     wall = time.perf_counter()
     tick = 0
     active_ticks = 0
-    while True:
-        if tick == scenario.reshard_tick:
-            result.closed_expected = scenario.reshard.issue(control_client, stream,
-                                                            list_all_shards(control_client, stream))
-            result.issued_at = clock.now()
-            log.phase = "during"
-        writing_after = log.phase == "after"
-        runs.append(producer.run([next(source) for _ in range(scenario.records_per_tick)]))
-        if result.issued_at is not None and result.active_at is None:
-            status = stream_status(control_client, stream)
-            result.updating_seen = result.updating_seen or status == "UPDATING"
-            # The status may lag the call (live): ACTIVE before UPDATING was ever seen only ends the reshard
-            # once the shard list shows it done.
-            if status == "ACTIVE" and (result.updating_seen or _reshard_listed(control_client, stream, result)):
-                result.active_at = clock.now()
-                log.phase = "after"
-            elif clock.now() - result.issued_at > scenario.max_updating_s:
-                result.problems.append(
-                    f"the reshard did not complete within {scenario.max_updating_s:g} s: the stream is {status}, "
-                    f"UPDATING {'seen' if result.updating_seen else 'never seen'}, and the shard list does not "
-                    f"show {scenario.reshard} done")
+    lease: Any = None  # the reshard's slot among the account's streams in transition, until ACTIVE again
+    try:
+        while True:
+            if tick == scenario.reshard_tick:
+                if transitions is not None:
+                    lease = transitions.acquire(scenario.reshard.operation, scenario.max_updating_s)
+                result.closed_expected = scenario.reshard.issue(control_client, stream,
+                                                                list_all_shards(control_client, stream))
+                result.issued_at = clock.now()
+                log.phase = "during"
+            writing_after = log.phase == "after"
+            runs.append(producer.run([next(source) for _ in range(scenario.records_per_tick)]))
+            if result.issued_at is not None and result.active_at is None:
+                status = stream_status(control_client, stream)
+                result.updating_seen = result.updating_seen or status == "UPDATING"
+                # The status may lag the call (live): ACTIVE before UPDATING was ever seen only ends the reshard
+                # once the shard list shows it done.
+                if status == "ACTIVE" and (result.updating_seen or _reshard_listed(control_client, stream, result)):
+                    result.active_at = clock.now()
+                    log.phase = "after"
+                    if transitions is not None and lease is not None:
+                        transitions.release(lease)
+                        lease = None
+                elif clock.now() - result.issued_at > scenario.max_updating_s:
+                    result.problems.append(
+                        f"the reshard did not complete within {scenario.max_updating_s:g} s: the stream is {status}, "
+                        f"UPDATING {'seen' if result.updating_seen else 'never seen'}, and the shard list does not "
+                        f"show {scenario.reshard} done")
+                    break
+            active_ticks += writing_after
+            tick += 1
+            if tick >= scenario.ticks and active_ticks >= scenario.after_active_ticks:
                 break
-        active_ticks += writing_after
-        tick += 1
-        if tick >= scenario.ticks and active_ticks >= scenario.after_active_ticks:
-            break
-        wait = started + tick * scenario.tick_s - clock.now()
-        if wait < 0:
-            result.late_ticks += 1
-        clock.sleep(max(0.0, wait))
+            wait = started + tick * scenario.tick_s - clock.now()
+            if wait < 0:
+                result.late_ticks += 1
+            clock.sleep(max(0.0, wait))
+    finally:
+        if transitions is not None and lease is not None:
+            transitions.release(lease)
     result.ticks_run = tick
     result.produce = ProduceResult.merge(runs)
     result.produce.started_at, result.produce.ended_at = started, clock.now()
