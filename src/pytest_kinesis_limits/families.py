@@ -57,6 +57,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("search_index", fixtures=frozenset({"search_target", "search_index"})),
 )
 
+#: The families, longest name first: the longest prefix wins, should one family's name start another's.
+_LONGEST_NAME_FIRST = tuple(sorted(FAMILIES, key=lambda f: -len(f.name)))
 #: Every fixture that makes a test a Kinesis test (the plugin's timeout, the offline layer).
 KINESIS_FIXTURES = COMMON_FIXTURES.union(*(family.fixtures for family in FAMILIES))
 #: The series kinds the families keep, in family order.
@@ -76,8 +78,7 @@ def family_of(nodeid: str) -> Family | None:
     (``tests/limits/test_throughput.py``); None for a test of no family (the project's own, a user's)."""
     path = nodeid.partition("::")[0] if "::" in nodeid else ""
     name = nodeid.rsplit("::", 1)[-1]
-    # The longest prefix wins, should one family's name start another's.
-    for family in sorted(FAMILIES, key=lambda f: -len(f.name)):
+    for family in _LONGEST_NAME_FIRST:
         if name.startswith(family.test_prefix):
             return family
     module = path.rsplit("/", 1)[-1]
