@@ -1,6 +1,6 @@
 """Command line: ``pytest-kinesis-limits serve``, ``sweep``, ``limits``, ``emulator``, ``conformance``, ``matrix``, ``plot``.
 
-``serve`` runs moto's server on loopback with the offline fidelity layer (a Kinesis-like endpoint for
+``serve`` runs moto's server (every service moto has) on loopback with the offline fidelity layer (a Kinesis-like endpoint for
 ``pytest --aws-endpoint-url``), and the search destination's stand-in index on a second loopback port. ``sweep`` finds resources this tool tagged (``created-by``) that a killed
 run left behind in one region, of runs older than ``--older-than`` (or the one ``--run-id`` names), and
 deletes them only when asked to with ``--yes`` (rules: :mod:`pytest_kinesis_limits.live.sweep`). ``plot`` redraws
@@ -21,9 +21,9 @@ from typing import Any
 def _serve(args: argparse.Namespace) -> int:
     import contextlib
 
-    from moto.server import ThreadedMotoServer
-
     from pytest_kinesis_limits.clock import RealClock
+    from pytest_kinesis_limits.fidelity.endpoint_server import EndpointServer
+    from pytest_kinesis_limits.fidelity.moto_adapter import IncompatibleMoto
 
     if args.fidelity == "on":  # refuse a moto the layer cannot drive before anything starts
         from pytest_kinesis_limits.fidelity import MotoGateError, check_moto
@@ -38,9 +38,13 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"pytest-kinesis-limits serve: cannot listen on {args.host}:{args.port}: {problem}. Fix: another "
               "--port (0: any free one), and a --host address of this machine (default 127.0.0.1)", file=sys.stderr)
         return 1
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    try:
+        server = EndpointServer(args.host, args.port).start()
+    except IncompatibleMoto as exc:
+        print(f"pytest-kinesis-limits serve: this moto's server cannot be served: {exc}. Fix: pip install "
+              "'moto[server]' in the range pytest-kinesis-limits supports (docs/fidelity.md, 'Which moto')",
+              file=sys.stderr)
+        return 4
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -53,15 +57,14 @@ def _serve(args: argparse.Namespace) -> int:
             config = FidelityConfig().scale_lifecycle(args.lifecycle_scale)
             layer = stack.enter_context(activate_all(RealClock(), config))
             extra = _search_data_plane(layer)
-        print(f"listening on http://{host}:{port} (fidelity {args.fidelity}){extra}", flush=True)
+        print(f"listening on {server.url} (fidelity {args.fidelity}){extra}", flush=True)
         stop.wait()
     server.stop()
     return 0
 
 
 def _cannot_listen(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be listened on (None: it can). moto's threaded server waits for ever when its thread
-    fails to bind, so serve tries the address first."""
+    """Why ``host:port`` cannot be listened on (None: it can): serve tries the address first, to say so in one line."""
     import socket
 
     try:

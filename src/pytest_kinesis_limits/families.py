@@ -24,7 +24,7 @@ from dataclasses import dataclass
 COMMON_FIXTURES = frozenset({
     "kinesis_backend", "kinesis_client", "kinesis_client_no_retry", "firehose_client", "s3_client", "iam_client",
     "make_stream", "kinesis_stream", "make_bucket", "s3_bucket", "kinesis_fidelity", "read_records",
-    "kinesis_shared_stream", "lease_shared_stream",
+    "kinesis_shared_stream", "lease_shared_stream", "kinesis_endpoint",
 })
 
 

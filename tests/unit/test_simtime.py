@@ -309,3 +309,31 @@ def test_a_server_thread_of_the_offline_backend_is_never_adopted(keeper: TimeKee
     finally:
         stop.set()
         thread.join()
+
+
+# ------------------------------------------------------------------------------- a flowing clock (kinesis_endpoint)
+def test_a_flowing_clock_moves_with_real_time_and_sleeps_still_jump() -> None:
+    clock = SimulatedClock(start=1_000)
+    threading.Event().wait(0.05)  # real time passes outside a flow: the clock stands still
+    assert clock.now() == 1_000
+    with clock.flowing():
+        threading.Event().wait(0.2)
+        flowed = clock.now() - 1_000
+        assert 0.2 <= flowed < 5, flowed
+        clock.sleep(60)  # a sleep of the test's still skips ahead at once
+        assert clock.now() - 1_000 >= 60 + flowed
+        clock.advance_to(clock.now() - 30)  # never backwards, flowing or not
+        assert clock.now() - 1_000 >= 60 + flowed
+    after = clock.now()
+    threading.Event().wait(0.05)
+    assert clock.now() == after  # it stands still again where it got to
+
+
+def test_a_keeper_on_a_flowing_clock_overlaps_sleeps_and_never_goes_back(keeper: TimeKeeper) -> None:
+    with keeper.clock.flowing():
+        start = keeper.clock.now() - START
+        order = _run_threads(keeper, {"a": [1.0, 1.0], "b": [1.5]})
+        assert [name for name, _ in order] == ["a", "b", "a"]
+        readings = [when for _, when in order]
+        assert readings == sorted(readings) and readings[0] >= start + 1.0
+        assert readings[-1] - start < 2.0 + 5  # overlapped: 2 simulated seconds (and what real time flowed)

@@ -11,9 +11,11 @@ moto is one module to read and :mod:`.gate` can check all of it before a run rel
   :func:`patch` refuses a target that is not in the table, so the table is complete by construction;
 - :class:`RecordCodec`: how this moto stores a record's data and arrival time, found by asking moto's own
   ``Record.to_json`` (:func:`record_codec`), never by guessing from a value's type;
-- the few private hooks of moto's mock the plugin's shared mock needs (:func:`mock_depth`, :func:`reset_backends`).
+- the few private hooks of moto's mock the plugin's shared mock needs (:func:`mock_depth`, :func:`reset_backends`);
+- moto's server application, served quietly on loopback by :mod:`.endpoint_server` (:func:`wsgi_server`, checked by
+  :func:`server_problems`).
 
-The public ``moto.mock_aws`` and ``moto.server.ThreadedMotoServer`` are used where they are needed, as any user would.
+The public ``moto.mock_aws`` is used where it is needed, as any user would.
 docs/fidelity.md ("Which moto") says which releases are supported and how to add one.
 """
 
@@ -381,6 +383,49 @@ def in_memory_answer(request: Any, service_url: str) -> Any:
     return stubber(event_name="before-send", request=routed)
 
 
+# --------------------------------------------------------------------------------------- moto's server, privately
+#: What the offline endpoint takes from moto's server (``moto.moto_server.werkzeug_app``): the application that
+#: answers every service moto has, routed by each request's signature, and the request handler that keeps S3's
+#: underscored metadata headers. ``ThreadedMotoServer`` (public) is built from the same three, but logs every
+#: request to standard error and cannot be stopped from answering (``shutdown`` only).
+_SERVER_NAMES = ("DomainDispatcherApplication", "create_backend_app", "MotoRequestHandler")
+
+
+def server_problems() -> list[str]:
+    """What this moto's server lacks for :func:`wsgi_server`, one line each (empty: it can serve)."""
+    try:
+        from moto.moto_server import werkzeug_app
+    except ImportError as exc:
+        return [f"moto.moto_server.werkzeug_app cannot be imported ({exc}); install moto[server]"]
+    problems = [f"moto.moto_server.werkzeug_app.{name} is missing" for name in _SERVER_NAMES
+                if not hasattr(werkzeug_app, name)]
+    if not problems:
+        from werkzeug.serving import WSGIRequestHandler
+
+        if not issubclass(werkzeug_app.MotoRequestHandler, WSGIRequestHandler):
+            problems.append("moto's MotoRequestHandler is no longer a werkzeug WSGIRequestHandler")
+        if tuple(inspect.signature(werkzeug_app.DomainDispatcherApplication).parameters)[:1] != ("create_app",):
+            problems.append("moto's DomainDispatcherApplication no longer takes create_app first")
+    return problems
+
+
+def wsgi_server(host: str, port: int) -> Any:
+    """A werkzeug server (bound, not yet serving) of moto's application on ``host:port`` (0: a free port), quiet: no
+    line per request. IncompatibleMoto naming what is missing when this moto's server cannot be built."""
+    problems = server_problems()
+    if problems:
+        raise IncompatibleMoto("; ".join(problems))
+    from werkzeug.serving import make_server
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+    class QuietHandler(MotoRequestHandler):  # type: ignore[misc, valid-type]
+        def log_request(self, *args: Any, **kwargs: Any) -> None:
+            pass  # werkzeug logs every request at INFO: a throughput test would print thousands of lines
+
+    return make_server(host, port, DomainDispatcherApplication(create_backend_app), threaded=True,
+                       request_handler=QuietHandler)
+
+
 def lambda_backend(account_id: str, region: str) -> Any:
     """moto's Lambda backend (for Kinesis event-source mappings); imported when a stream has one."""
     from moto.awslambda.utils import get_backend
@@ -395,5 +440,6 @@ __all__ = [
     "RecordCodec", "ResourceInUseException", "ServiceException", "Shard", "Stream", "StreamCannotBeUpdatedError",
     "ValidationException", "compose_shard_iterator", "decompose_shard_iterator", "firehose_backends",
     "get_partition", "in_memory_answer", "kinesis_backends", "lambda_backend", "mock_class", "mock_depth", "moto_version", "original",
-    "patch", "patch_all", "record_codec", "reset_backends", "s3_backends", "supported_range", "target_problems",
+    "patch", "patch_all", "record_codec", "reset_backends", "s3_backends", "server_problems", "supported_range",
+    "target_problems", "wsgi_server",
 ]

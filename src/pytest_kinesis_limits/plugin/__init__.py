@@ -34,7 +34,7 @@ from pytest_kinesis_limits.plugin.session import (BACKEND_KEY, GATE_LINE_KEY, GA
                                                   only_informational, xdist_workers, clock_of, settings_of)
 
 pytest_plugins = ["pytest_kinesis_limits.plugin.fixtures", "pytest_kinesis_limits.plugin.budget_fixtures",
-                  "pytest_kinesis_limits.plugin.firehose_fixtures",
+                  "pytest_kinesis_limits.plugin.firehose_fixtures", "pytest_kinesis_limits.plugin.endpoint_fixtures",
                   "pytest_kinesis_limits.plugin.budget_hooks"]
 
 # Tests that use any of these get the plugin's default timeout (the families' and the common fixtures).

@@ -11,6 +11,7 @@ when a deletion fails.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Callable, Iterator
@@ -131,18 +132,25 @@ def _kinesis_fidelity_layer(request: pytest.FixtureRequest, kinesis_settings: Se
     """Applies the offline fidelity layer around each test that uses a Kinesis fixture (moto, fidelity on).
 
     Per test rather than per session, so that other tests in the same process (unit tests with their own
-    ``moto.mock_aws``) still meet plain moto; the patches cost microseconds to apply.
+    ``moto.mock_aws``) still meet plain moto; the patches cost microseconds to apply. In a test that uses
+    ``kinesis_endpoint`` the simulated clock also moves with the wall clock (``SimulatedClock.flowing``), fidelity on
+    or off: a client in another process cannot move it by sleeping.
     """
-    wanted = kinesis_settings.offline and kinesis_settings.fidelity == "on"
-    if not wanted or not KINESIS_FIXTURES.intersection(request.fixturenames):
+    if not kinesis_settings.offline or not KINESIS_FIXTURES.intersection(request.fixturenames):
         yield None
         return
-    from pytest_kinesis_limits.fidelity import FidelityConfig
-    from pytest_kinesis_limits.fidelity.offline import activate_all
-
     clock = request.getfixturevalue("kinesis_clock")
-    with activate_all(clock, FidelityConfig().scale_lifecycle(kinesis_settings.lifecycle_scale)) as layer:
-        yield layer
+    with contextlib.ExitStack() as stack:
+        if "kinesis_endpoint" in request.fixturenames and getattr(clock, "flowing", None) is not None:
+            stack.enter_context(clock.flowing())
+        if kinesis_settings.fidelity != "on":
+            yield None
+            return
+        from pytest_kinesis_limits.fidelity import FidelityConfig
+        from pytest_kinesis_limits.fidelity.offline import activate_all
+
+        config = FidelityConfig().scale_lifecycle(kinesis_settings.lifecycle_scale)
+        yield stack.enter_context(activate_all(clock, config))
 
 
 @pytest.fixture
@@ -301,7 +309,6 @@ def make_stream(
     On-demand streams take no shard count (AWS starts them with 4 shards). StreamInfo: name, arn, shard_count,
     on_demand, max_record_size_kib, max_record_bytes.
     """
-    import contextlib
 
     from pytest_kinesis_limits.kinesis import resources
     from pytest_kinesis_limits.live.stream_pool import shape_of
