@@ -160,3 +160,16 @@ def test_a_run_on_a_moto_the_layer_cannot_drive_stops_at_start(tmp_path: Path, b
     assert "Traceback" not in output and "INTERNALERROR" not in output, output
     assert "a 1 MiB + 1 record was accepted" not in output, output  # the user's test never ran
     assert "no tests ran" in output and not re.search(r"\d+ (passed|failed|error)", output), output
+
+
+def test_moto_server_for_the_endpoint_is_checked_and_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """serve and kinesis_endpoint build moto's server from private names: a moto without one says which."""
+    from moto.moto_server import werkzeug_app
+
+    from pytest_kinesis_limits.fidelity import moto_adapter
+
+    assert moto_adapter.server_problems() == []
+    monkeypatch.delattr(werkzeug_app, "MotoRequestHandler")
+    assert moto_adapter.server_problems() == ["moto.moto_server.werkzeug_app.MotoRequestHandler is missing"]
+    with pytest.raises(moto_adapter.IncompatibleMoto, match="MotoRequestHandler is missing"):
+        moto_adapter.wsgi_server("127.0.0.1", 0)

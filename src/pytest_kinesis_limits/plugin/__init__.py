@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from pytest_kinesis_limits.backends import Backend
     from pytest_kinesis_limits.fidelity.simtime import TimeKeeper
 
+from pytest_kinesis_limits.plugin.clashes import clash_line, our_fixtures
 from pytest_kinesis_limits.plugin.session import (BACKEND_KEY, GATE_LINE_KEY, GATE_OUTPUT, KEEPER_KEY, MEASUREMENTS_KEY,
                                                   METER_KEY, PLAN_BACKEND_KEY, PLAN_KEY, RUN_ID_KEY, RUN_ID_WORKERINPUT,
                                                   SEARCH_DOMAIN_SKIP, SETTINGS_KEY, USAGE_KEY, is_worker,
@@ -85,6 +86,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
+    clash = clash_line(config, our_fixtures(pytest_plugins))
+    if clash:
+        raise pytest.UsageError(clash)
     try:
         settings = resolve(
             cli={spec.name: config.getoption(_dest(spec.name)) for spec in SPECS},
