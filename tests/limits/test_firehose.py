@@ -18,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pytest_kinesis_limits import firehose as fh, limits
-from pytest_kinesis_limits.kinesis import payloads, probes
+from pytest_kinesis_limits.kinesis import kpl, payloads, probes
 from pytest_kinesis_limits.firehose import delivery_bound_s, delivery_poll_s
 from pytest_kinesis_limits.kinesis.resharding import Reshard, Scenario, open_shards, run_scenario
 
@@ -222,6 +222,33 @@ def test_firehose_interval_hint_bounds_latency(interval, make_delivery_stream, k
     assert held is not None and held >= lower, \
         (f"an object's oldest record waited only {rounded(held)} s: a {interval.value} s interval hint holds "
          f"records at least {lower:g} s (buffering ignored?); waits {shown}")
+
+
+#: A producer in the KPL format: this many user records, aggregated this many to a Kinesis record (four records).
+KPL_USER_RECORDS = 100
+KPL_PER_AGGREGATE = 25
+
+
+def test_firehose_kpl_aggregated_records_arrive_as_user_records(firehose_delivery_stream, kinesis_client,
+                                                                wait_for_delivery, record_measurement):
+    """Records a KPL producer aggregated (many user records in one Kinesis record) arrive in S3 as the user
+    records, each on its own: Firehose de-aggregates before delivery."""
+    delivery = firehose_delivery_stream
+    sent = {n: payloads.encode_json(payloads.seed_event(n)) for n in range(KPL_USER_RECORDS)}
+    batches = [list(sent.items())[at:at + KPL_PER_AGGREGATE] for at in range(0, KPL_USER_RECORDS, KPL_PER_AGGREGATE)]
+    answer = kinesis_client.put_records(StreamName=delivery.source.name, Records=[
+        {"Data": kpl.aggregate(kpl.UserRecord(f"user-{n}", data) for n, data in batch),
+         "PartitionKey": f"user-{batch[0][0]}"} for batch in batches])
+    assert answer["FailedRecordCount"] == 0, answer
+
+    result = wait_for_delivery(delivery, sent, seed_id)
+    extra, bad_body = extra_bytes(result.objects, sent, seed_id)
+    aggregated = sum(o.body.count(kpl.MAGIC) for o in result.objects)
+    record_measurement(limits.FIREHOSE_KPL_UNDELIVERED, len(result.missing), verdict=verdict(not result.missing),
+                       detail=f"{KPL_USER_RECORDS} user records in {len(batches)} aggregated records: "
+                              f"{result.summary()}; {aggregated} aggregated record(s) delivered as they were")
+    assert not result.missing, f"KPL user records never delivered on their own: {result.summary()}"
+    assert bad_body is None and extra == 0, bad_body
 
 
 def test_firehose_direct_puts_to_a_kinesis_source_are_refused(firehose_delivery_stream, firehose_client, s3_client,

@@ -3,7 +3,7 @@
 The family file runs under pytester with a conftest that breaks the offline delivery simulation per test
 (``BREAKS="<test name part>=<break>,..."``): a newline after every record, a record dropped, keys in another
 format, a stale version in keys, a longer interval, a bigger size hint, direct puts let through, the
-interval hint ignored, UpdateShardCount doing nothing. The
+interval hint ignored, KPL-aggregated records delivered as they are, UpdateShardCount doing nothing. The
 measurements (``--kinesis-report``) must carry a ``fail`` verdict for the limit each break violates, and the
 tests must fail. Also: a delivery that ignores the buffering hints (each read written out at once) and a
 reshard that does nothing. Five runs cover all verdicts.
@@ -50,6 +50,8 @@ BREAKS = {
                                                                 REAL_HINTS(config)[1])),
     # Every read is written out at once, whatever the interval hint says.
     "ignore-buffering": lambda mp: mp.setattr(sim, "_hints", lambda config: (REAL_HINTS(config)[0], 0)),
+    # KPL-aggregated records are delivered as the aggregated bytes, not as their user records.
+    "no-deaggregate": lambda mp: mp.setattr(sim.FirehoseSimulator, "deaggregate_kpl", False),
     # UpdateShardCount is accepted and answered, but the stream keeps its shards.
     "reshard-noop": lambda mp: mp.setattr(KinesisBackend, "update_shard_count", _update_nothing),
 }
@@ -89,8 +91,8 @@ def test_every_family_verdict_fails_against_its_break(pytester: pytest.Pytester,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     result, verdicts = _run(pytester, monkeypatch, ",".join((
         "seed=delimiter", "reshard=drop", "size_hint=size", "interval_hint=interval", "direct_puts=direct-put",
-        "version=stale-version")))
-    result.assert_outcomes(failed=7)
+        "version=stale-version", "kpl=no-deaggregate")))
+    result.assert_outcomes(failed=8)
     expected_fails = {
         ("test_firehose_seed_events_arrive_in_s3", "firehose.s3.record_delimiter_bytes"),
         ("test_firehose_delivery_continues_across_a_reshard", "firehose.delivery.missing_records"),
@@ -99,6 +101,8 @@ def test_every_family_verdict_fails_against_its_break(pytester: pytest.Pytester,
         ("test_firehose_interval_hint_bounds_latency[300s]", "firehose.s3.buffer_seconds.default"),
         ("test_firehose_direct_puts_to_a_kinesis_source_are_refused", "firehose.kinesis_source.direct_puts_accepted"),
         ("test_firehose_version_in_keys_increases_after_a_destination_update", "firehose.version.step"),
+        ("test_firehose_kpl_aggregated_records_arrive_as_user_records",
+         "firehose.kinesis_source.kpl_user_records_undelivered"),
     }
     assert {key: verdicts.get(key) for key in expected_fails} == {key: "fail" for key in expected_fails}
     result.stdout.fnmatch_lines([  # in the family's order
@@ -106,6 +110,7 @@ def test_every_family_verdict_fails_against_its_break(pytester: pytest.Pytester,
         "*a 1 MiB size hint gave 1 object(s)*",
         "*more than the 0 s hint allows*",
         "*more than the 300 s hint allows*",
+        "*KPL user records never delivered on their own*100 missing*",
         "*direct puts accepted*",
         "*records lost across the reshard*1 missing*",
         "*keys after the update carry version 1, expected 1 + 1 = 2*",

@@ -22,7 +22,10 @@ https://docs.aws.amazon.com/firehose/latest/dev/s3-object-name.html):
   interval hints, and writes objects named ``<evaluated prefix><name>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>``
   through moto's S3 backend, records concatenated (``\\n`` after each only with AppendDelimiterToRecord);
 * UpdateDestination first delivers what is buffered under the old version (moto already increments
-  DeliveryStreamVersion).
+  DeliveryStreamVersion);
+* records the Kinesis Producer Library aggregated are delivered as their user records, each on its own (with its
+  delimiter), to S3 and to the search destination alike: "Firehose de-aggregates the records before it delivers
+  them to the destination" (https://docs.aws.amazon.com/streams/latest/dev/kpl-with-firehose.html).
 
 Time is the shared clock; the work is lazy and deterministic: it catches up to ``clock.now()`` at the start of
 every Kinesis, Firehose or S3 request (moto's ``BaseResponse.setup_class``) and on :meth:`FirehoseSimulator.pump`.
@@ -47,6 +50,7 @@ from typing import Any
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
 from pytest_kinesis_limits.firehose.objects import NEWLINE_DELIMITER, format_key
+from pytest_kinesis_limits.kinesis import kpl
 from pytest_kinesis_limits.fidelity.firehose_roles import RolePropagation, role_arns, track_roles
 from pytest_kinesis_limits.fidelity.moto_adapter import (BaseResponse, FirehoseBackend, InvalidArgumentException,
                                                          JsonRESTError, ResourceInUseException, ServiceException,
@@ -139,7 +143,11 @@ class FirehoseSimulator:
     calls per (delivery stream, shard), ``throttled`` the calls refused by another layer, ``errors`` anything
     the simulation could not do (missing bucket or source stream), never silently. ``creating`` maps the
     delivery streams still CREATING to the clock time they become ACTIVE; ``roles`` refuses new IAM roles.
+    ``deaggregate_kpl``: records in the KPL's aggregated format are delivered as their user records, as Firehose
+    does (:mod:`pytest_kinesis_limits.kinesis.kpl`); False delivers the aggregated bytes (a break for tests).
     """
+
+    deaggregate_kpl: bool = True
 
     def __init__(self, clock: Clock, *, account_id: str | None = None, seed: int = 0,
                  creating_s: float = limits.FIREHOSE_CREATING_S.value,
@@ -316,7 +324,9 @@ class FirehoseSimulator:
         self.reads[key] += 1
         next_iterator, records = answer[0], answer[1]
         for record in records:
-            self._buffer(delivery, config, _record_data(record), read_at)
+            data = _record_data(record)
+            for piece in kpl.user_records(data) if self.deaggregate_kpl else (data,):
+                self._buffer(delivery, config, piece, read_at)
         shard = source.shards.get(cursor.shard_id)
         closed = shard is not None and not shard.is_open
         # End of a closed shard: AWS returns a null NextShardIterator (a fidelity layer may too); on plain moto,
