@@ -1,0 +1,80 @@
+"""Real clients nobody here wrote, installed from the registry as a user installs them (issue 19, items 4 and 5).
+
+One venv, one install command: this package with async-kinesis, aws-kinesis-agg and pytest-asyncio
+(``pip install -c constraints-clients.txt <repo>[clients]``, the versions that resolved together). In it:
+
+- docs/client-examples, copied to a separate folder as another repo would hold it: an asyncio producer and
+  consumer (1,500 records; a consumer across a 1 -> 2 split) through ``kinesis_endpoint``, KPL-aggregated records
+  through Firehose to S3, a Node producer on the AWS SDK for JavaScript;
+- the KPL format, ours against aws-kinesis-agg (tests/unit/test_kpl.py, none skipped);
+- docs/examples with async-kinesis's own pytest plugin installed: stopped at start by the one-line clash
+  message, never a ScopeMismatch or a foreign fixture; with ``-p no:kinesis``, every example passes.
+
+The project's own venv does not hold async-kinesis: its aiobotocore pins an older botocore than constraints.txt's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENT_EXAMPLES = REPO / "docs" / "client-examples"
+EXAMPLES = REPO / "docs" / "examples"
+CLASH = ("ERROR: pytest-kinesis-limits: the plugin 'kinesis' (async-kinesis *) defines the fixtures kinesis_backend, "
+         "kinesis_stream, which would silently replace pytest-kinesis-limits' own. Fix: -p no:kinesis *")
+
+
+def _run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AWS_"))}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"  # never a credential lookup off this machine
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _one_install(venv: Path) -> None:
+    """The user's one command, from the constraints that resolved together; pip reports no conflict."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = _run([str(venv / "bin" / "pip"), "install", "-q", "-c", str(REPO / "constraints-clients.txt"),
+                f"{REPO}[clients]"], cwd=REPO)
+    assert pip.returncode == 0, f"the one install command failed:\n{pip.stdout[-3000:]}\n{pip.stderr[-3000:]}"
+    assert "conflict" not in pip.stderr.lower() and "incompatible" not in pip.stderr.lower(), pip.stderr[-3000:]
+    check = _run([str(venv / "bin" / "pip"), "check"], cwd=REPO)
+    assert check.returncode == 0, check.stdout
+
+
+def test_real_clients_installed_beside_the_plugin(tmp_path: Path) -> None:
+    """One test (one venv: 30-40 s to install), so that xdist never builds it twice."""
+    venv = tmp_path / "venv"
+    _one_install(venv)
+    pytest_bin = str(venv / "bin" / "pytest")
+
+    # 1. The client examples, from a separate repo.
+    repo = tmp_path / "their-repo"
+    shutil.copytree(CLIENT_EXAMPLES, repo)
+    result = _run([pytest_bin, "-p", "no:cacheprovider", "-q", "-rs"], cwd=repo)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    node = shutil.which("node") and shutil.which("npm")
+    assert summary.startswith("4 passed" if node else "3 passed, 1 skipped"), summary
+
+    # 2. The KPL format, ours against aws-kinesis-agg: nothing skipped here.
+    kpl = _run([pytest_bin, "-p", "no:cacheprovider", "-p", "no:kinesis", "-q", "-o", "addopts=",
+                str(REPO / "tests" / "unit" / "test_kpl.py")], cwd=REPO)
+    assert kpl.returncode == 0, kpl.stdout[-4000:]
+    assert "skipped" not in kpl.stdout.strip().splitlines()[-1], kpl.stdout[-2000:]
+
+    # 3. docs/examples with async-kinesis's plugin on: one line at start; with it off, every example passes.
+    examples = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, examples)
+    clash = _run([pytest_bin, "-p", "no:cacheprovider", "-q"], cwd=examples)
+    assert clash.returncode == pytest.ExitCode.USAGE_ERROR, clash.stdout[-3000:] + clash.stderr[-3000:]
+    pytest.LineMatcher(clash.stderr.splitlines()).fnmatch_lines([CLASH])
+    assert "ScopeMismatch" not in clash.stdout + clash.stderr
+    passing = _run([pytest_bin, "-p", "no:cacheprovider", "-q", "-p", "no:kinesis"], cwd=examples)
+    assert passing.returncode == 0, passing.stdout[-4000:]
+    assert "ScopeMismatch" not in passing.stdout
