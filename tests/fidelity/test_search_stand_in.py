@@ -147,6 +147,30 @@ def test_buffers_are_bulk_requests_within_the_size_hint_and_refused_documents_ar
         assert failed[0].key.startswith("AmazonOpenSearchService-failed/") and not failed[0].shape_errors
 
 
+@pytest.mark.parametrize("deaggregate", [True, False], ids=["as-firehose-does", "broken"])
+def test_kpl_aggregated_records_are_indexed_as_their_user_records(deaggregate: bool) -> None:
+    """Firehose de-aggregates KPL records before any destination (kpl-with-firehose.html): 60 user records in three
+    Kinesis records are 60 documents; a delivery that passes the aggregated bytes on indexes none of them."""
+    from pytest_kinesis_limits.kinesis import kpl
+
+    clock = SimulatedClock(START)
+    with moto.mock_aws(), activate_all(clock) as layer:
+        layer.firehose.deaggregate_kpl = deaggregate
+        c = clients()
+        target, arn = setup(c, clock)
+        create(c, arn, {**minimal(target), "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}})
+        wait_active(c, clock)
+        clock.sleep(1)
+        for batch in range(3):
+            users = [kpl.UserRecord(f"k{n}", json.dumps({"id": batch * 20 + n}).encode()) for n in range(20)]
+            c["kinesis"].put_record(StreamName="s", Data=kpl.aggregate(users), PartitionKey=f"k{batch}")
+        clock.sleep(5)
+        c["kinesis"].describe_stream_summary(StreamName="s")
+        docs = [d for index in layer.search.domains[target.arn].indexes.values() for d in index.values()]
+        ids = sorted(d.source["id"] for d in docs) if deaggregate else [d.id for d in docs]
+        assert ids == (list(range(60)) if deaggregate else [])
+
+
 def test_the_data_plane_refuses_what_opensearch_refuses() -> None:
     osp = pytest.importorskip("opensearchpy")
     clock = SimulatedClock(START)
