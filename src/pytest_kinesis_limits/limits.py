@@ -218,7 +218,7 @@ FIREHOSE_DIRECT_PUTS_ACCEPTED = _limit(
     "firehose.kinesis_source.direct_puts_accepted", 0, "calls", "PutRecord/PutRecordBatch calls a delivery stream "
     "with a Kinesis data stream source accepts (they are disabled)", SRC_FH_KINESIS_SOURCE, "2026-11-25")
 FIREHOSE_KPL_UNDELIVERED = _limit(
-    "firehose.kinesis_source.kpl_user_records_undelivered", 0, "records", "user records inside KPL-aggregated source "
+    "firehose.kpl.user_records_undelivered", 0, "records", "user records inside KPL-aggregated source "
     "records that do not arrive each as a record of its own (Firehose de-aggregates them before delivery)",
     f"{_DOCS}/streams/latest/dev/kpl-with-firehose.html", "2026-12-06")
 FIREHOSE_VERSION_STEP = _limit(

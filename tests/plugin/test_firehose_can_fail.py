@@ -102,7 +102,7 @@ def test_every_family_verdict_fails_against_its_break(pytester: pytest.Pytester,
         ("test_firehose_direct_puts_to_a_kinesis_source_are_refused", "firehose.kinesis_source.direct_puts_accepted"),
         ("test_firehose_version_in_keys_increases_after_a_destination_update", "firehose.version.step"),
         ("test_firehose_kpl_aggregated_records_arrive_as_user_records",
-         "firehose.kinesis_source.kpl_user_records_undelivered"),
+         "firehose.kpl.user_records_undelivered"),
     }
     assert {key: verdicts.get(key) for key in expected_fails} == {key: "fail" for key in expected_fails}
     result.stdout.fnmatch_lines([  # in the family's order

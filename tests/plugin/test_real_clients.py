@@ -36,11 +36,15 @@ def _run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complet
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def _one_install(venv: Path) -> None:
-    """The user's one command, from the constraints that resolved together; pip reports no conflict."""
+def _one_install(venv: Path, source: Path) -> None:
+    """The user's one command, from the constraints that resolved together; pip reports no conflict. The package
+    is built from a copy of the repo's sources (setuptools builds in the tree: never in the checkout under test)."""
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / part, source / part)
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     pip = _run([str(venv / "bin" / "pip"), "install", "-q", "-c", str(REPO / "constraints-clients.txt"),
-                f"{REPO}[clients]"], cwd=REPO)
+                f"{source}[clients]"], cwd=source)
     assert pip.returncode == 0, f"the one install command failed:\n{pip.stdout[-3000:]}\n{pip.stderr[-3000:]}"
     assert "conflict" not in pip.stderr.lower() and "incompatible" not in pip.stderr.lower(), pip.stderr[-3000:]
     check = _run([str(venv / "bin" / "pip"), "check"], cwd=REPO)
@@ -50,7 +54,8 @@ def _one_install(venv: Path) -> None:
 def test_real_clients_installed_beside_the_plugin(tmp_path: Path) -> None:
     """One test (one venv: 30-40 s to install), so that xdist never builds it twice."""
     venv = tmp_path / "venv"
-    _one_install(venv)
+    (tmp_path / "package").mkdir()
+    _one_install(venv, tmp_path / "package")
     pytest_bin = str(venv / "bin" / "pytest")
 
     # 1. The client examples, from a separate repo.
