@@ -16,8 +16,10 @@ FAMILY = Path(__file__).parents[1] / "limits" / "test_put_records.py"
 
 def test_put_records_family_over_http(pytester: pytest.Pytester, moto_server_url: str, endpoint_env) -> None:
     pytester.makepyfile(test_put_records=FAMILY.read_text(encoding="utf-8"))
+    # Three workers: the family's leases of the shared stream wait out a quiet second each on the wall clock, and
+    # each worker has its own shared stream (42 s in one process, 18 s with three).
     result = pytester.runpytest_subprocess("--aws-endpoint-url", moto_server_url, "--aws-region", "us-east-1",
-                                           "-k", "put_records", "-p", "no:cacheprovider")
+                                           "-k", "put_records", "-p", "no:cacheprovider", "-n", "3")
     result.stdout.fnmatch_lines([f"kinesis-limits: backend=endpoint region=us-east-1 account=123456789012 "
                                  f"endpoint={moto_server_url}"])
     outcomes = result.parseoutcomes()

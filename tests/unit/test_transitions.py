@@ -93,3 +93,31 @@ def test_a_stuck_account_ends_in_a_clear_error(tmp_path):
     limiter.acquire("CreateStream", hold_s=3600)
     with pytest.raises(TimeoutError, match="no slot among the account's 1 streams in transition"):
         limiter.acquire("CreateStream", hold_s=30)
+
+
+def test_a_delete_slot_is_held_while_its_stream_is_deleting_and_frees_once_it_is_gone(tmp_path):
+    """AWS counts a DELETING stream among the five: a delete slot outlives the typical window while the stream
+    exists (so the sixth waits), and frees at once when it is gone (issue 20, item 4)."""
+    fake = _FakeTime()
+    existing = {"s0", "s1"}
+    limiter = TransitionLimiter(str(tmp_path), capacity=2, rates={}, now=fake.now, sleep=fake.sleep,
+                                gone=lambda name: name not in existing)
+    for name in ("s0", "s1"):
+        limiter.acquire("DeleteStream", hold_s=30, stream=name)
+    fake.t += 60  # past the typical window: the streams are still DELETING, so the slots still count
+    with pytest.raises(TimeoutError):
+        TransitionLimiter(str(tmp_path), capacity=2, rates={}, now=fake.now, sleep=fake.sleep, bound_s=10,
+                          gone=lambda name: name not in existing).acquire("CreateStream", hold_s=30)
+    existing.discard("s1")  # one deletion is over
+    waited = fake.t
+    limiter.acquire("CreateStream", hold_s=30)
+    assert fake.t == waited  # taken at once: the gone stream's slot was dropped
+
+
+def test_without_a_check_a_delete_slot_lapses_after_the_typical_window(tmp_path):
+    fake = _FakeTime()
+    limiter = TransitionLimiter(str(tmp_path), capacity=1, rates={}, now=fake.now, sleep=fake.sleep)
+    limiter.acquire("DeleteStream", hold_s=30, stream="s0")
+    started = fake.t
+    limiter.acquire("CreateStream", hold_s=30)
+    assert 30 <= fake.t - started <= 31

@@ -157,9 +157,10 @@ def wait_stream_active(client: BaseClient, name: str, *, clock: Clock, policy: W
 
 class Transitions(Protocol):
     """What limits the account's streams in transition (``transitions.TransitionLimiter``): a slot is taken before
-    CreateStream (given back once the stream is ACTIVE) and before DeleteStream (it lapses by itself)."""
+    CreateStream (given back once the stream is ACTIVE) and before DeleteStream (it frees once the stream is gone,
+    or lapses by itself)."""
 
-    def acquire(self, operation: str, hold_s: float) -> Any: ...
+    def acquire(self, operation: str, hold_s: float, *, stream: str | None = None) -> Any: ...
 
     def release(self, lease: Any) -> None: ...
 
@@ -244,6 +245,12 @@ def _status_if_exists(client: BaseClient, name: str) -> str | None:
         raise
 
 
+def stream_gone(client: BaseClient, name: str) -> bool:
+    """Whether a stream no longer exists: its deletion is over, and AWS no longer counts it among the account's
+    streams in transition."""
+    return _status_if_exists(client, name) is None
+
+
 def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPolicy, wait: bool = True,
                   transitions: Transitions | None = None) -> None:
     """Delete a stream (and its consumers) and wait until it is gone; a stream already gone is fine.
@@ -252,12 +259,12 @@ def delete_stream(client: BaseClient, name: str, *, clock: Clock, policy: WaitPo
     ResourceInUseException: wait until it is ACTIVE, then delete it, rather than leave it behind. One already
     DELETING (deleted by the test itself) is waited for. With ``wait=False`` (the fixtures' teardown) it returns
     once the deletion has started (the stream DELETING or gone): AWS finishes it, and a sweep is the backstop.
-    With ``transitions``, a slot of the account's streams in transition is taken before the call (it lapses after
-    the typical DELETING window).
+    With ``transitions``, a slot of the account's streams in transition is taken before the call (held while the
+    stream is DELETING, as AWS counts it).
     """
     for attempt in (1, 2):
-        lease = transitions.acquire("DeleteStream", limits.LIFECYCLE_STREAM_DELETING_S.value) if transitions \
-            else None
+        lease = transitions.acquire("DeleteStream", limits.LIFECYCLE_STREAM_DELETING_S.value, stream=name) \
+            if transitions else None
         try:
             client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
             break

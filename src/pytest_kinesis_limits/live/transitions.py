@@ -9,8 +9,12 @@ ride out a brief excess, but eight workers making and deleting streams at once w
 A :class:`TransitionLimiter` keeps a run under both: a small JSON ledger in a folder all the run's processes
 share (the controller makes it, workers get its path), read and written under an exclusive ``fcntl.flock``.
 A slot is taken before CreateStream and given back once the stream is ACTIVE; one is taken before DeleteStream
-and lapses after the typical DELETING window (the run does not wait for deletions). A slot whose process is
-gone, or that outlived its hold, is dropped, so a killed worker never blocks the others for long.
+and held while the stream is DELETING, since AWS counts it until it is gone (issue 20, item 4): with a ``gone``
+check (the plugin's: DescribeStreamSummary answers ResourceNotFoundException), a waiting process looks at the
+streams of the delete slots and drops those already gone, and a delete slot lapses only after
+:data:`CHECKED_HOLD_FACTOR` typical DELETING windows; without one, after the typical window (the run does not wait
+for deletions). A slot whose process is gone, or that outlived its hold, is dropped, so a killed worker never
+blocks the others for long.
 
 Library code: no pytest, no boto3; POSIX (``fcntl``).
 """
@@ -33,6 +37,9 @@ LEDGER = "transitions.json"
 LOCK = "transitions.lock"
 #: How long a process waits for a slot before giving up (a stuck account, or another run's streams).
 DEFAULT_BOUND_S = 900.0
+#: With a ``gone`` check, a delete slot is held until its stream is seen gone, and at most this many typical DELETING
+#: windows (``lifecycle.stream.deleting_s``): a deletion AWS takes longer over still counts, a lost check never blocks.
+CHECKED_HOLD_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -48,13 +55,15 @@ class TransitionLimiter:
 
     def __init__(self, folder: str, *, capacity: int | None = None, rates: Mapping[str, int] | None = None,
                  now: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 poll_s: float = 0.25, bound_s: float = DEFAULT_BOUND_S) -> None:
+                 poll_s: float = 0.25, bound_s: float = DEFAULT_BOUND_S,
+                 gone: Callable[[str], bool] | None = None) -> None:
         self.folder = folder
         self.capacity = int(limits.STREAMS_IN_TRANSITION_MAX.value if capacity is None else capacity)
         self.rates = dict(rates) if rates is not None else {
             "CreateStream": limits.CREATE_STREAM_CALLS_PER_S.value,
             "DeleteStream": limits.DELETE_STREAM_CALLS_PER_S.value}
         self.now, self.sleep, self.poll_s, self.bound_s = now, sleep, poll_s, bound_s
+        self.gone = gone  # whether a deleted stream is gone (its slot then frees)
         self.waited_s = 0.0  # what this process waited (for tests and the curious)
         os.makedirs(folder, exist_ok=True)
 
@@ -84,27 +93,52 @@ class TransitionLimiter:
         for operation, times in ledger["calls"].items():
             ledger["calls"][operation] = [t for t in times if t > now - 1.0]
 
-    def acquire(self, operation: str, hold_s: float) -> Lease:
-        """Wait until a slot is free and ``operation`` is under its rate, take the slot for at most ``hold_s``."""
+    def acquire(self, operation: str, hold_s: float, *, stream: str | None = None) -> Lease:
+        """Wait until a slot is free and ``operation`` is under its rate, take the slot for at most ``hold_s``.
+        ``stream``: the stream a DeleteStream slot is for (with a ``gone`` check, it frees once that is gone, and
+        lasts at most ``CHECKED_HOLD_FACTOR`` times ``hold_s``)."""
         started = self.now()
+        checked = self.gone is not None and stream is not None and operation == "DeleteStream"
+        hold = hold_s * CHECKED_HOLD_FACTOR if checked else hold_s
         while True:
             now = self.now()
             with self._ledger() as ledger:
                 self._tidy(ledger, now)
                 calls = ledger["calls"].setdefault(operation, [])
                 rate = self.rates.get(operation)
-                if len(ledger["slots"]) < self.capacity and (rate is None or len(calls) < rate):
-                    lease = Lease(id=uuid.uuid4().hex, until=now + hold_s)
-                    ledger["slots"].append({"id": lease.id, "until": lease.until, "pid": os.getpid(),
-                                            "operation": operation})
+                full = len(ledger["slots"]) >= self.capacity
+                if not full and (rate is None or len(calls) < rate):
+                    lease = Lease(id=uuid.uuid4().hex, until=now + hold)
+                    slot = {"id": lease.id, "until": lease.until, "pid": os.getpid(), "operation": operation}
+                    if checked:
+                        slot["stream"] = stream
+                    ledger["slots"].append(slot)
                     calls.append(now)
                     self.waited_s += now - started
                     return lease
                 frees = [s["until"] for s in ledger["slots"]] + [t + 1.0 for t in calls]
+                deleting = {s["id"]: s["stream"] for s in ledger["slots"] if s.get("stream")} if full else {}
+            if deleting and self._drop_gone(deleting):
+                continue  # a slot freed: take it at once
             if now - started > self.bound_s:
                 raise TimeoutError(f"{operation}: no slot among the account's {self.capacity} streams in transition "
                                    f"after {self.bound_s:g} s (ledger {os.path.join(self.folder, LEDGER)})")
             self.sleep(min(1.0, max(self.poll_s, min(frees, default=now) - now)))
+
+    def _drop_gone(self, deleting: dict[str, str]) -> bool:
+        """Drop the delete slots whose stream is gone (asked outside the ledger's lock); whether any was."""
+        assert self.gone is not None
+        done = set()
+        for slot, stream in deleting.items():
+            try:
+                if self.gone(stream):
+                    done.add(slot)
+            except Exception:  # noqa: BLE001 - a failed check keeps the slot: it lapses by itself
+                continue
+        if done:
+            with self._ledger() as ledger:
+                ledger["slots"] = [s for s in ledger["slots"] if s["id"] not in done]
+        return bool(done)
 
     def release(self, lease: Lease | None) -> None:
         """Give a slot back (a stream is ACTIVE, or the call was refused)."""

@@ -27,15 +27,20 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="session")
-def kinesis_transitions(pytestconfig: pytest.Config) -> Transitions | None:
+def kinesis_transitions(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Transitions | None:
     """Live and endpoint runs: the account's streams in transition, across xdist workers (at most five CREATING or
     DELETING, CreateStream and DeleteStream at most five calls a second): the stream fixtures take a slot before
-    each call. Offline ``None`` (the offline layer enforces the rule per process)."""
+    each call; a deleted stream's slot frees once it is gone. Offline ``None`` (the offline layer enforces the rule
+    per process)."""
     from pytest_kinesis_limits.plugin.budget_hooks import RUN_DIR_KEY
+    from pytest_kinesis_limits.kinesis.resources import stream_gone
     from pytest_kinesis_limits.live.transitions import TransitionLimiter
 
     folder = pytestconfig.stash.get(RUN_DIR_KEY, None)
-    return TransitionLimiter(folder) if folder else None
+    if not folder:
+        return None
+    client = request.getfixturevalue("kinesis_client")
+    return TransitionLimiter(folder, gone=lambda name: stream_gone(client, name))
 
 
 @pytest.fixture(scope="session", autouse=True)
