@@ -33,6 +33,9 @@ def installed() -> Iterator[Callable[[Guard], Guard]]:
     """Installs the guards a test makes (checking that they really handle SIGTERM, so that a signal sent to this
     process can never end it) and uninstalls them afterwards."""
     guards: list[Guard] = []
+    # As pytest starts from a terminal: Ctrl-C raises KeyboardInterrupt. A shell's background job starts with SIGINT
+    # ignored (POSIX: asynchronous lists of a non-interactive shell), where the guard rightly leaves SIGINT alone.
+    started_with = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def install(guard: Guard) -> Guard:
         assert guard.install()
@@ -40,9 +43,12 @@ def installed() -> Iterator[Callable[[Guard], Guard]]:
         guards.append(guard)
         return guard
 
-    yield install
-    for guard in guards:
-        guard.uninstall()
+    try:
+        yield install
+    finally:
+        for guard in guards:
+            guard.uninstall()
+        signal.signal(signal.SIGINT, started_with)
 
 
 def test_the_first_sigterm_interrupts_like_ctrl_c_and_later_ones_are_ignored(installed, capfd) -> None:
