@@ -55,6 +55,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("firehose", series="firehose",
            fixtures=frozenset({"make_delivery_stream", "firehose_delivery_stream", "wait_for_delivery"})),
     Family("search_index", fixtures=frozenset({"search_target", "search_index"})),
+    Family("fan_out", fixtures=frozenset({"make_consumer"})),
 )
 
 #: The families, longest name first: the longest prefix wins, should one family's name start another's.

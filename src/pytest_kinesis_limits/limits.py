@@ -454,3 +454,29 @@ SHARED_STREAM_QUIET_S = _limit(
     "than 1 MiB is paid for by the following seconds); none after a test that stored nothing",
     SRC_QUOTAS, "2026-11-29", note="the suite's choice, derived from shard.write.bytes_per_s and "
     "shard.read.calls_per_s")
+
+# --- Enhanced fan-out: registered consumers (issue 22) ---
+SRC_REGISTER_CONSUMER = f"{_DOCS}/kinesis/latest/APIReference/API_RegisterStreamConsumer.html"
+SRC_DEREGISTER_CONSUMER = f"{_DOCS}/kinesis/latest/APIReference/API_DeregisterStreamConsumer.html"
+SRC_CONSUMER_TYPE = f"{_DOCS}/kinesis/latest/APIReference/API_Consumer.html"
+SRC_REPOST_CONSUMER_STATUS = "https://repost.aws/questions/QU6yfTfobmTQmfIUPvg4H6AA (CREATING, then ACTIVE)"
+FAN_OUT_CONSUMERS_PER_STREAM = _limit(
+    "fan_out.consumers_per_stream.max", 20, "consumers", "consumers registered to one stream (enhanced fan-out): "
+    "a 21st RegisterStreamConsumer is refused with LimitExceededException", SRC_REGISTER_CONSUMER, "2026-12-06")
+FAN_OUT_CONSUMERS_CREATING = _limit(
+    "fan_out.consumers_creating.max", 5, "consumers", "consumers of the account CREATING at once: registering a "
+    "sixth meanwhile is refused with LimitExceededException", SRC_REGISTER_CONSUMER, "2026-12-06")
+FAN_OUT_REGISTER_CALLS_PER_S = _limit(
+    "control.register_stream_consumer.calls_per_s", 5, "calls/s", "RegisterStreamConsumer calls per second per "
+    "account", SRC_REGISTER_CONSUMER, "2026-12-06")
+CONSUMER_NAME_MAX_LENGTH = _limit(
+    "fan_out.consumer_name.max_length", 128, "characters", "a consumer name: 1 to 128 of [a-zA-Z0-9_.-], unique "
+    "per stream (ValidationException beyond the pattern or length)", SRC_REGISTER_CONSUMER, "2026-12-06")
+LIFECYCLE_CONSUMER_CREATING_S = _limit(
+    "lifecycle.consumer.creating_s", 10, "s", "how long a registered consumer stays CREATING before it is ACTIVE (it "
+    "cannot read meanwhile)", f"{SRC_REGISTER_CONSUMER}; {SRC_CONSUMER_TYPE}; {SRC_REPOST_CONSUMER_STATUS}",
+    "2026-12-06", note="AWS documents the states, not their length: the suite's estimate; live runs measure it")
+LIFECYCLE_CONSUMER_DELETING_S = _limit(
+    "lifecycle.consumer.deleting_s", 10, "s", "how long a deregistered consumer stays DELETING before it is gone",
+    f"{SRC_DEREGISTER_CONSUMER}; {SRC_CONSUMER_TYPE}", "2026-12-06",
+    note="AWS documents the states, not their length: the suite's estimate")

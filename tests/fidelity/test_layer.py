@@ -8,7 +8,7 @@ from typing import Any
 
 import moto
 import pytest
-from moto.kinesis.models import KinesisBackend, Shard, Stream
+from moto.kinesis.models import Consumer, KinesisBackend, Shard, Stream
 from moto.kinesis.responses import KinesisResponse
 from moto.server import ThreadedMotoServer
 
@@ -18,7 +18,7 @@ from pytest_kinesis_limits.fidelity import FidelityAlreadyActive, FidelityConfig
 
 from .kinesis_helpers import START, make_clients, shard_id
 
-CLASSES = (KinesisBackend, Stream, Shard, KinesisResponse)
+CLASSES = (KinesisBackend, Stream, Shard, KinesisResponse, Consumer)
 HALF = 2 ** (limits.HASH_KEY_BITS.value - 1)
 BATCH = limits.PUT_RECORDS_MAX_RECORDS.value
 RECORDS_PER_S = limits.SHARD_WRITE_RECORDS_PER_S.value

@@ -17,7 +17,8 @@ def _default(limit: limits.Limit) -> int:
 
 #: The windows, in seconds of the layer's clock, that :meth:`FidelityConfig.scale_lifecycle` scales.
 LIFECYCLE_WINDOWS = ("creating_seconds", "updating_seconds", "encryption_seconds", "deleting_seconds",
-                     "firehose_creating_seconds", "iam_propagation_seconds")
+                     "firehose_creating_seconds", "iam_propagation_seconds", "consumer_creating_seconds",
+                     "consumer_deleting_seconds")
 
 
 @dataclass
@@ -34,6 +35,9 @@ class FidelityConfig:
     default for the region). ``firehose_creating_seconds`` (a new delivery stream CREATING) and
     ``iam_propagation_seconds`` (a new IAM role that Firehose still refuses) are the Firehose simulation's windows
     (catalogue ``lifecycle.firehose.creating_s`` / ``lifecycle.iam.propagation_s``).
+    ``consumer_creating_seconds`` / ``consumer_deleting_seconds``: how long a registered (deregistered) consumer is
+    CREATING (DELETING); ``max_consumers_per_stream`` and ``max_consumers_creating`` are RegisterStreamConsumer's
+    limits (catalogue ``fan_out.*``).
     ``max_request_bytes`` is the PutRecords request cap; on a stream whose record cap (MaxRecordSizeInKiB)
     is larger, that record cap is the request cap, so every record the stream accepts fits a request.
     """
@@ -60,11 +64,18 @@ class FidelityConfig:
     shard_quota: int | None = None
     firehose_creating_seconds: float = field(default_factory=lambda: float(_default(limits.FIREHOSE_CREATING_S)))
     iam_propagation_seconds: float = field(default_factory=lambda: float(_default(limits.IAM_PROPAGATION_S)))
+    consumer_creating_seconds: float = field(
+        default_factory=lambda: float(_default(limits.LIFECYCLE_CONSUMER_CREATING_S)))
+    consumer_deleting_seconds: float = field(
+        default_factory=lambda: float(_default(limits.LIFECYCLE_CONSUMER_DELETING_S)))
+    max_consumers_per_stream: int = field(default_factory=lambda: _default(limits.FAN_OUT_CONSUMERS_PER_STREAM))
+    max_consumers_creating: int = field(default_factory=lambda: _default(limits.FAN_OUT_CONSUMERS_CREATING))
 
     def __post_init__(self) -> None:
         for name in ("write_records_per_s", "write_bytes_per_s", "read_calls_per_s", "read_bytes_per_s",
                      "get_records_max_records", "get_records_max_bytes", "max_request_bytes",
-                     "max_record_bytes", "max_shards", "max_streams_creating"):
+                     "max_record_bytes", "max_shards", "max_streams_creating", "max_consumers_per_stream",
+                     "max_consumers_creating"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"FidelityConfig.{name} must be positive, got {getattr(self, name)!r}")
         for name in ("burst_seconds", *LIFECYCLE_WINDOWS):

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from pytest_kinesis_limits.fidelity import gate, lifecycle, resharding, streams
+from pytest_kinesis_limits.fidelity import consumers, gate, lifecycle, resharding, streams
 from pytest_kinesis_limits.fidelity.config import FidelityConfig
 from pytest_kinesis_limits.fidelity.moto_adapter import (ActionResult, KinesisBackend, KinesisResponse, RecordCodec,
                                                          Shard, Stream, decompose_shard_iterator, kinesis_backends,
@@ -220,7 +220,13 @@ def _patches(layer: FidelityLayer) -> list[tuple[str, Callable[..., Any]]]:
         *((b + name, p(active, layer, o(b + name))) for name in (
             "add_tags_to_stream", "remove_tags_from_stream", "increase_stream_retention_period",
             "decrease_stream_retention_period", "enable_enhanced_monitoring", "disable_enhanced_monitoring",
-            "register_stream_consumer", "update_stream_mode")),
+            "update_stream_mode")),
+        (b + "register_stream_consumer",
+         p(active, layer, p(consumers.register, layer, o(b + "register_stream_consumer")))),
+        (b + "deregister_stream_consumer", p(consumers.deregister, layer, o(b + "deregister_stream_consumer"))),
+        (b + "describe_stream_consumer", p(consumers.describe, layer, o(b + "describe_stream_consumer"))),
+        (b + "list_stream_consumers", p(consumers.list_consumers, layer, o(b + "list_stream_consumers"))),
+        ("Consumer.to_json", p(consumers.to_json, layer, o("Consumer.to_json"))),
         *((b + name, p(lifecycle.when_active_then_updating, layer, o(b + name)))
           for name in ("start_stream_encryption", "stop_stream_encryption")),
         (b + "put_records", p(streams.put_records, layer)),

@@ -41,7 +41,7 @@ from moto.firehose.models import FirehoseBackend, firehose_backends
 from moto.firehose.responses import FirehoseResponse
 from moto.iam.models import IAMBackend
 from moto.kinesis.exceptions import StreamCannotBeUpdatedError
-from moto.kinesis.models import KinesisBackend, Record, Shard, Stream, kinesis_backends
+from moto.kinesis.models import Consumer, KinesisBackend, Record, Shard, Stream, kinesis_backends
 from moto.kinesis.responses import KinesisResponse
 from moto.kinesis.utils import compose_shard_iterator, decompose_shard_iterator
 from moto.opensearch.models import OpenSearchDomain, OpenSearchServiceBackend
@@ -110,8 +110,11 @@ PATCH_TARGETS: dict[str, PatchTarget] = {t.key: t for t in [
               *((name, None) for name in (
                   "add_tags_to_stream", "remove_tags_from_stream", "increase_stream_retention_period",
                   "decrease_stream_retention_period", "enable_enhanced_monitoring", "disable_enhanced_monitoring",
-                  "register_stream_consumer", "update_stream_mode", "start_stream_encryption",
-                  "stop_stream_encryption")),
+                  "update_stream_mode", "start_stream_encryption", "stop_stream_encryption")),
+              ("register_stream_consumer", ("self", "stream_arn", "consumer_name")),
+              ("deregister_stream_consumer", ("self", "stream_arn", "consumer_name", "consumer_arn")),
+              ("describe_stream_consumer", ("self", "stream_arn", "consumer_name", "consumer_arn")),
+              ("list_stream_consumers", ("self", "stream_arn")),
               ("put_records", (*_ARN_NAME, "records")),
               ("put_record", (*_ARN_NAME, "partition_key", "explicit_hash_key", "data")),
               ("get_records", ("self", "stream_arn", "shard_iterator", "limit")),
@@ -126,6 +129,7 @@ PATCH_TARGETS: dict[str, PatchTarget] = {t.key: t for t in [
               ("merge_shards", ("self", "shard_to_merge", "adjacent_shard_to_merge")),
               ("to_json", None), ("to_json_summary", _SELF)),
     *_targets(Shard, ("to_json", _SELF)),
+    *_targets(Consumer, ("to_json", ("self", "include_stream_arn"))),
     *_targets(KinesisResponse, ("get_records", _SELF), ("put_records", _SELF), ("create_stream", _SELF)),
     *_targets(FirehoseBackend,
               ("create_delivery_stream", (
@@ -434,7 +438,7 @@ def lambda_backend(account_id: str, region: str) -> Any:
 
 
 __all__ = [
-    "PATCH_TARGETS", "TESTED_RELEASES", "ActionResult", "BaseResponse", "FirehoseBackend",
+    "PATCH_TARGETS", "TESTED_RELEASES", "ActionResult", "BaseResponse", "Consumer", "FirehoseBackend",
     "FirehoseResponse", "IAMBackend", "IncompatibleMoto", "InvalidArgumentException", "JsonRESTError",
     "KinesisBackend", "KinesisResponse", "OpenSearchDomain", "OpenSearchServiceBackend", "PatchTarget", "Record",
     "RecordCodec", "ResourceInUseException", "ServiceException", "Shard", "Stream", "StreamCannotBeUpdatedError",
