@@ -480,3 +480,23 @@ LIFECYCLE_CONSUMER_DELETING_S = _limit(
     "lifecycle.consumer.deleting_s", 10, "s", "how long a deregistered consumer stays DELETING before it is gone",
     f"{SRC_DEREGISTER_CONSUMER}; {SRC_CONSUMER_TYPE}", "2026-12-06",
     note="AWS documents the states, not their length: the suite's estimate")
+SRC_SUBSCRIBE_TO_SHARD = f"{_DOCS}/kinesis/latest/APIReference/API_SubscribeToShard.html"
+FAN_OUT_CONSUMER_READ_BYTES_PER_S = _limit(
+    "fan_out.consumer.read_bytes_per_s", 2 * 1024 * 1024, "bytes/s", "what SubscribeToShard delivers to one "
+    "consumer from one shard per second, \"unaffected by the total number of consumers that read from the same "
+    "stream\" and not counted against the shard's shared read limits", f"{SRC_REGISTER_CONSUMER}; "
+    f"{SRC_SUBSCRIBE_TO_SHARD}", "2026-12-06")
+FAN_OUT_SUBSCRIPTION_S = _limit(
+    "fan_out.subscription_s", 300, "s", "how long a SubscribeToShard subscription delivers events before the "
+    "consumer must call it again (from the last ContinuationSequenceNumber)", SRC_SUBSCRIBE_TO_SHARD, "2026-12-06")
+FAN_OUT_RESUBSCRIBE_S = _limit(
+    "fan_out.resubscribe_s", 5, "s", "within this long of a successful SubscribeToShard for a consumer and shard, "
+    "another is refused (ResourceInUseException); from then on it takes the subscription over", SRC_SUBSCRIBE_TO_SHARD,
+    "2026-12-06")
+FAN_OUT_SUBSCRIBE_CALLS_PER_S = _limit(
+    "control.subscribe_to_shard.calls_per_s", 1, "calls/s", "SubscribeToShard calls per second per consumer per "
+    "shard", SRC_SUBSCRIBE_TO_SHARD, "2026-12-06")
+FAN_OUT_EVENT_PERIOD_S = _limit(
+    "fan_out.event_period_s", 1, "s", "how often the offline layer sends a subscription its SubscribeToShardEvent "
+    "(what arrived since, at most a second's 2 MiB)", SRC_SUBSCRIBE_TO_SHARD, "2026-12-06",
+    note="the suite's model: AWS pushes records as they arrive and documents no period")

@@ -132,6 +132,13 @@ def _find(backend: KinesisBackend, stream_arn: str | None, consumer_name: str | 
                               f"{backend.account_id} not found.")
 
 
+def find(layer: FidelityLayer, backend: KinesisBackend, consumer_arn: str) -> tuple[Any, Consumer]:
+    """The stream and consumer a ConsumerARN names (ResourceNotFoundException when there is none, or it is gone)."""
+    for stream in list(backend.streams.values()):
+        _settle(layer, stream)
+    return _find(backend, None, None, consumer_arn)
+
+
 def deregister(layer: FidelityLayer, original: Callable[..., Any], backend: KinesisBackend,
                stream_arn: str | None = None, consumer_name: str | None = None,
                consumer_arn: str | None = None) -> None:
@@ -173,5 +180,5 @@ def to_json(layer: FidelityLayer, original: Callable[..., dict[str, Any]], consu
     return answer
 
 
-__all__ = ["ACTIVE", "CREATING", "DELETING", "deregister", "describe", "list_consumers", "register", "status",
+__all__ = ["ACTIVE", "CREATING", "DELETING", "deregister", "describe", "find", "list_consumers", "register", "status",
            "to_json", "validate_name"]

@@ -16,11 +16,12 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from pytest_kinesis_limits.fidelity import consumers, gate, lifecycle, resharding, streams
+from pytest_kinesis_limits.fidelity import consumers, fan_out, gate, lifecycle, resharding, streams
 from pytest_kinesis_limits.fidelity.config import FidelityConfig
 from pytest_kinesis_limits.fidelity.moto_adapter import (ActionResult, KinesisBackend, KinesisResponse, RecordCodec,
                                                          Shard, Stream, decompose_shard_iterator, kinesis_backends,
-                                                         original, patch_all, record_codec)
+                                                         add_method, original, patch_all, record_codec,
+                                                         stream_lazy_bodies)
 from pytest_kinesis_limits.fidelity.resharding import child_shards_of, open_shard_count
 from pytest_kinesis_limits.fidelity.sequence import MAX_RECORD_ATTR, stream_state
 from pytest_kinesis_limits.fidelity.validation import validate_max_record_size_kib
@@ -47,6 +48,8 @@ class FidelityLayer:
         self.store_fault: Callable[[streams.StoreCall], int] | None = None
         # The Firehose delivery simulation running beside this layer (set by offline.activate_all), if any.
         self.firehose: Any = None
+        #: SubscribeToShard's subscriptions (:mod:`.fan_out`): what they delivered.
+        self.fan_out = fan_out.FanOut(self)
 
     def find_stream(self, stream_name_or_arn: str) -> Stream:
         """The moto stream named by ARN, or by name in whichever account/region holds it (must be unique)."""
@@ -143,9 +146,7 @@ def _json_result(response: KinesisResponse, body: dict[str, Any], fallback: Call
 
 
 def _record_json(codec: RecordCodec, record: Any) -> dict[str, Any]:
-    # JSON 1.1 sends a blob as base64 text and a timestamp as epoch seconds.
-    return {"Data": codec.to_base64(record.data), "PartitionKey": record.partition_key,
-            "SequenceNumber": str(record.sequence_number), "ApproximateArrivalTimestamp": codec.arrival(record)}
+    return codec.json_record(record)
 
 
 def _response_put_records(layer: FidelityLayer, response: KinesisResponse) -> Any:
@@ -279,6 +280,9 @@ def _activate_unchecked(clock: Clock, config: FidelityConfig, codec: RecordCodec
         _ORIGINAL_SHARD_TO_JSON[:] = [original("Shard.to_json")]
         with contextlib.ExitStack() as stack:
             patch_all(stack, _patches(layer))
+            add_method(stack, "KinesisResponse.subscribe_to_shard", layer.fan_out.subscribe)
+            stream_lazy_bodies(stack)
+            stack.callback(setattr, layer.fan_out, "closed", True)  # open subscriptions end with the layer
             # Runs first on exit, while the patches are still in place: queued reshards and deletions complete.
             stack.callback(lifecycle.finish_all, layer)
             yield layer

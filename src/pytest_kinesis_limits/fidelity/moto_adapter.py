@@ -151,9 +151,20 @@ PATCH_TARGETS: dict[str, PatchTarget] = {t.key: t for t in [
 ]}
 
 
+#: Methods the layer *adds* to moto (moto lacks the operation): each must still be missing, or moto now implements
+#: it and the layer's would hide moto's (the gate says so).
+ADDED_METHODS: dict[str, tuple[type, str]] = {
+    "KinesisResponse.subscribe_to_shard": (KinesisResponse, "subscribe_to_shard"),
+}
+
+
 def target_problems(targets: dict[str, PatchTarget] | None = None) -> list[str]:
-    """What is wrong with this moto for the patch table: each missing method or changed signature, one line each."""
-    problems = []
+    """What is wrong with this moto for the patch table: each missing method or changed signature, one line each;
+    an added method moto now has; a stubber that cannot stream an answer."""
+    problems = [f"moto now implements {key}: review the layer's own before it hides moto's"
+                for key, (owner, name) in ADDED_METHODS.items() if targets is None and hasattr(owner, name)]
+    if targets is None:
+        problems += _stubber_problems()
     for key, target in (PATCH_TARGETS if targets is None else targets).items():
         found = getattr(target.owner, target.name, None)
         if not callable(found):
@@ -171,6 +182,66 @@ def target_problems(targets: dict[str, PatchTarget] | None = None) -> list[str]:
             problems.append(f"{key} has no parameter {', '.join(missing)}" if missing else
                             f"{key}{_signature(names[:len(target.params)])} is not {key}{_signature(target.params)}")
     return problems
+
+
+def add_method(stack: contextlib.ExitStack, key: str, method: Callable[..., Any]) -> None:
+    """Add ``method`` (``self`` first) as the :data:`ADDED_METHODS` entry ``key``, removed when ``stack`` closes."""
+    owner, name = ADDED_METHODS[key]
+    if hasattr(owner, name):
+        raise IncompatibleMoto(f"moto now implements {key}: review the layer's own before it hides moto's")
+    stack.enter_context(mock.patch.object(owner, name, _as_method(method), create=True))
+
+
+# ------------------------------------------------------------------------------- answers streamed as they are made
+class LazyBody:
+    """An answer's body made while the client reads it (an event stream): ``chunks`` yields bytes. moto's in-memory
+    answers hold bytes; :func:`stream_lazy_bodies` lets its stubber hand the client this instead, and moto's server
+    streams any iterable body already."""
+
+    def __init__(self, chunks: Any) -> None:
+        self.chunks = iter(chunks)
+
+    def __iter__(self) -> Any:
+        return self.chunks
+
+
+def _stubber_problems() -> list[str]:
+    from moto.core import botocore_stubber
+
+    raw = getattr(botocore_stubber, "MockRawResponse", None)
+    if not isinstance(raw, type) or not callable(getattr(raw, "stream", None)):
+        return ["moto.core.botocore_stubber.MockRawResponse (with stream()) is missing: SubscribeToShard's event "
+                "stream cannot reach an in-process client"]
+    return []
+
+
+def stream_lazy_bodies(stack: contextlib.ExitStack) -> None:
+    """While ``stack`` is open, moto's in-memory answers with a :class:`LazyBody` stream it chunk by chunk (botocore
+    reads an event stream through ``raw.stream()``), so the body is made as the client reads it."""
+    from moto.core import botocore_stubber
+
+    base = botocore_stubber.MockRawResponse
+
+    class LazyRawResponse(base):  # type: ignore[misc, valid-type]
+        def __init__(self, response_input: Any) -> None:
+            self._lazy = response_input if isinstance(response_input, LazyBody) else None
+            super().__init__(b"" if self._lazy is not None else response_input)
+
+        def stream(self, **kwargs: Any) -> Any:
+            if self._lazy is None:
+                yield from super().stream(**kwargs)
+                return
+            for chunk in self._lazy:
+                if chunk:
+                    yield chunk
+
+        def close(self) -> None:
+            lazy, self._lazy = self._lazy, None
+            if lazy is not None:
+                getattr(lazy.chunks, "close", lambda: None)()
+            super().close()
+
+    stack.enter_context(mock.patch.object(botocore_stubber, "MockRawResponse", LazyRawResponse))
 
 
 def _signature(names: tuple[str, ...]) -> str:
@@ -309,6 +380,12 @@ class RecordCodec:
     def record_bytes(self, record: Record) -> bytes:
         return self.to_bytes(record.data)
 
+    def json_record(self, record: Record) -> dict[str, Any]:
+        """A record as the JSON 1.1 protocol sends it (GetRecords, SubscribeToShardEvent): the blob as base64 text,
+        the timestamp as epoch seconds."""
+        return {"Data": self.to_base64(record.data), "PartitionKey": record.partition_key,
+                "SequenceNumber": str(record.sequence_number), "ApproximateArrivalTimestamp": self.arrival(record)}
+
     def record_size(self, record: Record) -> int:
         """Data + partition key bytes of a stored record (the size every Kinesis limit counts)."""
         return self.size(record.data) + len(record.partition_key.encode("utf-8"))
@@ -438,12 +515,12 @@ def lambda_backend(account_id: str, region: str) -> Any:
 
 
 __all__ = [
-    "PATCH_TARGETS", "TESTED_RELEASES", "ActionResult", "BaseResponse", "Consumer", "FirehoseBackend",
+    "ADDED_METHODS", "LazyBody", "PATCH_TARGETS", "TESTED_RELEASES", "ActionResult", "BaseResponse", "Consumer", "FirehoseBackend",
     "FirehoseResponse", "IAMBackend", "IncompatibleMoto", "InvalidArgumentException", "JsonRESTError",
     "KinesisBackend", "KinesisResponse", "OpenSearchDomain", "OpenSearchServiceBackend", "PatchTarget", "Record",
     "RecordCodec", "ResourceInUseException", "ServiceException", "Shard", "Stream", "StreamCannotBeUpdatedError",
     "ValidationException", "compose_shard_iterator", "decompose_shard_iterator", "firehose_backends",
     "get_partition", "in_memory_answer", "kinesis_backends", "lambda_backend", "mock_class", "mock_depth", "moto_version", "original",
-    "patch", "patch_all", "record_codec", "reset_backends", "s3_backends", "server_problems", "supported_range",
+    "add_method", "patch", "patch_all", "record_codec", "stream_lazy_bodies", "reset_backends", "s3_backends", "server_problems", "supported_range",
     "target_problems", "wsgi_server",
 ]
