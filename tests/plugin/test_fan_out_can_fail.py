@@ -2,7 +2,8 @@
 
 The family file runs under pytester with a conftest that changes the offline layer's config per test
 (``BREAKS="<test name part>=<break>"``): 21 consumers allowed per stream, 6 CREATING allowed at once, consumers ACTIVE
-at registration (no CREATING state).
+at registration (no CREATING state), 4 or 1 MiB a second per consumer, subscriptions charged to the shard's shared
+read budget, no 5 s rule, 10-minute subscriptions, a record left out of the events.
 """
 
 from __future__ import annotations
@@ -19,17 +20,41 @@ import os
 
 import pytest
 
+import json
+
+from pytest_kinesis_limits.fidelity import fan_out
+
 BREAKS = {
     "per-stream-21": {"max_consumers_per_stream": 21},
     "creating-6": {"max_consumers_creating": 6},
     "no-creating": {"consumer_creating_seconds": 0},
+    "read-4-mib": {"fan_out_read_bytes_per_s": 4 * 1024 * 1024},
+    "read-1-mib": {"fan_out_read_bytes_per_s": 1024 * 1024},
+    "shared-budget": {"fan_out_shares_shard_budget": True},
+    "no-5-s-rule": {"fan_out_resubscribe_seconds": 0},
+    "subscription-10-min": {"fan_out_subscription_seconds": 600},
 }
+REAL_EVENT = fan_out.event_stream.event
+
+
+def _drop_the_seventh(event_type, payload):
+    """Events that leave out the seventh record delivered (a subscription that loses one)."""
+    records = payload.get("Records") or []
+    seen = _drop_the_seventh.seen
+    _drop_the_seventh.seen += len(records)
+    if seen < 7 <= seen + len(records):
+        payload = {**payload, "Records": [r for i, r in enumerate(records, start=seen + 1) if i != 7]}
+    return REAL_EVENT(event_type, payload)
 
 
 @pytest.fixture(autouse=True)
-def _break_layer(request, kinesis_fidelity):
+def _break_layer(request, kinesis_fidelity, monkeypatch):
     for part, name in (p.split("=") for p in os.environ["BREAKS"].split(",")):
         if part in request.node.name:
+            if name == "lose-one":
+                _drop_the_seventh.seen = 0
+                monkeypatch.setattr(fan_out.event_stream, "event", _drop_the_seventh)
+                continue
             for field, value in BREAKS[name].items():
                 setattr(kinesis_fidelity.config, field, value)
 '''
@@ -40,7 +65,14 @@ def _break_layer(request, kinesis_fidelity):
     ("creating=creating-6", "fan_out.consumers_creating.max",
      "*a sixth consumer registered while five were CREATING*"),
     ("creating=no-creating", "fan_out.consumers_creating.max", "*answered 'ACTIVE', not CREATING*"),
-], ids=["21-per-stream", "6-creating", "no-creating-state"])
+    ("2_mib=read-4-mib", "fan_out.consumer.read_bytes_per_s", "*a consumer got 4194304 bytes in one second*"),
+    ("2_mib=read-1-mib", "fan_out.consumer.read_bytes_per_s", "*a consumer got only 1048576 bytes*"),
+    ("2_mib=shared-budget", "fan_out.consumer.read_bytes_per_s", "*taken from the shard's shared budget*"),
+    ("within_5_s=no-5-s-rule", "fan_out.resubscribe_s", "*a subscription within 5 s was not refused*"),
+    ("5_minutes=subscription-10-min", "fan_out.subscription_s", "*the subscription lasted 600.0 s, not 300 s*"),
+    ("split-1-2=lose-one", "reshard.lost_records", "*acknowledged records the consumer never read*"),
+], ids=["21-per-stream", "6-creating", "no-creating-state", "4-mib-a-second", "1-mib-a-second",
+        "shared-read-budget", "no-5-s-rule", "10-minute-subscription", "a-record-lost-across-a-split"])
 def test_each_fan_out_verdict_fails_against_its_break(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
                                                       breaks: str, limit: str, message: str) -> None:
     monkeypatch.setenv("BREAKS", breaks)
@@ -52,4 +84,4 @@ def test_each_fan_out_verdict_fails_against_its_break(pytester: pytest.Pytester,
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([message])
     verdicts = {m["limit"]: m["verdict"] for m in json.loads(report.read_text(encoding="utf-8"))["measurements"]}
-    assert verdicts == {limit: "fail"}
+    assert verdicts[limit] == "fail", verdicts

@@ -37,7 +37,9 @@ class FidelityConfig:
     (catalogue ``lifecycle.firehose.creating_s`` / ``lifecycle.iam.propagation_s``).
     ``consumer_creating_seconds`` / ``consumer_deleting_seconds``: how long a registered (deregistered) consumer is
     CREATING (DELETING); ``max_consumers_per_stream`` and ``max_consumers_creating`` are RegisterStreamConsumer's
-    limits (catalogue ``fan_out.*``).
+    limits (catalogue ``fan_out.*``); ``fan_out_read_bytes_per_s``, ``fan_out_subscription_seconds`` and
+    ``fan_out_resubscribe_seconds`` are SubscribeToShard's (a consumer's bytes a second per shard, a subscription's
+    length, the window in which a second subscription is refused).
     ``max_request_bytes`` is the PutRecords request cap; on a stream whose record cap (MaxRecordSizeInKiB)
     is larger, that record cap is the request cap, so every record the stream accepts fits a request.
     """
@@ -70,12 +72,18 @@ class FidelityConfig:
         default_factory=lambda: float(_default(limits.LIFECYCLE_CONSUMER_DELETING_S)))
     max_consumers_per_stream: int = field(default_factory=lambda: _default(limits.FAN_OUT_CONSUMERS_PER_STREAM))
     max_consumers_creating: int = field(default_factory=lambda: _default(limits.FAN_OUT_CONSUMERS_CREATING))
+    fan_out_read_bytes_per_s: int = field(default_factory=lambda: _default(limits.FAN_OUT_CONSUMER_READ_BYTES_PER_S))
+    fan_out_subscription_seconds: float = field(default_factory=lambda: float(_default(limits.FAN_OUT_SUBSCRIPTION_S)))
+    fan_out_resubscribe_seconds: float = field(default_factory=lambda: float(_default(limits.FAN_OUT_RESUBSCRIBE_S)))
+    #: True charges what a subscription delivers to the shard's shared read budget, as a GetRecords consumer's reads
+    #: are (AWS does not): a break for the tests that prove the fan-out verdicts can fail.
+    fan_out_shares_shard_budget: bool = False
 
     def __post_init__(self) -> None:
         for name in ("write_records_per_s", "write_bytes_per_s", "read_calls_per_s", "read_bytes_per_s",
                      "get_records_max_records", "get_records_max_bytes", "max_request_bytes",
                      "max_record_bytes", "max_shards", "max_streams_creating", "max_consumers_per_stream",
-                     "max_consumers_creating"):
+                     "max_consumers_creating", "fan_out_read_bytes_per_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"FidelityConfig.{name} must be positive, got {getattr(self, name)!r}")
         for name in ("burst_seconds", *LIFECYCLE_WINDOWS):

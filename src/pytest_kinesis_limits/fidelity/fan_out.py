@@ -83,7 +83,7 @@ class FanOut:
             called, sub.last_call = sub.last_call, now
             if called is not None and now - called < 1.0 / limits.FAN_OUT_SUBSCRIBE_CALLS_PER_S.value:
                 raise errors.limit_exceeded(f"Rate exceeded for consumer {consumer_arn} and shard {shard_id}")
-            if sub.last_success is not None and now - sub.last_success < limits.FAN_OUT_RESUBSCRIBE_S.value:
+            if sub.last_success is not None and now - sub.last_success < layer.config.fan_out_resubscribe_seconds:
                 raise errors.KinesisError(
                     "ResourceInUseException", f"Another active subscription exists for this consumer: "
                     f"{backend.account_id}:{stream.stream_name}:{shard_id}:{consumer.consumer_name}")
@@ -120,10 +120,9 @@ class FanOut:
     # ------------------------------------------------------------------------------------------ the events
     def _events(self, stream: Any, shard: Any, sub: _Subscription, generation: int, last: int,
                 started: float) -> Iterator[bytes]:
-        layer, codec = self.layer, self.layer.codec
+        layer, codec, config = self.layer, self.layer.codec, self.layer.config
         period = float(limits.FAN_OUT_EVENT_PERIOD_S.value)
-        budget = limits.FAN_OUT_CONSUMER_READ_BYTES_PER_S.value * period
-        ends = started + limits.FAN_OUT_SUBSCRIPTION_S.value
+        ends = started + config.fan_out_subscription_seconds
         sst = shard_state(layer, stream_state(layer, stream), shard)
         yield event_stream.initial_response()
         while not self.closed:
@@ -135,6 +134,7 @@ class FanOut:
             seqs, count = sst.seqs, len(sst.seqs)
             i = sst.index_after(last)
             batch, size = [], 0
+            budget = config.fan_out_read_bytes_per_s * period
             while i < count:
                 record = shard.records[seqs[i]]
                 record_size = codec.record_size(record)
@@ -145,6 +145,10 @@ class FanOut:
                 i += 1
             if batch:
                 last = batch[-1].sequence_number
+                if config.fan_out_shares_shard_budget:  # the break: charged like a GetRecords call (AWS does not)
+                    with sst.read.lock:
+                        sst.read.admit_call(layer.clock.now(), config)
+                        sst.read.account(size, config)
             behind = int((codec.arrival(shard.records[seqs[count - 1]]) - codec.arrival(batch[-1])) * 1000) \
                 if batch and i < count else 0
             payload: dict[str, Any] = {"Records": [codec.json_record(r) for r in batch],

@@ -189,7 +189,7 @@ def open_shards(shards: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted((s for s in shards if not is_closed(s)), key=lambda s: hash_range(s)[0])
 
 
-def _arrival_seconds(value: Any) -> float:
+def arrival_seconds(value: Any) -> float:
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=_dt.timezone.utc)
@@ -234,7 +234,7 @@ class _ShardPacer:
             self.not_before = max(self.not_before, self.clock.now()) + nbytes / self.bytes_per_s
 
 
-def _shard_info(shard: Mapping[str, Any]) -> ShardRead:
+def shard_info(shard: Mapping[str, Any]) -> ShardRead:
     return ShardRead(shard_id=shard["ShardId"], parent_shard_id=shard.get("ParentShardId"),
                      adjacent_parent_shard_id=shard.get("AdjacentParentShardId"), closed=is_closed(shard),
                      ending_sequence_number=ending_sequence_number(shard))
@@ -277,7 +277,7 @@ def read_stream(
     result = ReadResult(stream_name=stream_name, started_at=clock.now())
     known: dict[str, ShardRead] = {}
     for shard in list_all_shards(client, stream_name):
-        info = _shard_info(shard)
+        info = shard_info(shard)
         known[info.shard_id] = info
     done: set[str] = set()
 
@@ -378,7 +378,7 @@ def _read_shard(
             record = ReadRecord(
                 shard_id=info.shard_id, sequence_number=str(raw["SequenceNumber"]),
                 partition_key=raw.get("PartitionKey", ""), data=bytes(raw.get("Data", b"")),
-                arrival=_arrival_seconds(raw.get("ApproximateArrivalTimestamp")))
+                arrival=arrival_seconds(raw.get("ApproximateArrivalTimestamp")))
             result.records.append(record)
             nbytes += record_size(record.data, record.partition_key)
             last_sequence = record.sequence_number

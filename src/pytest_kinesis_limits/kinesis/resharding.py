@@ -346,6 +346,7 @@ def run_scenario(
     require_null_iterator: bool = True,
     read_options: dict[str, Any] | None = None,
     transitions: Transitions | None = None,
+    read: Callable[[Any, str], ReadResult] | None = None,
 ) -> ReshardResult:
     """Run ``scenario`` on the existing ACTIVE ``stream`` and return what happened (never raises on a finding).
 
@@ -356,6 +357,8 @@ def run_scenario(
     (live: the run's ledger of the account's streams in transition) gives the reshard a slot from its call until the
     stream is ACTIVE again: SplitShard and MergeShards count toward the account's five (API_MergeShards.html), so
     that the run's other workers cannot get the reshard refused for a reason that is not this scenario's.
+    ``read(control_client, stream)`` reads the stream back instead of the polling reader (an enhanced fan-out
+    consumer's: :func:`.fan_out_reader.read_stream_fan_out`); the continuity checks are the same.
     """
     result = ReshardResult(scenario, stream)
     log = AttemptLog(write_client)
@@ -416,8 +419,8 @@ def run_scenario(
     result.wall_s["write"] = time.perf_counter() - wall
 
     wall = time.perf_counter()
-    result.read = read_stream(control_client, stream, clock=clock, require_null_iterator=require_null_iterator,
-                              **(read_options or {}))
+    result.read = read(control_client, stream) if read is not None else read_stream(
+        control_client, stream, clock=clock, require_null_iterator=require_null_iterator, **(read_options or {}))
     result.wall_s["read"] = time.perf_counter() - wall
 
     wall = time.perf_counter()

@@ -464,7 +464,11 @@ def read_records(kinesis_client: BaseClient, kinesis_clock: Clock, kinesis_setti
 
     Reads all shards from TRIM_HORIZON until caught up (a ``kinesis_shared_stream`` lease: from where the stream
     stood when the lease began); ``options`` go to :func:`pytest_kinesis_limits.kinesis.reader.read_stream`.
+    ``read_records(stream, consumer=make_consumer(stream))`` reads through enhanced fan-out instead (SubscribeToShard,
+    renewed, following child shards: :func:`pytest_kinesis_limits.kinesis.fan_out_reader.read_stream_fan_out`), with
+    the same result.
     """
+    from pytest_kinesis_limits.kinesis.fan_out_reader import read_stream_fan_out
     from pytest_kinesis_limits.kinesis.reader import read_stream
 
     def read(stream: Any, **options: Any) -> list[ReadRecord]:
@@ -472,7 +476,12 @@ def read_records(kinesis_client: BaseClient, kinesis_clock: Clock, kinesis_setti
         lease = stream if hasattr(stream, "note_read") else None  # a shared stream's lease: what came after it began
         if lease is not None:
             options.setdefault("start_after", lease.after)
-        records = read_stream(kinesis_client, name, clock=kinesis_clock, **options).records
+        consumer = options.pop("consumer", None)
+        if consumer is not None:
+            records = read_stream_fan_out(kinesis_client, name, getattr(consumer, "arn", consumer),
+                                          clock=kinesis_clock, **options).records
+        else:
+            records = read_stream(kinesis_client, name, clock=kinesis_clock, **options).records
         if lease is not None and options["start_after"] == lease.after:
             lease.note_read(records)
         return records
