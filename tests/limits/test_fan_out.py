@@ -10,10 +10,12 @@ Plain moto registers any number of consumers, ACTIVE at once: the family is a st
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
 from botocore.exceptions import ClientError, EventStreamError
+from botocore.parsers import ResponseParserError
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.kinesis import consumers
@@ -40,6 +42,60 @@ RESHARDS = {name: Scenario(f"fan-out-{name}", shards, reshard, records_per_tick=
 
 def verdict(ok: bool) -> str:
     return "pass" if ok else "fail"
+
+
+#: What each test measures: where a backend lacks an operation, the cell of that limit says ``unsupported``.
+MEASURES = {
+    "test_fan_out_consumers_per_stream": limits.FAN_OUT_CONSUMERS_PER_STREAM,
+    "test_fan_out_consumers_creating_at_once": limits.FAN_OUT_CONSUMERS_CREATING,
+    "test_fan_out_consumers_each_read_2_mib_per_s_beside_a_polling_reader": limits.FAN_OUT_CONSUMER_READ_BYTES_PER_S,
+    "test_fan_out_resubscribe_within_5_s_is_refused_and_later_takes_over": limits.FAN_OUT_RESUBSCRIBE_S,
+    "test_fan_out_subscription_ends_after_5_minutes_and_resumes_losing_nothing": limits.FAN_OUT_SUBSCRIPTION_S,
+    "test_fan_out_consumer_reads_across_a_reshard": limits.RESHARD_LOST_RECORDS,
+}
+#: A backend's answer to an operation it does not have (kinesalite: RegisterStreamConsumer, SubscribeToShard).
+UNKNOWN_OPERATION = "UnknownOperationException"
+
+
+def unsupported(request, record_measurement, exc: ClientError):
+    """The backend has no such operation: ``unsupported`` (recorded, then skipped), not a failure of the limit."""
+    operation = exc.operation_name
+    record_measurement(MEASURES[request.node.originalname], None, verdict="unsupported",
+                       detail=f"this backend has no {operation} ({refusal(exc)})")
+    pytest.skip(f"unsupported by this backend: {operation} answered {UNKNOWN_OPERATION}")
+
+
+@pytest.fixture
+def make_consumer(make_consumer, record_measurement, request):
+    """The plugin's ``make_consumer``; a backend without RegisterStreamConsumer makes the test ``unsupported``."""
+
+    def make(*args, **kwargs):
+        try:
+            return make_consumer(*args, **kwargs)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == UNKNOWN_OPERATION:
+                unsupported(request, record_measurement, exc)
+            raise
+
+    return make
+
+
+@contextlib.contextmanager
+def parsed_or_fail(record_measurement, limit):
+    """An answer botocore cannot parse as SubscribeToShard's event stream is the backend's gap: a FAIL of ``limit``
+    with the reason (a cell of the conformance matrix), never an ERROR; a backend without SubscribeToShard makes the
+    test ``unsupported``."""
+    try:
+        yield
+    except ResponseParserError as exc:
+        record_measurement(limit, None, verdict="fail",
+                           detail=f"SubscribeToShard's answer is not an event stream botocore can parse: {exc}")
+        pytest.fail(f"SubscribeToShard's answer cannot be parsed: {exc}", pytrace=False)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != UNKNOWN_OPERATION:
+            raise
+        record_measurement(limit, None, verdict="unsupported", detail=f"this backend has no {exc.operation_name}")
+        pytest.skip(f"unsupported by this backend: {exc.operation_name} answered {UNKNOWN_OPERATION}")
 
 
 def refusal(exc: ClientError) -> str:
@@ -154,7 +210,15 @@ def test_fan_out_consumers_each_read_2_mib_per_s_beside_a_polling_reader(
     consumers_ = [make_consumer(kinesis_stream) for _ in range(2)]
     samples: dict[str, list[tuple[float, int]]] = {c.name: [] for c in consumers_}
 
+    errors: list[BaseException] = []
+
     def consume(consumer) -> None:
+        try:
+            read_pushed(consumer)
+        except BaseException as exc:  # noqa: BLE001 - judged after the threads end
+            errors.append(exc)
+
+    def read_pushed(consumer) -> None:
         events = kinesis_client.subscribe_to_shard(ConsumerARN=consumer.arn, ShardId="shardId-000000000000",
                                                    StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
         got = 0
@@ -182,6 +246,9 @@ def test_fan_out_consumers_each_read_2_mib_per_s_beside_a_polling_reader(
         thread.start()
     for thread in threads:
         thread.join()
+    with parsed_or_fail(record_measurement, CONSUMER_BYTES):
+        for error in errors:
+            raise error
     tolerance = kinesis_settings.effective_rate_tolerance
     cap = CONSUMER_BYTES.value
     rates = {name: _per_second(s, full_seconds) for name, s in samples.items()}
@@ -218,7 +285,8 @@ def test_fan_out_resubscribe_within_5_s_is_refused_and_later_takes_over(kinesis_
         return kinesis_client_no_retry.subscribe_to_shard(ConsumerARN=consumer.arn, ShardId=shard,
                                                           StartingPosition=position)["EventStream"]
 
-    first = iter(subscribe())
+    with parsed_or_fail(record_measurement, limits.FAN_OUT_RESUBSCRIBE_S):
+        first = iter(subscribe())
     succeeded = kinesis_clock.now()
     next(first)
     kinesis_clock.sleep(2.0)  # within the 5 s, and after the one call a second
@@ -285,8 +353,14 @@ def test_fan_out_subscription_ends_after_5_minutes_and_resumes_losing_nothing(
     got: list[str] = []
     subscribed = kinesis_clock.now()
     continuation = None
-    events = kinesis_client.subscribe_to_shard(ConsumerARN=consumer.arn, ShardId=shard,
-                                               StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+    try:
+        with parsed_or_fail(record_measurement, limits.FAN_OUT_SUBSCRIPTION_S):
+            events = kinesis_client.subscribe_to_shard(ConsumerARN=consumer.arn, ShardId=shard,
+                                                       StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+    finally:
+        if "events" not in locals():
+            stop.set()
+            producer.join()
     for event in events:
         body = event["SubscribeToShardEvent"]
         got += [r["Data"].decode() for r in body["Records"]]
@@ -328,10 +402,11 @@ def test_fan_out_consumer_reads_across_a_reshard(name, make_stream, make_consume
     scenario = scenario.bounded_by(kinesis_fidelity.config.updating_seconds if kinesis_fidelity else None)
     stream = make_stream(shard_count=scenario.shards)
     consumer = make_consumer(stream)
-    result = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
-                          stream=stream.name, clock=kinesis_clock, transitions=kinesis_transitions,
-                          read=lambda client, name_: read_stream_fan_out(client, name_, consumer.arn,
-                                                                         clock=kinesis_clock))
+    with parsed_or_fail(record_measurement, limits.RESHARD_LOST_RECORDS):
+        result = run_scenario(scenario, write_client=kinesis_client_no_retry, control_client=kinesis_client,
+                              stream=stream.name, clock=kinesis_clock, transitions=kinesis_transitions,
+                              read=lambda client, name_: read_stream_fan_out(client, name_, consumer.arn,
+                                                                             clock=kinesis_clock))
     c = result.continuity
     assert c is not None
     counts = result.counts()
