@@ -124,3 +124,33 @@ def test_an_interrupted_worker_is_counted_once() -> None:
     hooks.pytest_testnodedown(node, "keyboard-interrupt")
     hooks.pytest_testnodedown(other, None)
     assert sorted(hooks.worker_usage) == ["gw0", "gw1"]
+
+
+def test_a_consumer_counts_its_streams_shard_hours_while_registered_and_what_it_may_retrieve(metered):
+    """Enhanced fan-out is billed per consumer-shard-hour: the consumer's stream's open shards while it is
+    registered; its retrieval is counted as every byte the stream took (an upper estimate)."""
+    meter, clock, client = metered
+    client.create_stream(StreamName="s5", ShardCount=2)
+    arn = client.describe_stream_summary(StreamName="s5")["StreamDescriptionSummary"]["StreamARN"]
+    client.put_record(StreamName="s5", Data=b"x" * 999, PartitionKey="k")
+    consumer = client.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]
+    clock.advance(1800)
+    client.deregister_stream_consumer(ConsumerARN=consumer["ConsumerARN"])
+    clock.advance(1800)  # deregistered: no longer counted
+    totals = meter.totals()
+    assert totals["consumers"] == 1
+    assert totals["consumer_shard_hours"] == pytest.approx(1.0)  # 2 shards x half an hour
+    assert totals["efo_bytes"] == 1000
+    cost = pricing.cost(totals, "us-east-1")
+    assert {line[0] for line in cost.lines} >= {"kinesis.efo_consumer_shard_hour", "kinesis.efo_gb_retrieved"}
+
+
+def test_a_deleted_stream_ends_its_consumers(metered):
+    meter, clock, client = metered
+    client.create_stream(StreamName="s6", ShardCount=1)
+    arn = client.describe_stream_summary(StreamName="s6")["StreamDescriptionSummary"]["StreamARN"]
+    client.register_stream_consumer(StreamARN=arn, ConsumerName="c")
+    clock.advance(3600)
+    client.delete_stream(StreamName="s6", EnforceConsumerDeletion=True)
+    clock.advance(7200)
+    assert meter.totals()["consumer_shard_hours"] == pytest.approx(1.0)

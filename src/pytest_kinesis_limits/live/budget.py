@@ -78,7 +78,9 @@ class PlanRecorder:
                               shards=s.initial_shards, on_demand=s.on_demand,
                               max_record_size_kib=s.max_record_size_kib, poolable=s.by_fixture)
                      for s in sorted(streams, key=lambda s: s.created) if start <= s.created <= now]
-        totals = usage_mod.summarize(streams, others, meter.counts.get(nodeid, {}), now)
+        consumers = [c for c in meter.consumers.values() if c.owner == nodeid]
+        totals = usage_mod.summarize(streams, others, meter.counts.get(nodeid, {}), now, consumers,
+                                     list(meter.streams.values()))
         shared_made = {}
         for key, seconds in made_shared.items():
             kind = "stream"

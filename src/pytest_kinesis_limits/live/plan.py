@@ -311,7 +311,7 @@ RESOURCES = (("streams", "streams"), ("shards", "shards"), ("delivery_streams", 
              ("roles", "roles"), ("search_domains", "domains"))
 #: The quantities that cost money (pricing.cost's keys).
 COSTED = ("shard_hours", "put_payload_units", "on_demand_stream_hours", "on_demand_bytes", "firehose_billed_bytes",
-          "search_instance_hours")
+          "search_instance_hours", "consumer_shard_hours", "efo_bytes")
 
 
 @dataclass

@@ -54,6 +54,8 @@ SRC_FIREHOSE_ROUNDING = ("AWS's Firehose pricing page, quoted in www.shigemk2.co
 SRC_OD_US = ("the Kinesis pricing page's on-demand example figures as copied in public repositories (us-east-1: "
              "0.04 USD per stream-hour, 0.08 USD per GB written)")
 SRC_OS_CATALOGUE = "limits catalogue price.opensearch.t3_small_search (36 mUSD/hour, us-east-1)"
+SRC_EFO_COPY = ("infracost's AWS price-list test output for aws_kinesis_stream (us-east-1 and us-east-2): 'Enhanced Fan Out "
+                "(EFO) 100 consumer-shard hour $1.50', 'Enhanced Fan Out (EFO) Data retrieval 100 GB $1.30'")
 READ = "2026-11-29"
 
 SHARD_HOUR_RULE = (
@@ -86,6 +88,8 @@ ITEMS = {
     "kinesis.on_demand_gb_written": "GB written to an on-demand stream",
     "firehose.gb_ingested": "GB ingested by Firehose (records in 5 KB steps)",
     "opensearch.t3_small_search_hour": "t3.small.search instance-hour",
+    "kinesis.efo_consumer_shard_hour": "enhanced fan-out consumer-shard-hour",
+    "kinesis.efo_gb_retrieved": "GB retrieved through enhanced fan-out",
 }
 
 PRICES: tuple[Price, ...] = (
@@ -100,6 +104,10 @@ PRICES: tuple[Price, ...] = (
           verified=False, note="first tier; a third-party copy only"),
     Price("opensearch.t3_small_search_hour", "us-east-1", 0.036, "USD/instance-hour",
           f"{SRC_OS_PRICING}; {SRC_OS_CATALOGUE}", READ, note="plus about 10 GiB of gp3 storage (under 0.01 USD/day)"),
+    Price("kinesis.efo_consumer_shard_hour", "us-east-1", 0.015, "USD/consumer-shard-hour",
+          f"{SRC_KDS_PRICING}; {SRC_EFO_COPY}", "2026-12-06", verified=False, note="a third-party copy only"),
+    Price("kinesis.efo_gb_retrieved", "us-east-1", 0.013, "USD/GB", f"{SRC_KDS_PRICING}; {SRC_EFO_COPY}", "2026-12-06",
+          verified=False, note="a third-party copy only"),
     Price("kinesis.shard_hour", "eu-central-1", 0.018, "USD/shard-hour", f"{SRC_KDS_PRICING}; {SRC_EUC1_COPY}", READ),
     Price("kinesis.shard_hour", "ap-northeast-1", 0.0195, "USD/shard-hour", f"{SRC_KDS_PRICING}; {SRC_APN1_COPY}",
           READ),
@@ -174,7 +182,8 @@ class Cost:
 
 def cost(quantities: Mapping[str, float], region: str) -> Cost:
     """The cost of ``quantities`` (keys: ``shard_hours``, ``put_payload_units``, ``on_demand_stream_hours``,
-    ``on_demand_bytes``, ``firehose_billed_bytes``, ``search_instance_hours``) in ``region``."""
+    ``on_demand_bytes``, ``firehose_billed_bytes``, ``search_instance_hours``, ``consumer_shard_hours``,
+    ``efo_bytes``) in ``region``."""
     table = (
         ("shard_hours", "kinesis.shard_hour", 1.0, "shard-hours"),
         ("put_payload_units", "kinesis.put_payload_units", 1e-6, "M units"),
@@ -182,6 +191,8 @@ def cost(quantities: Mapping[str, float], region: str) -> Cost:
         ("on_demand_bytes", "kinesis.on_demand_gb_written", 1 / GB, "GB"),
         ("firehose_billed_bytes", "firehose.gb_ingested", 1 / GB, "GB"),
         ("search_instance_hours", "opensearch.t3_small_search_hour", 1.0, "instance-hours"),
+        ("consumer_shard_hours", "kinesis.efo_consumer_shard_hour", 1.0, "consumer-shard-hours"),
+        ("efo_bytes", "kinesis.efo_gb_retrieved", 1 / GB, "GB"),
     )
     lines = []
     for key, item, scale, unit in table:

@@ -1,5 +1,5 @@
-"""What a run used: streams and their shards over time, delivery streams, buckets, roles, search domains, PUT payload
-units and Firehose ingestion, metered from the run's own API calls.
+"""What a run used: streams and their shards over time, delivery streams, buckets, roles, search domains, enhanced
+fan-out consumers, PUT payload units and Firehose ingestion, metered from the run's own API calls.
 
 A :class:`UsageMeter` hooks botocore's events of the clients it is given (``before-parameter-build`` keeps the
 request's parameters, ``after-call`` reads the answer), so the same meter counts a live run, a run against an
@@ -9,6 +9,9 @@ make, change or remove something, and the writes, are hooked: a read costs nothi
 A shard counts from the call that opened it (CreateStream, or the reshard that made it) to the end of the typical
 window after the call that closed it (DeleteStream: ``lifecycle.stream.deleting_s``; a reshard's parents:
 ``lifecycle.stream.updating_s.reshard``), so what the meter counts is what a bill can hold (pricing.SHARD_HOUR_RULE).
+A consumer counts a consumer-shard-hour for every hour one of its stream's shards is open while it is registered
+(RegisterStreamConsumer to DeregisterStreamConsumer, or its stream's deletion). What it retrieves is counted as every
+byte its stream took, once per consumer (the meter does not see the event stream: an upper estimate).
 Each resource is owned by the test running when it was made (``owner``, a node id; "" for the session), or by a
 pool or shared fixture that says so (:meth:`UsageMeter.attribute`, :meth:`UsageMeter.sharing`).
 
@@ -33,7 +36,8 @@ PARAMS_KEY = "pytest_kinesis_limits.live.usage.params"
 #: The operations the meter hooks, per botocore service id.
 HOOKED = {
     "kinesis": ("CreateStream", "DeleteStream", "UpdateShardCount", "SplitShard", "MergeShards", "PutRecord",
-                "PutRecords", "DescribeStreamSummary", "DescribeStream"),
+                "PutRecords", "DescribeStreamSummary", "DescribeStream", "RegisterStreamConsumer",
+                "DeregisterStreamConsumer"),
     "firehose": ("CreateDeliveryStream", "DeleteDeliveryStream"),
     "s3": ("CreateBucket", "DeleteBucket"),
     "iam": ("CreateRole", "DeleteRole"),
@@ -76,6 +80,7 @@ class StreamUse:
     max_record_size_kib: int | None = None
     initial_shards: int = 0
     by_fixture: bool = False  # made by make_stream (a pool can make it ahead), not by the test's own call
+    bytes_written: int = 0  # data and keys of the records it took (what its consumers may retrieve)
 
     def open_spans(self) -> list[ShardSpan]:
         return [s for s in self.shards if s.end is None]
@@ -94,6 +99,26 @@ class ResourceUse:
     created: float
     shared: str | None = None
     deleted: float | None = None
+
+
+@dataclass
+class ConsumerUse:
+    """An enhanced fan-out consumer: its stream, who registered it, when, and when it was deregistered."""
+
+    stream: str
+    name: str
+    owner: str
+    created: float
+    deleted: float | None = None
+
+
+def _consumer_key(params: Mapping[str, Any]) -> tuple[str, str]:
+    """(stream, consumer) of a Register/DeregisterStreamConsumer request (by ARN, or stream ARN and name)."""
+    arn = str(params.get("ConsumerARN") or "")
+    if arn:  # arn:aws:kinesis:<region>:<account>:stream/<stream>/consumer/<name>:<created>
+        parts = arn.split("/")
+        return parts[1] if len(parts) > 3 else "", parts[-1].rsplit(":", 1)[0]
+    return _name_of(params), str(params.get("ConsumerName") or "")
 
 
 def _name_of(params: Mapping[str, Any]) -> str:
@@ -121,6 +146,7 @@ class UsageMeter:
         self.owner = ""  # the test running now (set by the plugin)
         self.streams: dict[str, StreamUse] = {}
         self.others: dict[tuple[str, str], ResourceUse] = {}
+        self.consumers: dict[tuple[str, str], ConsumerUse] = {}
         self.counts: dict[str, Counter[str]] = {}  # owner -> put_payload_units, records, firehose/on-demand bytes
         self.shared_costs: dict[str, float] = {}  # shared key -> seconds its making took
         self.uses: dict[str, set[str]] = {}  # owner -> shared keys it used
@@ -225,10 +251,20 @@ class UsageMeter:
                     use.deleted = now
                     for span in use.open_spans():
                         span.end = now + self.deleting_s
+                    for consumer in self.consumers.values():  # deleted with it (EnforceConsumerDeletion)
+                        if consumer.stream == use.name and consumer.deleted is None:
+                            consumer.deleted = now
             elif operation in ("UpdateShardCount", "SplitShard", "MergeShards"):
                 self._reshard(operation, params, now)
             elif operation in ("PutRecords", "PutRecord"):
                 self._writes(operation, params, parsed, owner)
+            elif operation == "RegisterStreamConsumer":
+                stream, name = _consumer_key(params)
+                self.consumers[(stream, name)] = ConsumerUse(stream=stream, name=name, owner=owner, created=now)
+            elif operation == "DeregisterStreamConsumer":
+                consumer = self.consumers.get(_consumer_key(params))
+                if consumer is not None and consumer.deleted is None:
+                    consumer.deleted = now
 
     def _create_stream(self, params: Mapping[str, Any], now: float, owner: str, shared: str | None) -> None:
         name = _name_of(params)
@@ -269,6 +305,8 @@ class UsageMeter:
             counts["put_payload_units"] += pricing.put_payload_units(size)
             if "SequenceNumber" not in answer:
                 continue
+            if use is not None:
+                use.bytes_written += size
             if fed:
                 counts["firehose_billed_bytes"] += pricing.firehose_billed_bytes(size)
             if use is not None and use.on_demand:
@@ -305,22 +343,38 @@ class UsageMeter:
             for owner, counter in self.counts.items():
                 if owners is None or owner in owners:
                     counts.update(counter)
-        return summarize(streams, others, counts, now)
+            consumers = [c for c in self.consumers.values() if owners is None or c.owner in owners]
+            all_streams = list(self.streams.values())
+        return summarize(streams, others, counts, now, consumers, all_streams)
 
     def to_json(self) -> dict[str, Any]:
         """Everything the meter holds (an xdist worker hands it to the controller; the report keeps totals)."""
         with self._lock:
             return {"now": self.clock.now(), "streams": [asdict(s) for s in self.streams.values()],
                     "others": [asdict(o) for o in self.others.values()],
+                    "consumers": [asdict(c) for c in self.consumers.values()],
                     "counts": {owner: dict(c) for owner, c in self.counts.items()},
                     "shared_costs": dict(self.shared_costs),
                     "uses": {owner: sorted(keys) for owner, keys in self.uses.items()}}
 
 
+def _consumer_shard_seconds(consumer: ConsumerUse, streams: Mapping[str, StreamUse], now: float) -> float:
+    """Seconds of the consumer's stream's shards while it was registered."""
+    use = streams.get(consumer.stream)
+    if use is None:
+        return 0.0
+    ended = now if consumer.deleted is None else consumer.deleted
+    return sum(max(0.0, min(ended, now if s.end is None else s.end) - max(consumer.created, s.start))
+               for s in use.shards)
+
+
 def summarize(streams: list[StreamUse], others: list[ResourceUse], counts: Mapping[str, float],
-              now: float) -> dict[str, float]:
+              now: float, consumers: list[ConsumerUse] | tuple[ConsumerUse, ...] = (),
+              all_streams: list[StreamUse] | None = None) -> dict[str, float]:
     """Totals of some uses: counts per kind, shards opened, shard-seconds (and their metered and whole-hour
-    shard-hours), search-domain instance-hours (whole hours, each domain), writes and ingestion."""
+    shard-hours), search-domain instance-hours (whole hours, each domain), enhanced fan-out consumers (their
+    consumer-shard-hours and, as an upper estimate, retrieval), writes and ingestion. ``all_streams``: where the
+    consumers' streams are found (default ``streams``)."""
     spans = [(s.start, now if s.end is None else s.end) for use in streams for s in use.shards]
     totals: dict[str, float] = {
         "streams": len(streams),
@@ -337,6 +391,11 @@ def summarize(streams: list[StreamUse], others: list[ResourceUse], counts: Mappi
                                           for o in others if o.kind == "search-domain")
     for key in ("records", "put_payload_units", "firehose_billed_bytes", "on_demand_bytes"):
         totals[key] = int(counts.get(key, 0))
+    by_name = {s.name: s for s in (streams if all_streams is None else all_streams)}
+    totals["consumers"] = len(consumers)
+    totals["consumer_shard_hours"] = round(sum(pricing.metered_hours(_consumer_shard_seconds(c, by_name, now))
+                                               for c in consumers), 6)
+    totals["efo_bytes"] = sum(by_name[c.stream].bytes_written for c in consumers if c.stream in by_name)
     return totals
 
 
@@ -348,6 +407,11 @@ def load(data: Mapping[str, Any]) -> tuple[list[StreamUse], list[ResourceUse], d
     return streams, others, counts
 
 
+def load_consumers(data: Mapping[str, Any]) -> list[ConsumerUse]:
+    """The consumers of a :meth:`UsageMeter.to_json` document."""
+    return [ConsumerUse(**c) for c in data.get("consumers", [])]
+
+
 def merge_totals(documents: list[Mapping[str, Any]]) -> dict[str, Any]:
     """What several meters (an xdist run's workers) used: ``totals`` and the same per ``families`` (by the owner's
     family), each document's open shards counted until its own ``now``."""
@@ -355,11 +419,12 @@ def merge_totals(documents: list[Mapping[str, Any]]) -> dict[str, Any]:
     totals: Counter[str] = Counter()
     for document in documents:
         streams, others, counts = load(document)
+        consumers = load_consumers(document)
         now = float(document.get("now", 0.0))
-        owners = {s.owner for s in streams} | {o.owner for o in others} | set(counts)
+        owners = {s.owner for s in streams} | {o.owner for o in others} | set(counts) | {c.owner for c in consumers}
         for owner in owners:
             part = summarize([s for s in streams if s.owner == owner], [o for o in others if o.owner == owner],
-                             counts.get(owner, Counter()), now)
+                             counts.get(owner, Counter()), now, [c for c in consumers if c.owner == owner], streams)
             families.setdefault(family_of(owner), Counter()).update(part)
             totals.update(part)
     rounded = {k: round(v, 6) for k, v in totals.items()}
@@ -381,5 +446,5 @@ def family_of(owner: str) -> str:
     return stem[5:] if stem.startswith("test_") else stem
 
 
-__all__ = ["KINDS", "ResourceUse", "ShardSpan", "StreamUse", "UsageMeter", "family_of", "load", "merge_totals",
-           "summarize"]
+__all__ = ["KINDS", "ConsumerUse", "ResourceUse", "ShardSpan", "StreamUse", "UsageMeter", "family_of", "load",
+           "load_consumers", "merge_totals", "summarize"]
