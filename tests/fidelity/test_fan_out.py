@@ -150,3 +150,38 @@ def test_the_fan_out_reader_reads_what_the_polling_reader_reads_across_a_split(k
         [(r.shard_id, r.sequence_number, r.data) for r in polled.records]
     assert len(pushed.records) == 200 and pushed.shard_order == polled.shard_order
     assert pushed.shards[SHARD].end_reason.startswith("ChildShards")
+
+
+def test_subscribe_to_shard_over_http_streams_as_it_is_made() -> None:
+    """The same SubscribeToShard through moto's server (``serve``, ``kinesis_endpoint``): events arrive over HTTP as
+    the layer makes them, on the wall clock, a record written after the subscription began included."""
+    import time
+
+    import boto3
+    import moto  # noqa: F401 - the server serves moto's backends of this process
+
+    from pytest_kinesis_limits.clock import RealClock
+    from pytest_kinesis_limits.fidelity import FidelityConfig
+    from pytest_kinesis_limits.fidelity.endpoint_server import EndpointServer
+    from pytest_kinesis_limits.fidelity.offline import activate_all
+
+    with EndpointServer() as server, activate_all(RealClock(), FidelityConfig().scale_lifecycle(0)):
+        client = boto3.client("kinesis", region_name="us-east-1", endpoint_url=server.url,
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        client.create_stream(StreamName="over-http", ShardCount=1)
+        arn = client.describe_stream_summary(StreamName="over-http")["StreamDescriptionSummary"]["StreamARN"]
+        consumer = client.register_stream_consumer(StreamARN=arn, ConsumerName="c")["Consumer"]["ConsumerARN"]
+        client.put_record(StreamName="over-http", Data=b"before", PartitionKey="k")
+        stream = client.subscribe_to_shard(ConsumerARN=consumer, ShardId=SHARD,
+                                           StartingPosition={"Type": "TRIM_HORIZON"})["EventStream"]
+        got, started = [], time.monotonic()
+        for event in stream:
+            got += [r["Data"] for r in event["SubscribeToShardEvent"]["Records"]]
+            if got == [b"before"]:
+                client.put_record(StreamName="over-http", Data=b"after", PartitionKey="k")
+            if len(got) == 2:
+                break
+        stream.close()
+        client.delete_stream(StreamName="over-http", EnforceConsumerDeletion=True)
+        assert got == [b"before", b"after"]
+        assert 0.9 <= time.monotonic() - started < 10  # the second event a second later, on the wall clock

@@ -88,7 +88,7 @@ ITEMS = {
     "kinesis.on_demand_gb_written": "GB written to an on-demand stream",
     "firehose.gb_ingested": "GB ingested by Firehose (records in 5 KB steps)",
     "opensearch.t3_small_search_hour": "t3.small.search instance-hour",
-    "kinesis.efo_consumer_shard_hour": "enhanced fan-out consumer-shard-hour",
+    "kinesis.efo_consumer_shard_hour": "enhanced fan-out consumer-shard-hour (EFO shard-hour)",
     "kinesis.efo_gb_retrieved": "GB retrieved through enhanced fan-out",
 }
 
@@ -104,7 +104,7 @@ PRICES: tuple[Price, ...] = (
           verified=False, note="first tier; a third-party copy only"),
     Price("opensearch.t3_small_search_hour", "us-east-1", 0.036, "USD/instance-hour",
           f"{SRC_OS_PRICING}; {SRC_OS_CATALOGUE}", READ, note="plus about 10 GiB of gp3 storage (under 0.01 USD/day)"),
-    Price("kinesis.efo_consumer_shard_hour", "us-east-1", 0.015, "USD/consumer-shard-hour",
+    Price("kinesis.efo_consumer_shard_hour", "us-east-1", 0.015, "USD/EFO shard-hour",
           f"{SRC_KDS_PRICING}; {SRC_EFO_COPY}", "2026-12-06", verified=False, note="a third-party copy only"),
     Price("kinesis.efo_gb_retrieved", "us-east-1", 0.013, "USD/GB", f"{SRC_KDS_PRICING}; {SRC_EFO_COPY}", "2026-12-06",
           verified=False, note="a third-party copy only"),
@@ -191,7 +191,7 @@ def cost(quantities: Mapping[str, float], region: str) -> Cost:
         ("on_demand_bytes", "kinesis.on_demand_gb_written", 1 / GB, "GB"),
         ("firehose_billed_bytes", "firehose.gb_ingested", 1 / GB, "GB"),
         ("search_instance_hours", "opensearch.t3_small_search_hour", 1.0, "instance-hours"),
-        ("consumer_shard_hours", "kinesis.efo_consumer_shard_hour", 1.0, "consumer-shard-hours"),
+        ("consumer_shard_hours", "kinesis.efo_consumer_shard_hour", 1.0, "EFO shard-hours"),
         ("efo_bytes", "kinesis.efo_gb_retrieved", 1 / GB, "GB"),
     )
     lines = []
