@@ -1,4 +1,5 @@
-"""Command line: ``pytest-kinesis-limits serve``, ``sweep``, ``limits``, ``emulator``, ``conformance``, ``matrix``, ``plot``.
+"""Command line: ``pytest-kinesis-limits serve``, ``sweep``, ``limits``, ``policy``, ``emulator``, ``conformance``,
+``matrix``, ``plot``.
 
 ``serve`` runs moto's server (every service moto has) on loopback with the offline fidelity layer (a Kinesis-like endpoint for
 ``pytest --aws-endpoint-url``), and the search destination's stand-in index on a second loopback port. ``sweep`` finds resources this tool tagged (``created-by``) that a killed
@@ -186,6 +187,15 @@ def _limits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy(args: argparse.Namespace) -> int:
+    import json
+
+    from pytest_kinesis_limits.live.permissions import policy
+
+    sys.stdout.write(json.dumps(policy(args.prefix), indent=2) + "\n")
+    return 0
+
+
 def _emulator(args: argparse.Namespace) -> int:
     from pytest_kinesis_limits.emulators import EmulatorError, running
 
@@ -285,7 +295,7 @@ def _checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from pytest_kinesis_limits.settings import parse_profile, parse_region, parse_scale, parse_url
+    from pytest_kinesis_limits.settings import parse_prefix, parse_profile, parse_region, parse_scale, parse_url
 
     parser = argparse.ArgumentParser(prog="pytest-kinesis-limits", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -321,6 +331,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep.set_defaults(run=_sweep)
     catalogue = commands.add_parser("limits", help="print the limits catalogue as Markdown (docs/limits.md)")
     catalogue.set_defaults(run=_limits)
+    policy = commands.add_parser("policy", help="print the least-privilege IAM policy a live run needs (JSON)",
+                                 description="The IAM policy a live run needs, scoped to resources named with "
+                                             "--prefix (docs/permissions.md).")
+    policy.add_argument("--prefix", type=_checked(parse_prefix), default="pkl",
+                        help="the runs' --kinesis-prefix (default pkl)")
+    policy.set_defaults(run=_policy)
     from pytest_kinesis_limits.emulators import EMULATORS
 
     emulator = commands.add_parser("emulator", help="install (npm) and start a Kinesis emulator on 127.0.0.1 "

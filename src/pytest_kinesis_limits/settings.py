@@ -254,6 +254,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("clock", "--kinesis-clock", "offline only: 'simulated' runs the offline layer on a simulated clock that "
          "time.sleep, botocore retries and waiters in the tests move at once (deterministic, fast); 'real' runs it "
          "on the wall clock", parse_choice("simulated", "real"), default="simulated", metavar="simulated|real"),
+    Spec("check_permissions", "--kinesis-check-permissions", "live runs: before anything is made, ask IAM "
+         "(SimulatePrincipalPolicy) whether the caller may call every action the suite uses on resources named with "
+         "--kinesis-prefix, and stop naming each one it may not (the policy: 'pytest-kinesis-limits policy')",
+         parse_bool, default=False, flag=True),
     Spec("search_domain", "--kinesis-search-domain", "live runs: let the tests marked kinesis_search_domain (the "
          "search_index family) create an OpenSearch Service domain, which takes 15-30 minutes and is billed per "
          "hour; without it they are skipped live (offline and against an endpoint they always run)", parse_bool,
@@ -304,6 +308,7 @@ class Settings:
     fidelity: str = "on"
     keep_resources: bool = False
     prefix: str = "pkl"
+    check_permissions: bool = False
     timeout: float | None = None
     report: str | None = None
     rate_tolerance: float | None = None

@@ -78,3 +78,14 @@ def test_the_moto_range_is_said_the_same_everywhere() -> None:
         assert f"`{spelled}`" in page.read_text(encoding="utf-8"), f"{page.name} does not say moto `{spelled}`"
     locked = re.search(r"^moto==(\S+)$", (top / "constraints.txt").read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert locked and Version(locked.group(1)) in moto.specifier
+
+
+def test_permissions_page_holds_the_policy() -> None:
+    import json
+
+    from pytest_kinesis_limits.live.permissions import policy
+
+    text = (DOCS / "permissions.md").read_text(encoding="utf-8")
+    block = text.rsplit("```json\n", 1)[1].split("```", 1)[0]
+    assert json.loads(block) == policy(), ("docs/permissions.md is stale: regenerate its policy with "
+                                           "`pytest-kinesis-limits policy`")

@@ -127,14 +127,40 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(MeasurementCollector(config), "kinesis-limits-measurements")
     config.stash[METER_KEY] = None
     config.stash[USAGE_KEY] = None
+    if settings.offline and settings.check_permissions and not only_informational(config):
+        raise pytest.UsageError(
+            f"--kinesis-check-permissions (from {settings.source_of('check_permissions')}) checks an AWS account's IAM "
+            "before a live run, and this run is offline. Fix: add --live (or --aws-endpoint-url), or drop it.")
     if settings.offline or only_informational(config):
         return
     from pytest_kinesis_limits.backends import PreflightError, preflight
 
     try:
-        config.stash[BACKEND_KEY] = preflight(settings)
+        config.stash[BACKEND_KEY] = backend = preflight(settings)
     except PreflightError as exc:
         raise pytest.UsageError(f"pytest-kinesis-limits {settings.backend_kind} preflight: {exc}") from None
+    if settings.check_permissions and not is_worker(config):
+        _check_permissions(backend, settings)
+
+
+def _check_permissions(backend: Backend, settings: Settings) -> None:
+    """``--kinesis-check-permissions``: IAM's simulation of every action the suite uses, before anything is made."""
+    from pytest_kinesis_limits.live.permissions import PermissionCheckError, denied_actions
+
+    where = f"pytest-kinesis-limits {settings.backend_kind} preflight"
+    if not backend.arn or not backend.account_id:
+        raise pytest.UsageError(f"{where}: --kinesis-check-permissions needs the caller's identity, and this backend "
+                                "answered no STS GetCallerIdentity. Fix: drop --kinesis-check-permissions here.")
+    try:
+        denied = denied_actions(backend.client("iam"), backend.arn, settings.prefix, backend.region,
+                                backend.account_id)
+    except PermissionCheckError as exc:
+        raise pytest.UsageError(f"{where}: the permissions could not be checked: {exc}") from None
+    if denied:
+        raise pytest.UsageError(
+            f"{where}: {backend.arn} may not call {len(denied)} action(s) the suite uses on resources named "
+            f"{settings.prefix}-*: {', '.join(denied)}. Nothing was made. Fix: attach the policy "
+            f"'pytest-kinesis-limits policy --prefix {settings.prefix}' prints (docs/permissions.md)")
 
 
 def _plan_offline(config: pytest.Config, settings: Settings) -> Settings:
