@@ -326,3 +326,21 @@ def test_objects_s3_would_not_delete_are_named_not_hidden() -> None:
 
     with pytest.raises(RuntimeError, match=r"s3://b: 1 object\(s\) could not be deleted.*k1 \(AccessDenied"):
         resources.delete_bucket(S3(), "b")
+
+
+def test_consumers_of_a_run_are_deregistered_also_on_a_stream_of_the_users(aws) -> None:
+    """make_consumer may register on the user's own stream: sweep finds such a consumer (moto has no
+    ListTagsForResource: by its name's run), deregisters it, and leaves the user's stream and consumer alone."""
+    kinesis = aws["us-east-1"]["kinesis"]
+    kinesis.create_stream(StreamName="users-stream", ShardCount=1)
+    arn = kinesis.describe_stream_summary(StreamName="users-stream")["StreamDescriptionSummary"]["StreamARN"]
+    ours = kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="pkl-01020500aaaa-gw0-c1")["Consumer"]
+    kinesis.register_stream_consumer(StreamARN=arn, ConsumerName="users-consumer")
+    found = [f for f in find_tagged(_backend("us-east-1")) if f.kind == "consumer"]
+    assert [(f.name, f.run_id) for f in found] == [(ours["ConsumerARN"], "01020500aaaa")]
+    plan = plan_sweep(found, region="us-east-1", run_id="01020500aaaa")
+    deleted, failures = sweep.delete_planned(_backend("us-east-1"), plan)
+    assert [f.kind for f in deleted] == ["consumer"] and not failures
+    left = [c["ConsumerName"] for c in kinesis.list_stream_consumers(StreamARN=arn)["Consumers"]]
+    assert left == ["users-consumer"]
+    assert kinesis.describe_stream_summary(StreamName="users-stream")  # the user's stream stays

@@ -71,9 +71,16 @@ def policy(prefix: str = "pkl") -> dict[str, Any]:
                 "kinesis:GetRecords", "kinesis:SplitShard", "kinesis:MergeShards", "kinesis:UpdateShardCount",
                 "kinesis:RegisterStreamConsumer", "kinesis:DeregisterStreamConsumer",
                 "kinesis:DescribeStreamConsumer", "kinesis:ListStreamConsumers", "kinesis:SubscribeToShard",
-                "kinesis:TagResource"],
+                "kinesis:TagResource", "kinesis:ListTagsForResource"],
              "Resource": [f"arn:aws:kinesis:*:*:stream/{name}", f"arn:aws:kinesis:*:*:stream/{name}/consumer/*"]},
             {"Sid": "KinesisListing", "Effect": "Allow", "Action": ["kinesis:ListStreams"], "Resource": "*"},
+            # sweep reads the consumers of every stream of the region (make_consumer may use a stream of the user's)
+            # and deregisters the run's, which are named with the prefix.
+            {"Sid": "ConsumersOfTheRunOnAnyStream", "Effect": "Allow", "Action": ["kinesis:ListStreamConsumers"],
+             "Resource": "arn:aws:kinesis:*:*:stream/*"},
+            {"Sid": "ConsumersOfTheRunByName", "Effect": "Allow", "Action": [
+                "kinesis:ListTagsForResource", "kinesis:DeregisterStreamConsumer"],
+             "Resource": f"arn:aws:kinesis:*:*:stream/*/consumer/{name}"},
             {"Sid": "FirehoseOfTheRun", "Effect": "Allow", "Action": [
                 "firehose:CreateDeliveryStream", "firehose:DeleteDeliveryStream", "firehose:DescribeDeliveryStream",
                 "firehose:UpdateDestination", "firehose:TagDeliveryStream", "firehose:ListTagsForDeliveryStream"],

@@ -3,7 +3,9 @@
 Rules, in the order they are applied (each has a test in ``tests/unit/test_sweep.py``):
 
 1. **Ours only.** Only resources tagged ``created-by=pytest-kinesis-limits`` are ever touched (and, with a run id,
-   only that run's, by its ``run-id`` tag).
+   only that run's, by its ``run-id`` tag). Enhanced fan-out consumers are read on every stream of the region (a
+   test may register one on a stream of the user's); where a backend cannot list a consumer's tags, one named as
+   ``make_consumer`` names them (``<prefix>-<run id>-<worker>-c<n>``) is taken as tagged with that run.
 2. **Finished runs only.** A run is swept only when its newest resource is older than ``older_than_s``
    (``sweep --older-than``, default 2 h), by the services' own creation timestamps (``StreamCreationTimestamp``,
    ``CreateTimestamp``, ``CreationDate``, ``CreateDate``): a session that is still running keeps making
@@ -14,7 +16,7 @@ Rules, in the order they are applied (each has a test in ``tests/unit/test_sweep
    ``region`` tag names this region, or, for a role without that tag, when its run has a stream or delivery
    stream swept here.
 4. **Order.** Delivery streams first, each waited for until it is gone (its last flush writes to the bucket and
-   search domain), then OpenSearch domains, streams, buckets and roles; the domains, buckets and roles of a run
+   search domain), then OpenSearch domains, consumers, streams, buckets and roles; the domains, buckets and roles of a run
    whose delivery stream could not be deleted are left for the next sweep.
 
 Plain library code (no pytest); ``pytest-kinesis-limits sweep`` is its command line.
@@ -53,7 +55,7 @@ DEFAULT_OLDER_THAN_S = 2 * 60 * 60
 
 #: Deletion order: a delivery stream's last flush writes to its bucket (and search domain), and it reads with its
 #: role.
-KINDS = ("delivery-stream", "search-domain", "stream", "bucket", "role")
+KINDS = ("delivery-stream", "search-domain", "consumer", "stream", "bucket", "role")
 
 #: S3's legacy location constraints (GetBucketLocation): no constraint is us-east-1, ``EU`` is eu-west-1.
 _LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
@@ -185,6 +187,47 @@ def _streams(client: BaseClient, run_id: str | None, region: str) -> Iterator[Fo
                        created, lambda name, tags: region, run_id)
 
 
+#: A consumer ``make_consumer`` named: ``<prefix>-<run id>-<worker>-c<n>`` (kinesis.resources.Namer, new_run_id).
+_CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9-]*?-(?P<run>\d{8}[0-9a-f]{4})-[a-z0-9-]+-c\d+$")
+
+
+def _consumer_tags(client: BaseClient, arn: str, name: str) -> dict[str, str] | None:
+    """A consumer's tags (ListTagsForResource); where the backend has no such operation (moto, the emulators), the
+    tags its name implies when it is named as ``make_consumer`` names (None: not ours)."""
+    try:
+        return _tags(client.list_tags_for_resource(ResourceARN=arn).get("Tags", []))
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in GONE:
+            return None
+        if code not in ("UnknownOperationException", "NotImplemented", "InternalFailure", "InvalidAction"):
+            raise
+    except NotImplementedError:  # moto in-process
+        pass
+    match = _CONSUMER_NAME.match(name)
+    return {TAG_CREATED_BY: CREATED_BY, TAG_RUN_ID: match.group("run")} if match else None
+
+
+def _consumers(client: BaseClient, run_id: str | None, region: str) -> Iterator[Found]:
+    """Consumers this tool registered, on any stream of the region: on its own streams they go with the stream, but
+    ``make_consumer`` also registers on a stream of the user's, where a killed run would leave them billed per
+    consumer-shard-hour. ``name`` is the consumer's ARN (what DeregisterStreamConsumer takes)."""
+    for page in client.get_paginator("list_streams").paginate():
+        for summary in page.get("StreamSummaries", []):
+            try:
+                consumers = client.list_stream_consumers(StreamARN=summary["StreamARN"]).get("Consumers", [])
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in GONE:
+                    continue
+                raise
+            for consumer in consumers:
+                tags = _consumer_tags(client, consumer["ConsumerARN"], consumer["ConsumerName"])
+                if tags is None or not _ours(tags, run_id):
+                    continue
+                yield Found("consumer", consumer["ConsumerARN"], tags.get(TAG_RUN_ID),
+                            _epoch(consumer.get("ConsumerCreationTimestamp")), region)
+
+
 def _bucket_region(client: BaseClient, bucket: dict[str, Any]) -> str | None:
     if bucket.get("BucketRegion"):
         return str(bucket["BucketRegion"])
@@ -253,7 +296,9 @@ def find_tagged(backend: Backend, *, run_id: str | None = None, session: boto3.S
     session = session or backend.session()
     region = backend.region
     found = list(_delivery_streams(backend.client("firehose", session=session), run_id, region))
-    found += _streams(backend.client("kinesis", session=session), run_id, region)
+    kinesis = backend.client("kinesis", session=session)
+    found += _consumers(kinesis, run_id, region)
+    found += _streams(kinesis, run_id, region)
     found += _buckets(backend.client("s3", session=session), run_id)
     found += _roles(backend.client("iam", session=session), run_id)
     found += _search_domains(backend.client("opensearch", session=session), run_id, region)
@@ -315,6 +360,14 @@ def plan_sweep(found: Sequence[Found], *, region: str, run_id: str | None = None
 
 
 # ------------------------------------------------------------------------------------------------ deleting
+def _deregister(client: BaseClient, consumer_arn: str) -> None:
+    """DeregisterStreamConsumer; a consumer already gone (with its stream, or another sweep) is fine."""
+    try:
+        client.deregister_stream_consumer(ConsumerARN=consumer_arn)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in GONE:
+            raise
+
 def delete_planned(backend: Backend, plan: Plan, *, policy: resources.WaitPolicy | None = None,
                    clock: Clock | None = None, session: boto3.Session | None = None
                    ) -> tuple[list[Found], list[tuple[Found, BaseException | str]]]:
@@ -329,6 +382,7 @@ def delete_planned(backend: Backend, plan: Plan, *, policy: resources.WaitPolicy
     deleters = {
         "delivery-stream": lambda n: delete_delivery_stream_when_created(clients["delivery-stream"], n, clock,
                                                                          policy),
+        "consumer": lambda arn: _deregister(clients["stream"], arn),
         "stream": lambda n: resources.delete_stream(clients["stream"], n, clock=clock, policy=policy),
         "bucket": lambda n: resources.delete_bucket(clients["bucket"], n),
         "role": lambda n: delete_firehose_role(clients["role"], n),
