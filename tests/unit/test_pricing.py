@@ -57,3 +57,14 @@ def test_cost_sums_its_items_and_leaves_out_what_was_not_used():
 def test_an_unknown_item_is_refused_by_name():
     with pytest.raises(KeyError, match="no priced item"):
         pricing.price("kinesis.nothing", "us-east-1")
+
+
+def test_an_unverified_price_says_how_it_may_be_off() -> None:
+    """us-east-1's figure standing in for another region is likely low (AWS's prices are lowest there), a dearer
+    region's is an upper estimate, and a third-party copy of the region's own says so."""
+    from pytest_kinesis_limits.live.pricing import price
+
+    assert price("firehose.gb_ingested", "eu-west-2").flag == " (unverified: likely low)"
+    assert price("kinesis.shard_hour", "sa-east-1").flag == " (unverified: upper estimate)"  # Tokyo's, the dearest
+    assert price("firehose.gb_ingested", "us-east-1").flag == " (unverified: third-party copy)"
+    assert price("kinesis.shard_hour", "us-east-1").flag == ""

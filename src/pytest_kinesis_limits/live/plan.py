@@ -424,9 +424,8 @@ def format_plan(plan: Plan) -> list[str]:
     told = ", ".join(f"{n} {k}" for k, n in sorted(plan.outcomes.items()))
     lines.append(f"model run: {told}" + (f" ({skipped} skipped live too: nothing made)" if skipped else ""))
     for _, quantity, unit, price, usd in plan.cost.lines:
-        flag = "" if price.verified else " (unverified: upper estimate)"
-        lines.append(f"cost: {quantity:,.3f} {unit} x {price.usd:g} {price.unit} = {usd:.4f} USD{flag}"[:100])
-    lines.append(f"billing: shard-hours prorated; were each shard's partial hour billed whole: "
+        lines.append(f"cost: {quantity:,.3f} {unit} x {price.usd:g} {price.unit} = {usd:.4f} USD{price.flag}"[:100])
+    lines.append(f"billing: prorated (the guard's basis); each hour begun billed whole: "
                  f"{int(plan.totals.get('shard_hours_whole', 0))} shard-hours, {plan.whole_hours_usd:.2f} USD")
     mode = f"{plan.workers} xdist workers (--dist load)" if plan.workers else "one process"
     lines.append(f"wall time: {mode}, at most {limits.STREAMS_IN_TRANSITION_MAX.value} streams CREATING or DELETING "

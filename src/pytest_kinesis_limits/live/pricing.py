@@ -79,6 +79,15 @@ class Price:
     as_of: str
     verified: bool = True
     note: str = ""
+    #: How an unverified figure may be off, in a few words for the plan's lines: "upper estimate" (a dearer
+    #: region's), "third-party copy" (this region's, copied by others), "likely low" (us-east-1's for another
+    #: region: AWS's prices are lowest there).
+    caveat: str = ""
+
+    @property
+    def flag(self) -> str:
+        """What the plan prints beside a cost made with this price ("" when verified)."""
+        return "" if self.verified else f" (unverified: {self.caveat or 'upper estimate'})"
 
 
 ITEMS = {
@@ -97,28 +106,32 @@ PRICES: tuple[Price, ...] = (
           f"{SRC_US_COPIES}", READ),
     Price("kinesis.put_payload_units", "us-east-1", 0.014, "USD/1M units", f"{SRC_KDS_PRICING}; {SRC_US_COPIES}", READ),
     Price("kinesis.on_demand_stream_hour", "us-east-1", 0.04, "USD/stream-hour", f"{SRC_KDS_PRICING}; {SRC_OD_US}",
-          READ, verified=False, note="third-party copies only"),
+          READ, verified=False, note="third-party copies only", caveat="third-party copy"),
     Price("kinesis.on_demand_gb_written", "us-east-1", 0.08, "USD/GB", f"{SRC_KDS_PRICING}; {SRC_OD_US}", READ,
-          verified=False, note="third-party copies only"),
+          verified=False, note="third-party copies only", caveat="third-party copy"),
     Price("firehose.gb_ingested", "us-east-1", 0.029, "USD/GB", f"{SRC_FIREHOSE_PRICING}; {SRC_FIREHOSE_US}", READ,
-          verified=False, note="first tier; a third-party copy only"),
+          verified=False, note="first tier; a third-party copy only", caveat="third-party copy"),
     Price("opensearch.t3_small_search_hour", "us-east-1", 0.036, "USD/instance-hour",
           f"{SRC_OS_PRICING}; {SRC_OS_CATALOGUE}", READ, note="plus about 10 GiB of gp3 storage (under 0.01 USD/day)"),
     Price("kinesis.efo_consumer_shard_hour", "us-east-1", 0.015, "USD/EFO shard-hour",
-          f"{SRC_KDS_PRICING}; {SRC_EFO_COPY}", "2026-12-06", verified=False, note="a third-party copy only"),
+          f"{SRC_KDS_PRICING}; {SRC_EFO_COPY}", "2026-12-06", verified=False, note="a third-party copy only",
+          caveat="third-party copy"),
     Price("kinesis.efo_gb_retrieved", "us-east-1", 0.013, "USD/GB", f"{SRC_KDS_PRICING}; {SRC_EFO_COPY}", "2026-12-06",
-          verified=False, note="a third-party copy only"),
+          verified=False, note="a third-party copy only", caveat="third-party copy"),
     Price("kinesis.shard_hour", "eu-central-1", 0.018, "USD/shard-hour", f"{SRC_KDS_PRICING}; {SRC_EUC1_COPY}", READ),
     Price("kinesis.shard_hour", "ap-northeast-1", 0.0195, "USD/shard-hour", f"{SRC_KDS_PRICING}; {SRC_APN1_COPY}",
           READ),
     Price("kinesis.put_payload_units", "ap-northeast-1", 0.0215, "USD/1M units", f"{SRC_KDS_PRICING}; "
-          f"{SRC_APN1_COPY}", READ, verified=False, note="another copy says 0.0182; the higher is kept"),
+          f"{SRC_APN1_COPY}", READ, verified=False, note="another copy says 0.0182; the higher is kept",
+          caveat="upper estimate"),
     # Seoul, where the seed ran: no copy of AWS's figures was found. Tokyo's, the highest of the region's
     # neighbours found, stand in as an upper estimate until a live bill (or the pricing page) says otherwise.
     Price("kinesis.shard_hour", "ap-northeast-2", 0.0195, "USD/shard-hour", f"{SRC_KDS_PRICING}; as Tokyo: "
-          f"{SRC_APN1_COPY}", READ, verified=False, note="unverified: Tokyo's price as an upper estimate"),
+          f"{SRC_APN1_COPY}", READ, verified=False, note="unverified: Tokyo's price as an upper estimate",
+          caveat="upper estimate"),
     Price("kinesis.put_payload_units", "ap-northeast-2", 0.0215, "USD/1M units", f"{SRC_KDS_PRICING}; as Tokyo: "
-          f"{SRC_APN1_COPY}", READ, verified=False, note="unverified: Tokyo's price as an upper estimate"),
+          f"{SRC_APN1_COPY}", READ, verified=False, note="unverified: Tokyo's price as an upper estimate",
+          caveat="upper estimate"),
 )
 
 
@@ -130,8 +143,13 @@ def price(item: str, region: str) -> Price:
     exact = [p for p in PRICES if p.item == item and p.region == region]
     if exact:
         return exact[0]
-    highest = max((p for p in PRICES if p.item == item), key=lambda p: p.usd)
-    return replace(highest, region=region, verified=False,
+    known = [p for p in PRICES if p.item == item]
+    highest = max(known, key=lambda p: p.usd)
+    if {p.region for p in known} == {"us-east-1"}:  # the only figure is the region where AWS's prices are lowest
+        return replace(highest, region=region, verified=False, caveat="likely low",
+                       note=f"no price for {region} in the table: us-east-1's, where AWS's prices are usually lowest, "
+                            "so likely below the real one")
+    return replace(highest, region=region, verified=False, caveat="upper estimate",
                    note=f"no price for {region} in the table: {highest.region}'s, the highest known, as an upper "
                         "estimate")
 
@@ -207,8 +225,10 @@ def cost(quantities: Mapping[str, float], region: str) -> Cost:
 def prices_markdown() -> str:
     """The price table as Markdown (docs/limits.md, after the catalogue; a test keeps the page equal)."""
     lines = ["", "## Prices (live/pricing.py)", "",
-             "What the plan (`--kinesis-plan`) prices a live run with. Unverified figures are upper estimates; a "
-             "region missing here is priced at the highest figure known for the item. Billing rule: "
+             "What the plan (`--kinesis-plan`) prices a live run with. An unverified figure says how it may be off "
+             "(a dearer region's: an upper estimate; a third-party copy; us-east-1's for another region: likely low, "
+             "as AWS's prices are usually lowest there). A region missing here is priced at the highest figure known "
+             "for the item. Billing rule: "
              f"{SHARD_HOUR_RULE}.", "",
              "| item | region | USD | unit | verified | source | as of | note |",
              "|---|---|---:|---|---|---|---|---|"]
