@@ -121,3 +121,26 @@ def test_without_a_check_a_delete_slot_lapses_after_the_typical_window(tmp_path)
     started = fake.t
     limiter.acquire("CreateStream", hold_s=30)
     assert 30 <= fake.t - started <= 31
+
+
+def test_a_killed_runs_folder_is_removed_by_the_next_run(tmp_path):
+    """kill -9 leaves a run's ledger folder behind: the next run removes the folders whose owner is gone, and keeps
+    those of runs still going (and an owner-less folder until it is a day old)."""
+    import subprocess
+    import sys
+
+    from pytest_kinesis_limits.live.transitions import OWNER_FILE, new_run_folder, remove_abandoned
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed = tmp_path / "pytest-kinesis-limits-run-killed"
+    killed.mkdir()
+    (killed / OWNER_FILE).write_text(dead.stdout.strip())
+    running = tmp_path / "pytest-kinesis-limits-run-running"
+    running.mkdir()
+    (running / OWNER_FILE).write_text(str(os.getpid()))
+    old_release = tmp_path / "pytest-kinesis-limits-run-older"
+    old_release.mkdir()
+    mine = new_run_folder(str(tmp_path))
+    assert not killed.exists() and running.exists() and old_release.exists()
+    assert (tmp_path / mine).joinpath(OWNER_FILE).read_text() == str(os.getpid())
+    assert remove_abandoned(str(tmp_path), now=time.time() + 2 * 86_400) == [str(old_release)]

@@ -14,7 +14,8 @@ check (the plugin's: DescribeStreamSummary answers ResourceNotFoundException), a
 streams of the delete slots and drops those already gone, and a delete slot lapses only after
 :data:`CHECKED_HOLD_FACTOR` typical DELETING windows; without one, after the typical window (the run does not wait
 for deletions). A slot whose process is gone, or that outlived its hold, is dropped, so a killed worker never
-blocks the others for long.
+blocks the others for long. A run's folder names its owning process (:func:`new_run_folder`); a later run removes
+the folders of processes that are gone (``kill -9`` leaves one behind).
 
 Library code: no pytest, no boto3; POSIX (``fcntl``).
 """
@@ -154,6 +155,54 @@ class TransitionLimiter:
             return len(ledger["slots"])
 
 
+#: The run folder's prefix in the temporary directory, and the file naming the process that owns it.
+RUN_FOLDER_PREFIX = "pytest-kinesis-limits-run-"
+OWNER_FILE = "owner.pid"
+#: A run folder without an owner file (an older release's) is abandoned after this long.
+ABANDONED_AFTER_S = 86_400.0
+
+
+def new_run_folder(root: str | None = None) -> str:
+    """A run's folder (the ledger all its processes share), named for the process that owns it. Folders of runs
+    whose process is gone (``kill -9`` leaves them: nothing ran to remove them) are removed first."""
+    import tempfile
+
+    remove_abandoned(root)
+    folder = tempfile.mkdtemp(prefix=RUN_FOLDER_PREFIX, dir=root)
+    with open(os.path.join(folder, OWNER_FILE), "w", encoding="utf-8") as owner:
+        owner.write(str(os.getpid()))
+    return folder
+
+
+def remove_abandoned(root: str | None = None, now: float | None = None) -> list[str]:
+    """Remove the run folders in ``root`` (default: the temporary directory) whose owning process is gone; the
+    folders removed."""
+    import shutil
+    import tempfile
+
+    root = root or tempfile.gettempdir()
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        names = [n for n in os.listdir(root) if n.startswith(RUN_FOLDER_PREFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        folder = os.path.join(root, name)
+        try:
+            with open(os.path.join(folder, OWNER_FILE), encoding="utf-8") as owner:
+                gone = not _alive(int(owner.read().strip() or 0) or -1)
+        except (OSError, ValueError):
+            try:
+                gone = now - os.path.getmtime(folder) > ABANDONED_AFTER_S
+            except OSError:
+                continue
+        if gone:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 def _alive(pid: int) -> bool:
     if pid <= 0:
         return True
@@ -166,4 +215,4 @@ def _alive(pid: int) -> bool:
     return True
 
 
-__all__ = ["Lease", "TransitionLimiter"]
+__all__ = ["Lease", "TransitionLimiter", "new_run_folder", "remove_abandoned"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from typing import Any
 
@@ -41,8 +40,12 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if not settings.offline:
         workerinput = getattr(config, "workerinput", None)
-        config.stash[RUN_DIR_KEY] = workerinput[RUN_DIR_WORKERINPUT] if workerinput is not None and \
-            RUN_DIR_WORKERINPUT in workerinput else tempfile.mkdtemp(prefix="pytest-kinesis-limits-run-")
+        if workerinput is not None and RUN_DIR_WORKERINPUT in workerinput:
+            config.stash[RUN_DIR_KEY] = workerinput[RUN_DIR_WORKERINPUT]
+        else:
+            from pytest_kinesis_limits.live.transitions import new_run_folder
+
+            config.stash[RUN_DIR_KEY] = new_run_folder()
     config.pluginmanager.register(BudgetHooks(config), "kinesis-limits-budget")
     guarded = settings.backend_kind == "live" or (settings.backend_kind == "endpoint" and
                                                   "max_cost_usd" in settings.sources)
