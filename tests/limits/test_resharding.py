@@ -150,13 +150,31 @@ def _in_transition(transitions, policy) -> Iterator[None]:
             transitions.release(lease)
 
 
-def _update_shard_count(client, stream: str, target: int) -> str | None:
-    """UpdateShardCount once; the error code, or None when accepted."""
-    try:
-        client.update_shard_count(StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING")
-    except ClientError as error:
-        return str(error.response["Error"]["Code"])
-    return None
+#: AWS's LimitExceededException for too many of the account's streams in transition ("... simultaneously be in
+#: CREATING or DELETING ..."): another process's streams, not the scaling rule. Waited out, never a verdict.
+ACCOUNT_BUSY = "simultaneously"
+#: How many times a call refused because the account was busy is tried again (the pause doubles from 1 s).
+BUSY_RETRIES = 8
+
+
+def _update_shard_count(client, stream: str, target: int, clock=None) -> str | None:
+    """UpdateShardCount; the error code, or None when accepted. A refusal because too many of the account's streams
+    are in transition (other runs, other users: not this test's ledger) is the account's, not the scaling rule's:
+    with ``clock`` it is tried again after a pause, up to ``BUSY_RETRIES`` times (then "AccountBusy")."""
+    pause = 1.0
+    for _ in range(BUSY_RETRIES + 1):
+        try:
+            client.update_shard_count(StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING")
+        except ClientError as error:
+            code = str(error.response["Error"]["Code"])
+            busy = code == "LimitExceededException" and ACCOUNT_BUSY in error.response["Error"].get("Message", "")
+            if not busy or clock is None:
+                return code
+            clock.sleep(pause)
+            pause *= 2
+            continue
+        return None
+    return "AccountBusy"
 
 
 def _open_count(client, stream: str) -> int:
@@ -201,22 +219,26 @@ def test_resharding_update_shard_count_factor(limit, start, over, at, make_strea
     stream = make_stream(shard_count=start)
     accepted: list[tuple[int, int]] = []  # (open shards before, target) of each accepted call
     with _in_transition(kinesis_transitions, kinesis_wait_policy):
-        refused = _update_shard_count(kinesis_client_no_retry, stream.name, over)
+        refused = _update_shard_count(kinesis_client_no_retry, stream.name, over, kinesis_clock)
         if refused is None:
             accepted.append((start, over))
             _settle(kinesis_client, stream.name, over, kinesis_clock, kinesis_wait_policy)
     still_open = _open_count(kinesis_client, stream.name)
     with _in_transition(kinesis_transitions, kinesis_wait_policy):
-        taken = _update_shard_count(kinesis_client_no_retry, stream.name, at)
+        taken = _update_shard_count(kinesis_client_no_retry, stream.name, at, kinesis_clock)
         if taken is None:
             accepted.append((still_open, at))
             _settle(kinesis_client, stream.name, at, kinesis_clock, kinesis_wait_policy)
     now_open = _open_count(kinesis_client, stream.name)
     ok = refused in SCALING_REFUSALS and still_open == start and taken is None and now_open == at
     factor = max((_factor(limit, before, target) for before, target in accepted), default=None)
-    record_measurement(limit, factor, verdict="pass" if ok else "fail",
+    busy = "AccountBusy" in (refused, taken)  # the account's streams stayed in transition: the rule was not asked
+    record_measurement(limit, factor, verdict="inconclusive" if busy else "pass" if ok else "fail",
                        detail=f"{start} -> {over}: {refused or 'accepted'} ({still_open} open after); {start} -> "
                               f"{at}: {taken or 'accepted'} ({now_open} open after)")
+    if busy:
+        pytest.skip("inconclusive: too many of the account's streams stayed in transition (LimitExceededException "
+                    f"'...{ACCOUNT_BUSY}...') through {BUSY_RETRIES} retries: the scaling rule was never asked")
     assert refused in SCALING_REFUSALS, f"UpdateShardCount {start} -> {over} was {refused or 'accepted'}"
     assert still_open == start, f"a refused UpdateShardCount changed the stream: {still_open} open shards"
     assert taken is None, f"UpdateShardCount {start} -> {at} (the limit itself) was refused: {taken}"

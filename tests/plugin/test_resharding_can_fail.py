@@ -220,3 +220,39 @@ def test_errored_request_during_the_reshard_is_reported_and_explained(pytester: 
     assert errors["measured"] > 0 and "InternalFailure" in errors["detail"], errors
     assert rows["reshard.lost_records"]["extra"]["duplicated"] == errors["measured"]
     assert rows["reshard.lost_records"]["extra"]["duplicated_unexplained"] == 0
+
+
+ACCOUNT_BUSY_FIRST = """
+import pytest
+from pytest_kinesis_limits.fidelity import errors
+from pytest_kinesis_limits.fidelity.moto_adapter import KinesisBackend
+
+
+@pytest.fixture(autouse=True)
+def _others_streams_in_transition(kinesis_fidelity, monkeypatch):
+    # Another process's streams fill the account's five in transition for the first {busy} calls (what a
+    # second run in the account causes live): AWS's LimitExceededException for that, not the scaling rule's.
+    layers = KinesisBackend.update_shard_count  # the fidelity layer's, with the scaling rules
+    calls = []
+
+    def busy(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) <= {busy}:
+            raise errors.too_many_creating(self.account_id, 5)
+        return layers(self, *args, **kwargs)
+
+    monkeypatch.setattr(KinesisBackend, "update_shard_count", busy)
+"""
+
+
+@pytest.mark.parametrize(("busy", "outcome"), [(2, "pass"), (100, "inconclusive")], ids=["waited-out", "never-free"])
+def test_a_refusal_for_the_accounts_streams_in_transition_is_never_the_scaling_rules_verdict(
+        pytester: pytest.Pytester, busy: int, outcome: str) -> None:
+    """Issue 20, item 2: a LimitExceededException because other streams of the account are in transition is waited
+    out (the verdict is then the scaling rule's), or, when the account stays busy, ``inconclusive``; never a FAIL.
+    (Before, the refused call at the limit was read as the rule refusing it.)"""
+    _family(pytester, conftest=ACCOUNT_BUSY_FIRST.replace("{busy}", str(busy)))
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "update_shard_count_factor and up-2x",
+                                "--kinesis-report", str(pytester.path / "report.json"))
+    result.assert_outcomes(**({"passed": 1} if outcome == "pass" else {"skipped": 1}))
+    assert [m["verdict"] for m in _measurements(pytester)] == [outcome]
