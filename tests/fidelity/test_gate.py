@@ -173,3 +173,19 @@ def test_moto_server_for_the_endpoint_is_checked_and_refused_by_name(monkeypatch
     assert moto_adapter.server_problems() == ["moto.moto_server.werkzeug_app.MotoRequestHandler is missing"]
     with pytest.raises(moto_adapter.IncompatibleMoto, match="MotoRequestHandler is missing"):
         moto_adapter.wsgi_server("127.0.0.1", 0)
+
+
+def test_a_moto_that_grows_subscribe_to_shard_or_loses_its_streaming_stubber_is_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The layer adds SubscribeToShard to moto and streams it through moto's stubber: a moto that implements the
+    operation itself (the layer's would hide it) or whose stubber cannot stream is named, not silently used."""
+    from moto.core import botocore_stubber
+    from moto.kinesis.responses import KinesisResponse
+
+    assert moto_adapter.target_problems() == []
+    monkeypatch.setattr(KinesisResponse, "subscribe_to_shard", lambda self: "", raising=False)
+    assert moto_adapter.target_problems() == [
+        "moto now implements KinesisResponse.subscribe_to_shard: review the layer's own before it hides moto's"]
+    monkeypatch.delattr(KinesisResponse, "subscribe_to_shard")
+    monkeypatch.delattr(botocore_stubber, "MockRawResponse")
+    assert "MockRawResponse (with stream()) is missing" in moto_adapter.target_problems()[0]
