@@ -31,28 +31,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-#: The project's longest tests (seconds of one worker in a CI-like run, 2026-12-06: docs/benchmarks.md), started
-#: first under xdist so that the short ones fill the other workers meanwhile: with them last, one worker ran the
-#: clients' venv (the longest) after the rest had finished.
-LONGEST_FIRST = (
-    "tests/plugin/test_real_clients.py",  # ~60-140 s: a venv installed from the registry
-    "tests/plugin/test_emulators.py::test_put_records_family_against_kinesalite",  # ~30-40 s
-    "tests/plugin/test_permissions.py",  # ~35 s: the live path over HTTP, recorded
-    "tests/plugin/test_report_outputs.py::test_the_main_job_prints_one_row_per_limit_within_100_columns",
-    "tests/plugin/test_endpoint_http.py::test_put_records_family_over_http",
-    "tests/plugin/test_throughput_slow_link.py",
-    "tests/plugin/test_examples.py::test_the_examples_pass_over_http_on_the_wall_clock",
-    "tests/plugin/test_search_index_can_fail.py",
-    "tests/plugin/test_interrupts.py",
-)
+#: The project's longest test (the clients' venv: 60-140 s of one worker), started first under xdist: last in the
+#: collection, it ran alone after everything else. Only it: starting all the long ones at once (the HTTP families,
+#: the slow link, the interrupts) made them compete for the two cores, and their wall-clock waits grew (409 s in
+#: all instead of 300 s, 2026-12-06).
+LONGEST_FIRST = ("tests/plugin/test_real_clients.py",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest first (:data:`LONGEST_FIRST`), the rest in their order."""
-    def rank(item: pytest.Item) -> int:
-        for position, prefix in enumerate(LONGEST_FIRST):
-            if item.nodeid.startswith(prefix):
-                return position
-        return len(LONGEST_FIRST)
-
-    items.sort(key=rank)
+    """The longest first (:data:`LONGEST_FIRST`), the rest in their order."""
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))

@@ -61,7 +61,7 @@ def test_without_the_endpoint_the_simulated_clock_stands_still(make_stream, kine
 
 def test_the_offline_backend_at_a_url_serves_the_same_streams_with_the_layer(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_same_backend=SAME_BACKEND)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
     # The layer's refusal is what made the second test pass: with the layer off it fails.
     off = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--kinesis-fidelity=off", "-k", "layer_answers")

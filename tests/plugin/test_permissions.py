@@ -39,7 +39,7 @@ def recorded_calls(tmp_path_factory: pytest.TempPathFactory, moto_server_url: st
                 "AWS_EC2_METADATA_DISABLED": "true",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))})
     run = subprocess.run([sys.executable, "-m", "pytest", "-p", "call_recorder", "-p", "no:cacheprovider", "-q",
-                          str(LIMITS), "--aws-endpoint-url", moto_server_url, "--aws-region", "us-east-1", "-n", "3",
+                          str(LIMITS), "--aws-endpoint-url", moto_server_url, "--aws-region", "us-east-1", "-n", "2",
                           "-k", SELECTION, "--rootdir", str(folder)], cwd=folder, env=env, capture_output=True,
                          text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

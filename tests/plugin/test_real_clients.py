@@ -1,7 +1,8 @@
 """Real clients nobody here wrote, installed from the registry as a user installs them (issue 19, items 4 and 5).
 
 One venv, one install command: this package with async-kinesis, aws-kinesis-agg and pytest-asyncio
-(``pip install -c constraints-clients.txt <repo>[clients]``, the versions that resolved together). In it:
+(``pip install -c constraints-clients.txt <repo>[clients]``, the versions that resolved together), kept in the
+user's cache while those stay the same (this package is reinstalled into it each run). In it:
 
 - docs/client-examples, copied to a separate folder as another repo would hold it: an asyncio producer and
   consumer (1,500 records; a consumer across a 1 -> 2 split) through ``kinesis_endpoint``, KPL-aggregated records
@@ -19,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,28 +38,60 @@ def _run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complet
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def _one_install(venv: Path, source: Path) -> None:
-    """The user's one command, from the constraints that resolved together; pip reports no conflict. The package
-    is built from a copy of the repo's sources (setuptools builds in the tree: never in the checkout under test)."""
+def _copy_sources(source: Path) -> None:
+    """The package's sources, copied (setuptools builds in the tree: never in the checkout under test)."""
     for part in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / part, source / part)
     shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+
+
+def _one_install(venv: Path, source: Path) -> None:
+    """The user's one command, from the constraints that resolved together; pip reports no conflict."""
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
     # --no-compile: byte-compiling moto's thousands of files is a fifth of the install, and Python compiles what
     # it imports anyway.
     pip = _run([str(venv / "bin" / "pip"), "install", "-q", "--no-compile", "-c",
                 str(REPO / "constraints-clients.txt"), f"{source}[clients]"], cwd=source)
     assert pip.returncode == 0, f"the one install command failed:\n{pip.stdout[-3000:]}\n{pip.stderr[-3000:]}"
     assert "conflict" not in pip.stderr.lower() and "incompatible" not in pip.stderr.lower(), pip.stderr[-3000:]
-    check = _run([str(venv / "bin" / "pip"), "check"], cwd=REPO)
-    assert check.returncode == 0, check.stdout
+
+
+def _clients_venv(source: Path) -> Iterator[Path]:
+    """The clients' venv, kept between runs under the user's cache for as long as what it resolves from is the same
+    (constraints-clients.txt and the package's dependencies): the one install command runs whenever they change (a
+    conflict can only come from them), and otherwise only this package is reinstalled into it (seconds instead of
+    30). Locked while in use: two runs at once take turns."""
+    import fcntl
+    import hashlib
+
+    key = hashlib.sha256((REPO / "constraints-clients.txt").read_bytes() + (REPO / "pyproject.toml").read_bytes()
+                         + sys.version.encode()).hexdigest()[:16]
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-kinesis-limits"
+    root.mkdir(parents=True, exist_ok=True)
+    venv = root / f"clients-venv-{key}"
+    with open(root / "clients-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / "resolved").exists():
+            _one_install(venv, source)
+            (venv / "resolved").write_text("the one install command passed with these constraints\n")
+        else:
+            pip = _run([str(venv / "bin" / "pip"), "install", "-q", "--no-compile", "--no-deps", "--force-reinstall",
+                        str(source)], cwd=source)
+            assert pip.returncode == 0, pip.stderr[-3000:]
+        check = _run([str(venv / "bin" / "pip"), "check"], cwd=REPO)
+        assert check.returncode == 0, check.stdout
+        yield venv
 
 
 def test_real_clients_installed_beside_the_plugin(tmp_path: Path) -> None:
-    """One test (one venv: 30-40 s to install), so that xdist never builds it twice."""
-    venv = tmp_path / "venv"
+    """One test (one venv), so that xdist never builds it twice."""
     (tmp_path / "package").mkdir()
-    _one_install(venv, tmp_path / "package")
+    _copy_sources(tmp_path / "package")
+    for venv in _clients_venv(tmp_path / "package"):
+        _check_the_clients(venv, tmp_path)
+
+
+def _check_the_clients(venv: Path, tmp_path: Path) -> None:
     pytest_bin = str(venv / "bin" / "pytest")
 
     # 1. The client examples, from a separate repo.
