@@ -86,8 +86,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
-    clash = clash_line(config, our_fixtures(pytest_plugins))
-    if clash:
+    clash = None if only_informational(config) else clash_line(config, our_fixtures(pytest_plugins))
+    if clash:  # (--help and --version still answer: they run no test)
         raise pytest.UsageError(clash)
     try:
         settings = resolve(
