@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, EventStreamError
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
 from pytest_kinesis_limits.kinesis.reader import (ReadRecord, ReaderBoundError, ReadResult, ShardRead, arrival_seconds,
-                                                  shard_info, list_all_shards)
+                                                  read_lineage)
 
 #: Subscribe calls per shard before the reader gives up (a subscription that keeps ending at once).
 MAX_SUBSCRIPTIONS = 1_000
@@ -31,32 +31,11 @@ def read_stream_fan_out(client: Any, stream_name: str, consumer_arn: str, *, clo
                         max_subscriptions: int = MAX_SUBSCRIPTIONS) -> ReadResult:
     """Read every shard of ``stream_name`` as the consumer ``consumer_arn`` (module doc). ``calls`` in the result
     counts SubscribeToShard calls; ReaderBoundError when a shard needs more than ``max_subscriptions``."""
-    result = ReadResult(stream_name=stream_name, started_at=clock.now())
-    known: dict[str, ShardRead] = {}
-    for shard in list_all_shards(client, stream_name):
-        info = shard_info(shard)
-        known[info.shard_id] = info
-    done: set[str] = set()
-    while len(done) < len(known):
-        ready = sorted(sid for sid, info in known.items() if sid not in done
-                       and all(p in done or p not in known for p in info.parents))
-        if not ready:
-            result.finished_at = clock.now()
-            raise ReaderBoundError(f"cannot order shards {sorted(set(known) - done)}", result)
-        info = known[ready[0]]
-        result.shards[info.shard_id] = info
-        result.shard_order.append(info.shard_id)
-        children = _read_shard(client, consumer_arn, info, result, clock=clock, idle_events=idle_events,
-                               after=(start_after or {}).get(info.shard_id), max_subscriptions=max_subscriptions)
-        done.add(info.shard_id)
-        for child in children:
-            if child["ShardId"] not in known:
-                parents = list(child.get("ParentShards") or [info.shard_id])
-                known[child["ShardId"]] = ShardRead(
-                    shard_id=child["ShardId"], parent_shard_id=parents[0],
-                    adjacent_parent_shard_id=parents[1] if len(parents) > 1 else None, listed=False)
-    result.finished_at = clock.now()
-    return result
+    def read_one(info: ShardRead, result: ReadResult) -> list[dict[str, Any]]:
+        return _read_shard(client, consumer_arn, info, result, clock=clock, idle_events=idle_events,
+                           after=(start_after or {}).get(info.shard_id), max_subscriptions=max_subscriptions)
+
+    return read_lineage(client, stream_name, clock, read_one)
 
 
 def _read_shard(client: Any, consumer_arn: str, info: ShardRead, result: ReadResult, *, clock: Clock,

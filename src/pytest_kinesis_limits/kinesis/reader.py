@@ -33,7 +33,7 @@ import collections
 import datetime as _dt
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from botocore.exceptions import ClientError
 
@@ -274,6 +274,24 @@ def read_stream(
     rng = rng or random.Random(0)
     calls_per_s = calls_per_s or limits.SHARD_READ_CALLS_PER_S.value
     bytes_per_s = bytes_per_s or limits.SHARD_READ_BYTES_PER_S.value
+
+    def read_one(info: ShardRead, result: ReadResult) -> list[dict[str, Any]]:
+        return _read_shard(
+            client, stream_name, info, result, clock=clock, limit=limit, iterator_type=iterator_type,
+            after=(start_after or {}).get(info.shard_id),
+            pacer=_ShardPacer(clock, calls_per_s, bytes_per_s), max_empty_polls=max_empty_polls,
+            require_null_iterator=require_null_iterator, max_calls=max_calls,
+            max_consecutive_throttles=max_consecutive_throttles,
+            backoff=(backoff_base_s, backoff_cap_s), rng=rng)
+
+    return read_lineage(client, stream_name, clock, read_one)
+
+
+def read_lineage(client: Any, stream_name: str, clock: Clock,
+                 read_one: Callable[[ShardRead, ReadResult], list[dict[str, Any]]]) -> ReadResult:
+    """Read every shard of ``stream_name`` with ``read_one(info, result)``, parents to their end before children,
+    following the ChildShards ``read_one`` returns (a child made after ListShards is read too); shared by the polling
+    reader and :func:`.fan_out_reader.read_stream_fan_out`. ReaderBoundError when the lineage cannot be ordered."""
     result = ReadResult(stream_name=stream_name, started_at=clock.now())
     known: dict[str, ShardRead] = {}
     for shard in list_all_shards(client, stream_name):
@@ -295,13 +313,7 @@ def read_stream(
         info = known[candidates[0]]
         result.shards[info.shard_id] = info
         result.shard_order.append(info.shard_id)
-        children = _read_shard(
-            client, stream_name, info, result, clock=clock, limit=limit, iterator_type=iterator_type,
-            after=(start_after or {}).get(info.shard_id),
-            pacer=_ShardPacer(clock, calls_per_s, bytes_per_s), max_empty_polls=max_empty_polls,
-            require_null_iterator=require_null_iterator, max_calls=max_calls,
-            max_consecutive_throttles=max_consecutive_throttles,
-            backoff=(backoff_base_s, backoff_cap_s), rng=rng)
+        children = read_one(info, result)
         done.add(info.shard_id)
         for child in children:
             # Follow ChildShards: a child created after ListShards is read too, after all its parents.
