@@ -303,6 +303,7 @@ def test_search_index_interval_hint_holds_documents(interval, make_delivery_stre
     assert latest <= upper, f"searchable {latest:.2f} s after the last write, more than the hint allows ({upper:g} s)"
 
 
+@pytest.mark.kinesis_long
 def test_search_index_seed_reshard_indexed_and_backed_up_once(seed_delivery, kinesis_client, kinesis_transitions,
                                                                kinesis_client_no_retry, kinesis_clock, search_index,
                                                                s3_client, kinesis_wait_policy, kinesis_fidelity,

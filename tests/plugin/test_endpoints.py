@@ -259,11 +259,11 @@ def test_a_delivery_stream_that_never_delivers_fails_the_test_not_its_setup(pyte
     result.stdout.fnmatch_lines(["*DeliveryStreamError*"])
 
 
-def test_long_tests_start_first_on_an_endpoint_and_keep_their_place_offline(pytester: pytest.Pytester,
-                                                                           kinesis_only_url: str, bare_aws) -> None:
+def test_long_tests_start_first_under_xdist_and_keep_their_place_in_one_process(pytester: pytest.Pytester,
+                                                                               kinesis_only_url: str, bare_aws) -> None:
     """A kinesis_long test (the seed's 50,000-record scenarios) is moved to the front of an endpoint run's
-    collection, so that xdist starts it first instead of leaving it to end the run alone; offline the order is
-    the file's."""
+    collection, and of an offline xdist worker's, so that xdist starts it first instead of leaving it to end the run
+    alone; offline in one process the order is the file's."""
     pytester.makepyfile("""
 import pytest
 def test_a(): pass
@@ -276,3 +276,5 @@ def test_b(): pass
     endpoint.stdout.fnmatch_lines(["*::test_long", "*::test_a", "*::test_b"], consecutive=True)
     offline = pytester.runpytest_subprocess("--collect-only", "-q", "-p", "no:cacheprovider")
     offline.stdout.fnmatch_lines(["*::test_a", "*::test_long", "*::test_b"], consecutive=True)
+    worker = pytester.runpytest_subprocess("-n", "1", "-v", "-p", "no:cacheprovider")
+    worker.stdout.fnmatch_lines(["*PASSED*::test_long*", "*PASSED*::test_a*", "*PASSED*::test_b*"])

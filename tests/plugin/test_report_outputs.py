@@ -8,14 +8,19 @@ The families run unchanged from tests/limits (rootdir and conftest are the proje
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from expected_report import EXPECTED, comparable, differences
 
 from pytest_kinesis_limits.reporting import plots
 from pytest_kinesis_limits.kinesis.meter import within_tolerance
@@ -27,12 +32,11 @@ LIMITS = Path(__file__).parents[1] / "limits"
 # Firehose with latencies (seed, interval hints) and without (size hint).
 SUBSET = ("throughput_above or continuity and (split-1-2 or merge-2-1) and not seed or "
           "firehose_seed_events or firehose_interval or firehose_small_size")
-# The same kinds, without the Firehose latencies: those depend on the sub-second phase of the worker's simulated
-# clock (records arrive at the clock's fraction, the simulated Firehose reads and delivers on whole seconds), and
-# that phase is whatever the tests that ran before in the same process left; xdist changes which those are
-# (found by this test: 0.93 s in one process, 1.0 s with -n 2, for the 0 s interval hint).
+# The same kinds, the Firehose latencies included: they once depended on the sub-second phase of the worker's
+# simulated clock, which the tests that ran before in the same process left (found by this test: 0.93 s in one
+# process, 1.0 s with -n 2, for the 0 s interval hint); each offline test now starts on a whole second.
 SAME_EVERYWHERE = ("(throughput_above and records-per-s) or continuity and (split-1-2 or merge-2-1) and not seed or "
-                   "firehose_small_size or firehose_delivery_continues")
+                   "firehose_small_size or firehose_delivery_continues or firehose_interval")
 SERIES_TESTS = ("test_throughput_below", "test_throughput_above", "test_resharding_continuity",
                 "test_firehose_seed_events", "test_firehose_small_size", "test_firehose_interval",
                 "test_firehose_delivery_continues", "test_fan_out_consumer_reads_across_a_reshard")
@@ -59,18 +63,38 @@ def table_rows(lines: list[str]) -> list[str]:
     return [line for line in lines[start:end] if not line.startswith(" ")]
 
 
-def test_the_main_job_prints_one_row_per_limit_within_100_columns(pytester: pytest.Pytester,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The README's main job, as written there (report file name included), in a 100-column terminal."""
-    summary = pytester.path / "step-summary.md"
-    result = run_families(pytester, monkeypatch, "-n", "2", "--kinesis-report=kinesis-limits-report.json",
-                          env={"GITHUB_STEP_SUMMARY": str(summary)})
-    assert result.ret == 0, result.stdout.str()[-3000:]
-    too_wide = [line for line in result.outlines if len(line) > WIDTH]
+@dataclass
+class MainJob:
+    """One run of the README's main job (its output lines, its report, its GitHub step summary)."""
+
+    ret: int
+    outlines: list[str]
+    report: dict[str, Any]
+    step_summary: list[str]
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory: pytest.TempPathFactory) -> MainJob:
+    """The README's main job, as written there (report file name included), in a 100-column terminal, run once for
+    the tests of this module that read it."""
+    folder = tmp_path_factory.mktemp("main-job")
+    summary = folder / "step-summary.md"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "GITHUB_STEP_SUMMARY")}
+    env.update(COLUMNS=str(WIDTH), GITHUB_STEP_SUMMARY=str(summary))
+    done = subprocess.run([sys.executable, "-m", "pytest", str(LIMITS), "-p", "no:cacheprovider", "-n", "2",
+                           "--kinesis-report=kinesis-limits-report.json"], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return MainJob(done.returncode, done.stdout.splitlines(), load_report(folder / "kinesis-limits-report.json"),
+                   summary.read_text(encoding="utf-8").splitlines())
+
+
+def test_the_main_job_prints_one_row_per_limit_within_100_columns(main_job: MainJob) -> None:
+    too_wide = [line for line in main_job.outlines if len(line) > WIDTH]
     assert not too_wide, "\n".join(too_wide)
-    report = load_report(pytester.path / "kinesis-limits-report.json")
+    report = main_job.report
     keys = sorted({m["limit"] for m in report["measurements"]})
-    rows = table_rows(result.outlines)
+    rows = table_rows(main_job.outlines)
     assert sorted(row.split()[0] for row in rows) == keys, "\n".join(rows)
     assert len(report["measurements"]) > len(keys), "several cases per limit, one row each"
 
@@ -81,9 +105,18 @@ def test_the_main_job_prints_one_row_per_limit_within_100_columns(pytester: pyte
     expected = {m["test"] for m in report["measurements"] if m["test"].split("::")[1].startswith(SERIES_TESTS)}
     assert with_series == expected and len(expected) >= 20
 
-    markdown = summary.read_text(encoding="utf-8").splitlines()
+    markdown = main_job.step_summary
     assert markdown[0] == "### Kinesis limits: what was measured on moto"
     assert len([line for line in markdown if line.startswith("| `")]) == len(keys)
+
+
+def test_the_main_job_measures_exactly_what_it_measured_before(main_job: MainJob) -> None:
+    """Every row's number and verdict and every series of the main job are the ones recorded in
+    expected-main-job.json (offline they are deterministic: see expected_report.py, which says how to regenerate
+    the file when a change is meant to change what is measured)."""
+    expected = json.loads(EXPECTED.read_text(encoding="utf-8"))
+    changed = differences(expected, comparable(main_job.report))
+    assert not changed, "the main job measured something else than before:\n" + "\n".join(changed)
 
 
 def assert_flat_at_the_limit_after_the_first_second(series: dict[str, Any]) -> None:
@@ -123,16 +156,21 @@ def _comparable(report: dict[str, Any]) -> tuple[list, list]:
 
 
 def test_xdist_and_one_process_report_the_same_rows_and_series(pytester: pytest.Pytester,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               main_job: MainJob) -> None:
+    """Tests of every kind of series, alone in one process, report what the main job's two workers reported for
+    them, detail text included (the rows of the whole job in one process are expected-main-job.json's too)."""
     one = run_families(pytester, monkeypatch, "-k", SAME_EVERYWHERE, "-p", "no:xdist", "--kinesis-report=one.json")
-    two = run_families(pytester, monkeypatch, "-k", SAME_EVERYWHERE, "-n", "2", "--kinesis-report=two.json")
-    assert one.ret == two.ret == 0, (one.stdout.str()[-2000:], two.stdout.str()[-2000:])
-    first, second = load_report(pytester.path / "one.json"), load_report(pytester.path / "two.json")
-    assert (first["run"]["xdist_workers"], second["run"]["xdist_workers"]) == (0, 2)
+    assert one.ret == 0, one.stdout.str()[-2000:]
+    first = load_report(pytester.path / "one.json")
+    assert first["run"]["xdist_workers"] == 0
     kinds = {s["kind"] for s in first["series"]}
-    assert kinds == {"throughput", "resharding", "firehose"} and len(first["series"]) == 6
+    assert kinds == {"throughput", "resharding", "firehose"} and len(first["series"]) == 8
+    tests = {m["test"] for m in first["measurements"]}
+    two = {"measurements": [m for m in main_job.report["measurements"] if m["test"] in tests],
+           "series": [s for s in main_job.report["series"] if s["test"] in tests]}
     rows, series = _comparable(first)
-    assert "<name>" in str(rows) and (rows, series) == _comparable(second)
+    assert "<name>" in str(rows) and (rows, series) == _comparable(two)
 
 
 @needs_matplotlib

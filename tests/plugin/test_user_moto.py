@@ -125,3 +125,27 @@ def _no_guard(monkeypatch):
                                            "kinesis_then_table or function_mock_starts_empty")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*Table already exists: orders*"])
+
+
+def test_the_collectors_headroom_is_the_kinesis_tests_only(pytester: pytest.Pytester) -> None:
+    """An offline Kinesis test runs with the young generation collected every OFFLINE_GC_THRESHOLD0 allocations; a
+    user's test before and after it keeps the process's own thresholds, and a process that already collects less
+    often keeps its value."""
+    pytester.makepyfile("""
+import gc
+
+def test_before():
+    gc.set_threshold(650, 9, 8)
+
+def test_kinesis(kinesis_client):
+    from pytest_kinesis_limits.plugin.fixtures import OFFLINE_GC_THRESHOLD0
+    assert gc.get_threshold() == (OFFLINE_GC_THRESHOLD0, 9, 8)
+
+def test_after():
+    assert gc.get_threshold() == (650, 9, 8)
+    gc.set_threshold(10 ** 6, 9, 8)
+
+def test_kinesis_again(kinesis_client):
+    assert gc.get_threshold() == (10 ** 6, 9, 8)
+""")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=4)

@@ -15,7 +15,7 @@ from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.fidelity import errors, lifecycle
 from pytest_kinesis_limits.fidelity.moto_adapter import (KinesisBackend, Record, Shard, Stream, compose_shard_iterator,
                                                          decompose_shard_iterator, lambda_backend)
-from pytest_kinesis_limits.fidelity.sequence import shard_state, stream_state
+from pytest_kinesis_limits.fidelity.sequence import ShardState, StreamState, shard_state, stream_state
 from pytest_kinesis_limits.fidelity.validation import PreparedRecord, prepare_record, prepare_records, validate_limit
 
 if TYPE_CHECKING:
@@ -37,15 +37,13 @@ def max_request_bytes(layer: FidelityLayer, stream: Stream) -> int:
     return max(layer.config.max_request_bytes, max_record_bytes(layer, stream))
 
 
-def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedRecord,
+def _store(layer: FidelityLayer, st: StreamState, sst: ShardState, shard: Shard, rec: PreparedRecord,
            arrival: tuple[float, datetime.datetime]) -> int:
-    """Append one record to ``shard`` with the stream's next number (stream lock held). O(1), no scan.
+    """Append one record to ``shard`` with the stream's next number (stream lock held, ``sst`` synced with moto's
+    dict under it). O(1), no scan.
 
     ApproximateArrivalTimestamp is the layer's clock (API_Record.html: set when the stream accepts the record), so
     offline meters measure simulated seconds; moto stamps the wall clock."""
-    st = stream_state(layer, stream)
-    sst = shard_state(layer, st, shard)
-    sst.sync(shard, layer.codec)
     seq = st.next_sequence()
     record = layer.codec.new_record(rec.partition_key, rec.data, seq, rec.explicit_hash_key, arrival)
     # Dict, then numbers, then times: a lock-free reader that finds a number in the index finds its record,
@@ -54,6 +52,14 @@ def _store(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedReco
     sst.seqs.append(seq)
     sst.times.append(arrival[0])
     return seq
+
+
+def _synced(layer: FidelityLayer, st: StreamState, shard: Shard) -> ShardState:
+    """The shard's state, its indexes caught up with moto's dict (call with the stream's lock held: no record can
+    reach the dict meanwhile, so one sync serves every record of a request)."""
+    sst = shard_state(layer, st, shard)
+    sst.sync(shard, layer.codec)
+    return sst
 
 
 @dataclass(frozen=True)
@@ -71,21 +77,21 @@ class StoreCall:
     skip: Callable[[], int]
 
 
-def _store_accepted(layer: FidelityLayer, stream: Stream, shard: Shard, rec: PreparedRecord,
-                    arrival: tuple[float, datetime.datetime]) -> int:
+def _store_accepted(layer: FidelityLayer, stream: Stream, st: StreamState, sst: ShardState, shard: Shard,
+                    rec: PreparedRecord, arrival: tuple[float, datetime.datetime]) -> int:
     """Store an accepted record, through the layer's injected fault if a test set one (stream lock held)."""
     fault = layer.store_fault
     if fault is None:
-        return _store(layer, stream, shard, rec, arrival)
+        return _store(layer, st, sst, shard, rec, arrival)
     return fault(StoreCall(
         stream_name=stream.stream_name, shard_id=shard.shard_id, partition_key=rec.partition_key,
         resharding=any(not s.is_open for s in stream.shards.values()),
-        store=lambda: _store(layer, stream, shard, rec, arrival),
-        skip=lambda: stream_state(layer, stream).next_sequence()))
+        store=lambda: _store(layer, st, sst, shard, rec, arrival),
+        skip=st.next_sequence))
 
 
-def _route(layer: FidelityLayer, stream: Stream, rec: PreparedRecord) -> Shard:
-    shard = stream_state(layer, stream).route(stream, rec.hash_key)
+def _route(st: StreamState, stream: Stream, rec: PreparedRecord) -> Shard:
+    shard = st.route(stream, rec.hash_key)
     if shard is None:  # cannot happen while open shards cover 0..2**128-1; never crash like moto does
         raise errors.invalid_argument(f"No open shard of stream {stream.stream_name} covers hash key {rec.hash_key}")
     return shard
@@ -112,19 +118,24 @@ def put_records(layer: FidelityLayer, backend: KinesisBackend, stream_arn: str |
     out: list[dict[str, str]] = []
     failed = 0
     stored: list[tuple[str, PreparedRecord, str]] = []
+    throttling = config.throttling
     with st.lock:
         now = layer.clock.now()
         arrival = layer.codec.stamp(now)
+        states: dict[str, ShardState] = {}  # the request's shards, each synced once
         for rec in prepared:
-            shard = _route(layer, stream, rec)
-            if config.throttling and not shard_state(layer, st, shard).write.admit(now, rec.size, config):
+            shard = _route(st, stream, rec)
+            sst = states.get(shard.shard_id)
+            if sst is None:
+                sst = states[shard.shard_id] = _synced(layer, st, shard)
+            if throttling and not sst.write.admit(now, rec.size, config):
                 # API_PutRecords.html: throttled records get ErrorCode/ErrorMessage and are not written.
                 failed += 1
                 out.append({"ErrorCode": "ProvisionedThroughputExceededException",
                             "ErrorMessage": errors.write_throttled_message(
                                 shard.shard_id, stream.stream_name, stream.account_id)})
                 continue
-            seq = str(_store_accepted(layer, stream, shard, rec, arrival))
+            seq = str(_store_accepted(layer, stream, st, sst, shard, rec, arrival))
             out.append({"SequenceNumber": seq, "ShardId": shard.shard_id})
             stored.append((shard.shard_id, rec, seq))
     for shard_id, rec, seq in stored:
@@ -147,10 +158,11 @@ def store_one(layer: FidelityLayer, stream: Stream, rec: PreparedRecord, throttl
     st = stream_state(layer, stream)
     with st.lock:
         now = layer.clock.now()
-        shard = _route(layer, stream, rec)
-        if throttle and config.throttling and not shard_state(layer, st, shard).write.admit(now, rec.size, config):
+        shard = _route(st, stream, rec)
+        sst = _synced(layer, st, shard)
+        if throttle and config.throttling and not sst.write.admit(now, rec.size, config):
             raise errors.write_throttled(shard.shard_id, stream.stream_name, stream.account_id)
-        seq = str(_store_accepted(layer, stream, shard, rec, layer.codec.stamp(now)))
+        seq = str(_store_accepted(layer, stream, st, sst, shard, rec, layer.codec.stamp(now)))
     _notify_lambda(layer, stream, shard.shard_id, rec, seq)
     return seq, shard.shard_id
 

@@ -250,8 +250,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Endpoint runs start the long tests first: against an emulator the seed's 50,000-record scenarios take
     # minutes (kinesis-mock: ~6 and ~10) and, started last, end the run alone. Live they take about a minute,
     # and the plan shows the sort would lengthen a run at -n 2 (21.5 -> 23.5 min predicted): live keeps the order.
+    # Offline they are also the longest (2-5 s each, the rest under 1 s): an xdist worker starts them first, so that
+    # the two workers of the main job finish together (issue 23); one process keeps the file's order.
     group = settings.backend_kind == "endpoint" and config.pluginmanager.hasplugin("xdist")
-    if group:  # every worker sorts alike (stable), so their collections still match
+    if group or (settings.offline and hasattr(config, "workerinput")):
+        # every worker sorts alike (stable), so their collections still match
         items.sort(key=lambda item: item.get_closest_marker("kinesis_long") is None)
     for item in items:
         if backend is not None and backend.unserved:
