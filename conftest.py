@@ -5,7 +5,9 @@ pytester is enabled for the plugin's own tests. The project's own runs never loo
 an instance-metadata address: only 127.0.0.1 is ever contacted.
 """
 
+import importlib
 import os
+import pkgutil
 from collections.abc import Iterator
 
 # Imported here, before any test runs: pytester's in-process runs drop the modules first imported inside
@@ -14,6 +16,30 @@ from collections.abc import Iterator
 import boto3  # noqa: F401
 import moto  # noqa: F401
 import pytest
+
+import pytest_kinesis_limits
+
+#: Modules of the package not imported up front: the entry point (it runs the CLI) and the deprecated aliases (they
+#: warn once, on the first import, which their own tests check).
+NOT_UP_FRONT = ("__main__", "firehose_delivery", "firehose_provision")
+
+
+def _import_the_package() -> None:
+    """Every module of the package, imported before any test runs, for the same reason as boto3 above: a module
+    first imported inside an in-process pytester run is dropped when that run ends, and imported afresh by the next
+    one, so a test that patches it (the can-fail conftests patch ``fidelity.firehose``) would patch a copy the
+    layer does not use (seen with -n 2: tests/unit beside test_firehose_can_fail.py, whose breaks then did
+    nothing)."""
+    for module in pkgutil.walk_packages(pytest_kinesis_limits.__path__, "pytest_kinesis_limits."):
+        if module.name.rsplit(".", 1)[-1] in NOT_UP_FRONT:
+            continue
+        try:
+            importlib.import_module(module.name)
+        except ImportError:  # an optional extra that is not installed (plots, opensearch)
+            pass
+
+
+_import_the_package()
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 

@@ -271,6 +271,14 @@ FIREHOSE_CREATING_S = _limit(
     "Firehose stream is CREATING\"; no duration given)", SRC_FH_CREATE, "2026-11-29",
     note="typical, not documented: a Terraform apply log in turbot/steampipe-plugin-aws#206 shows \"Creation "
     "complete after 40s\" for a delivery stream to S3")
+SRC_FH_DELETE = f"{_DOCS}/firehose/latest/APIReference/API_DeleteDeliveryStream.html"
+FIREHOSE_DELETING_S = _limit(
+    "lifecycle.firehose.deleting_s", 180, "s", "how long a deleted delivery stream stays DELETING before it is gone "
+    "(DeleteDeliveryStream: \"A Firehose stream may remain in the DELETING state for several minutes. Therefore, as a "
+    "best practice, applications should not wait for streams in the DELETING state\"); its name cannot be reused "
+    "meanwhile", SRC_FH_DELETE, "2026-12-07",
+    note="\"several minutes\" is AWS's only figure: three are taken as typical. Teardown starts the deletion and "
+    "does not wait, as AWS advises")
 IAM_PROPAGATION_S = _limit(
     "lifecycle.iam.propagation_s", 10, "s", "how long after CreateRole / PutRolePolicy Firehose still refuses the "
     "new role (IAM is eventually consistent: \"changes ... take time to become visible\"; no duration given)",

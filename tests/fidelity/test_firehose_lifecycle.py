@@ -17,11 +17,13 @@ from pytest_kinesis_limits.fidelity.firehose import FirehoseSimulator, activate_
 from pytest_kinesis_limits.firehose import provision
 from pytest_kinesis_limits.fidelity.offline import activate_all
 from pytest_kinesis_limits.kinesis.reader import read_stream
+from pytest_kinesis_limits.kinesis.resources import WaitPolicy
 
 from .kinesis_helpers import make_clients
 from .test_firehose_sim import BUCKET_ARN, START, Env, make_env, seq
 
 CREATING_S = limits.FIREHOSE_CREATING_S.value
+DELETING_S = limits.FIREHOSE_DELETING_S.value
 PROPAGATION_S = limits.IAM_PROPAGATION_S.value
 
 
@@ -71,7 +73,51 @@ def test_delete_while_creating_is_refused_as_aws_refuses_it(env: Env) -> None:
     assert code == "ResourceInUseException" and "CREATING" in message and "raw" in message
     env.clock.sleep(CREATING_S)
     env.firehose.delete_delivery_stream(DeliveryStreamName="raw")
+    assert status(env) == "DELETING"
+    env.clock.sleep(DELETING_S)
     assert env.firehose.list_delivery_streams()["DeliveryStreamNames"] == []
+
+
+def test_a_deleted_delivery_stream_is_deleting_for_minutes_and_its_name_stays_taken(env: Env) -> None:
+    """API_DeleteDeliveryStream: "A Firehose stream may remain in the DELETING state for several minutes"
+    (lifecycle.firehose.deleting_s): it is still described and listed, its name cannot be taken again, its
+    destination cannot be updated, a second deletion is accepted, and after the window it is gone."""
+    create_raw(env)
+    env.clock.sleep(CREATING_S)
+    env.firehose.delete_delivery_stream(DeliveryStreamName="raw")
+    assert status(env) == "DELETING"
+    assert env.firehose.list_delivery_streams()["DeliveryStreamNames"] == ["raw"]
+    code, message = refused(lambda: create_raw(env))
+    assert code == "ResourceInUseException" and "raw" in message
+    description = env.firehose.describe_delivery_stream(DeliveryStreamName="raw")["DeliveryStreamDescription"]
+    code, message = refused(lambda: env.firehose.update_destination(
+        DeliveryStreamName="raw", CurrentDeliveryStreamVersionId=description["VersionId"],
+        DestinationId=description["Destinations"][0]["DestinationId"],
+        ExtendedS3DestinationUpdate={"BufferingHints": {"SizeInMBs": 2, "IntervalInSeconds": 60}}))
+    assert code == "ResourceInUseException" and "DELETING" in message
+    env.firehose.delete_delivery_stream(DeliveryStreamName="raw")  # again: accepted
+    env.clock.sleep(DELETING_S - 0.5)
+    assert status(env) == "DELETING"
+    env.clock.sleep(0.5)
+    code, _ = refused(lambda: status(env))
+    assert code == "ResourceNotFoundException"
+    create_raw(env)  # the name is free again
+    assert status(env) == "CREATING"
+
+
+def test_the_fixtures_teardown_starts_the_deletion_and_does_not_wait(env: Env) -> None:
+    """The fixtures' deletion returns while the delivery stream is DELETING, at no clock time (AWS: "applications
+    should not wait for streams in the DELETING state"); the waiting form (sweep's) returns once it is gone."""
+    create_raw(env)
+    started = env.clock.now()
+    policy = WaitPolicy(delay=1.0, attempts=600)
+    assert fh.delete_delivery_stream_when_created(env.firehose, "raw", env.clock, policy, wait=False)
+    assert status(env) == "DELETING" and env.clock.now() - started == pytest.approx(CREATING_S, abs=1.0)
+    create_raw(env, "other")
+    env.clock.sleep(CREATING_S)
+    started = env.clock.now()
+    assert fh.delete_delivery_stream_when_created(env.firehose, "other", env.clock, policy)
+    assert env.clock.now() - started == pytest.approx(DELETING_S, abs=1.0)
 
 
 def test_update_destination_while_creating_is_refused(env: Env) -> None:

@@ -238,7 +238,7 @@ def test_search_index_buffering_hint_bounds(hint, limit, over, accepted, kinesis
                                        path=ROLE_PATH)
     put_search_policy(iam_client, role_name, search_target.arn, "bounds")
     kinesis_resources.add("delivery-stream", name, lambda: fh.delete_delivery_stream_when_created(
-        firehose_client, name, kinesis_clock, kinesis_wait_policy))
+        firehose_client, name, kinesis_clock, kinesis_wait_policy, wait=False))
     config = fh.opensearch_destination_config(role_arn, s3_bucket.arn, SearchDestination(search_target, "bounds"),
                                               limits.FIREHOSE_OS_BUFFER_MIB_MIN.value,
                                               limits.FIREHOSE_OS_BUFFER_SECONDS_MIN.value)

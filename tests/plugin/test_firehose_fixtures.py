@@ -7,6 +7,7 @@ import pytest
 INNER = '''
 import json
 
+from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.live import sweep
 from pytest_kinesis_limits.firehose import CANARY_FIELD
 
@@ -39,9 +40,16 @@ def test_fails_after_making_one(firehose_delivery_stream):
     assert False, "the test fails; the delivery stream and its role must still be deleted"
 
 
-def test_everything_was_deleted(firehose_client, iam_client):
-    assert firehose_client.list_delivery_streams()["DeliveryStreamNames"] == []
+def test_everything_was_deleted(firehose_client, iam_client, kinesis_clock):
+    # The delivery streams' deletions were started, not waited for (DELETING for minutes, AWS: "applications should
+    # not wait"); the roles are gone; once the DELETING window has passed, so are the delivery streams.
+    names = firehose_client.list_delivery_streams()["DeliveryStreamNames"]
+    assert len(names) == 3
+    assert {firehose_client.describe_delivery_stream(DeliveryStreamName=n)["DeliveryStreamDescription"][
+        "DeliveryStreamStatus"] for n in names} == {"DELETING"}
     assert iam_client.list_roles(PathPrefix=sweep.ROLE_PATH)["Roles"] == []
+    kinesis_clock.sleep(limits.FIREHOSE_DELETING_S.value)
+    assert firehose_client.list_delivery_streams()["DeliveryStreamNames"] == []
 '''
 
 

@@ -328,6 +328,27 @@ def test_objects_s3_would_not_delete_are_named_not_hidden() -> None:
         resources.delete_bucket(S3(), "b")
 
 
+def test_an_object_that_lands_after_the_emptying_is_removed_and_the_bucket_deleted(aws) -> None:
+    """Teardown does not wait for a delivery stream DELETING, which "might continue to accept records": an object
+    written between the emptying and DeleteBucket (BucketNotEmpty) is removed and the deletion tried again."""
+    s3 = aws["us-east-1"]["s3"]
+    s3.create_bucket(Bucket="late")
+    s3.put_object(Bucket="late", Key="first", Body=b"1")
+    real = s3.delete_bucket
+    calls = []
+
+    def late_write_then_delete(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        if len(calls) == 1:
+            s3.put_object(Bucket="late", Key="late", Body=b"2")  # Firehose's last object, just in time
+        return real(**kwargs)
+
+    s3.delete_bucket = late_write_then_delete
+    resources.delete_bucket(s3, "late")
+    assert len(calls) == 2
+    assert "late" not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
 def test_consumers_of_a_run_are_deregistered_also_on_a_stream_of_the_users(aws) -> None:
     """make_consumer may register on the user's own stream: sweep finds such a consumer (moto has no
     ListTagsForResource: by its name's run), deregisters it, and leaves the user's stream and consumer alone."""

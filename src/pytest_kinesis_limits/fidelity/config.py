@@ -17,7 +17,7 @@ def _default(limit: limits.Limit) -> int:
 
 #: The windows, in seconds of the layer's clock, that :meth:`FidelityConfig.scale_lifecycle` scales.
 LIFECYCLE_WINDOWS = ("creating_seconds", "updating_seconds", "encryption_seconds", "deleting_seconds",
-                     "firehose_creating_seconds", "iam_propagation_seconds", "consumer_creating_seconds",
+                     "firehose_creating_seconds", "firehose_deleting_seconds", "iam_propagation_seconds", "consumer_creating_seconds",
                      "consumer_deleting_seconds")
 
 
@@ -32,9 +32,10 @@ class FidelityConfig:
     UPDATING or DELETING; they default to the catalogue's typical durations (``lifecycle.stream.*``), and a test
     may shorten or lengthen them. ``max_streams_creating`` streams of an account and region may be CREATING (or
     DELETING) at once. ``shard_quota`` is the account's open-shard quota per region (None: the catalogue's
-    default for the region). ``firehose_creating_seconds`` (a new delivery stream CREATING) and
+    default for the region). ``firehose_creating_seconds`` (a new delivery stream CREATING),
+    ``firehose_deleting_seconds`` (a deleted one DELETING, its name still taken) and
     ``iam_propagation_seconds`` (a new IAM role that Firehose still refuses) are the Firehose simulation's windows
-    (catalogue ``lifecycle.firehose.creating_s`` / ``lifecycle.iam.propagation_s``).
+    (catalogue ``lifecycle.firehose.creating_s``, ``lifecycle.firehose.deleting_s``, ``lifecycle.iam.propagation_s``).
     ``consumer_creating_seconds`` / ``consumer_deleting_seconds``: how long a registered (deregistered) consumer is
     CREATING (DELETING); ``max_consumers_per_stream`` and ``max_consumers_creating`` are RegisterStreamConsumer's
     limits (catalogue ``fan_out.*``); ``fan_out_read_bytes_per_s``, ``fan_out_subscription_seconds`` and
@@ -65,6 +66,7 @@ class FidelityConfig:
     max_streams_creating: int = field(default_factory=lambda: _default(limits.STREAMS_IN_TRANSITION_MAX))
     shard_quota: int | None = None
     firehose_creating_seconds: float = field(default_factory=lambda: float(_default(limits.FIREHOSE_CREATING_S)))
+    firehose_deleting_seconds: float = field(default_factory=lambda: float(_default(limits.FIREHOSE_DELETING_S)))
     iam_propagation_seconds: float = field(default_factory=lambda: float(_default(limits.IAM_PROPAGATION_S)))
     consumer_creating_seconds: float = field(
         default_factory=lambda: float(_default(limits.LIFECYCLE_CONSUMER_CREATING_S)))

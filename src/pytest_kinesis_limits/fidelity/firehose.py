@@ -11,6 +11,11 @@ https://docs.aws.amazon.com/firehose/latest/dev/s3-object-name.html):
   moto makes it ACTIVE at once); DeleteDeliveryStream and UpdateDestination meanwhile answer
   ``ResourceInUseException`` (API_DeleteDeliveryStream.html: "You can't delete a Firehose stream that is in the
   CREATING state");
+* a deleted delivery stream is DELETING for ``deleting_s`` clock seconds (catalogue ``lifecycle.firehose.deleting_s``;
+  moto removes it at once): DescribeDeliveryStream and ListDeliveryStreams still show it, its name cannot be taken
+  again (moto's own "already exists"), UpdateDestination answers ``ResourceInUseException``, a second
+  DeleteDeliveryStream is accepted, and it delivers nothing more ("the service might continue to accept records,
+  but it doesn't make any guarantees with respect to delivering the data", API_DeleteDeliveryStream.html);
 * CreateDeliveryStream with a role created (or given a policy) less than ``propagation_s`` ago is refused as AWS
   refuses a role IAM has not propagated yet (:mod:`.firehose_roles`);
 * direct PutRecord / PutRecordBatch to a Kinesis-source delivery stream are refused with
@@ -62,9 +67,12 @@ KINESIS_SOURCE = "KinesisStreamAsSource"
 DIRECT_PUT_REFUSED = "This operation is not permitted on KinesisStreamAsSource delivery stream type."
 #: Requests to these services make the simulation catch up with the clock first.
 PUMPED_SERVICES = frozenset({"kinesis", "firehose", "s3"})
-#: What DeleteDeliveryStream / UpdateDestination answer while the delivery stream is CREATING (ResourceInUseException
-#: is the error both list; the wording is ours, in moto's "Firehose <name> under account <id>" form).
-NOT_ACTIVE = "Firehose {name} under account {account} is in CREATING state; {operation} is not possible until it is ACTIVE."
+#: What DeleteDeliveryStream / UpdateDestination answer while the delivery stream is CREATING (and UpdateDestination
+#: while it is DELETING): ResourceInUseException is the error both list; the wording is ours, in moto's "Firehose
+#: <name> under account <id>" form.
+NOT_ACTIVE = "Firehose {name} under account {account} is in {state} state; {operation} is not possible until it is ACTIVE."
+#: The clock time a DELETING delivery stream is gone, noted on moto's object.
+GONE_AT_ATTR = "_kinesis_fidelity_gone_at"
 
 
 @dataclass
@@ -142,7 +150,8 @@ class FirehoseSimulator:
     Use through :func:`activate_firehose`. ``objects`` lists what was written, ``reads`` counts GetRecords
     calls per (delivery stream, shard), ``throttled`` the calls refused by another layer, ``errors`` anything
     the simulation could not do (missing bucket or source stream), never silently. ``creating`` maps the
-    delivery streams still CREATING to the clock time they become ACTIVE; ``roles`` refuses new IAM roles.
+    delivery streams still CREATING to the clock time they become ACTIVE, ``deleting`` those DELETING to the time
+    they are gone; ``roles`` refuses new IAM roles.
     ``deaggregate_kpl``: records in the KPL's aggregated format are delivered as their user records, as Firehose
     does (:mod:`pytest_kinesis_limits.kinesis.kpl`); False delivers the aggregated bytes (a break for tests).
     """
@@ -151,11 +160,16 @@ class FirehoseSimulator:
 
     def __init__(self, clock: Clock, *, account_id: str | None = None, seed: int = 0,
                  creating_s: float = limits.FIREHOSE_CREATING_S.value,
+                 deleting_s: float = limits.FIREHOSE_DELETING_S.value,
                  propagation_s: float = limits.IAM_PROPAGATION_S.value) -> None:
         self.clock = clock
         self.account_id = account_id
         self.creating_s = creating_s
         self.creating: dict[tuple[str, str, str], float] = {}
+        self.deleting_s = deleting_s
+        #: Delivery streams DELETING: (account, region, name) -> the clock time they are gone.
+        self.deleting: dict[tuple[str, str, str], float] = {}
+        self._remove: Any = None  # moto's own DeleteDeliveryStream (set by activate_firehose)
         self.roles = RolePropagation(clock, propagation_s, account_id=account_id)
         self.objects: list[SimulatedObject] = []
         self.reads: Counter[tuple[str, str]] = Counter()
@@ -222,6 +236,13 @@ class FirehoseSimulator:
             self._register(backend, name)
 
     def _activate_due(self, now: float) -> None:
+        for key, gone_at in sorted(self.deleting.items(), key=lambda item: item[1]):
+            if gone_at <= now:
+                del self.deleting[key]
+                account, region, name = key
+                backend = firehose_backends[account][region]
+                if name in backend.delivery_streams:
+                    self._remove(backend, name)
         for key, active_at in sorted(self.creating.items(), key=lambda item: item[1]):
             if active_at > now:
                 continue
@@ -235,12 +256,40 @@ class FirehoseSimulator:
             if stream.delivery_stream_type == KINESIS_SOURCE:
                 self._register(backend, name)  # it reads its source from LATEST once ACTIVE
 
-    def refuse_unless_active(self, backend: FirehoseBackend, name: str, operation: str) -> None:
-        """Raise ``ResourceInUseException`` if delivery stream ``name`` is still CREATING."""
+    def refuse_unless_active(self, backend: FirehoseBackend, name: str, operation: str,
+                             deleting_too: bool = True) -> None:
+        """Raise ``ResourceInUseException`` if delivery stream ``name`` is still CREATING (or, with
+        ``deleting_too``, DELETING)."""
         self.pump()
-        if (backend.account_id, backend.region_name, name) in self.creating:
-            raise ResourceInUseException(NOT_ACTIVE.format(name=name, account=backend.account_id,
+        key = (backend.account_id, backend.region_name, name)
+        state = "CREATING" if key in self.creating else "DELETING" if deleting_too and key in self.deleting else None
+        if state is not None:
+            raise ResourceInUseException(NOT_ACTIVE.format(name=name, account=backend.account_id, state=state,
                                                            operation=operation))
+
+    def _deleted(self, backend: FirehoseBackend, name: str) -> bool:
+        """DeleteDeliveryStream accepted: DELETING for ``deleting_s`` (reading and delivering nothing more), then
+        gone. True when moto should remove it at once (no window)."""
+        key = (backend.account_id, backend.region_name, name)
+        self._unregister(backend, name)
+        stream = backend.delivery_streams.get(name)
+        if self.deleting_s <= 0 or stream is None or (self.account_id is not None
+                                                       and backend.account_id != self.account_id):
+            return True
+        stream.delivery_stream_status = "DELETING"
+        gone_at = self.deleting.setdefault(key, self.clock.now() + self.deleting_s)
+        stream.__dict__[GONE_AT_ATTR] = gone_at  # for a later simulation (the next test's) to finish the deletion
+        return False
+
+    def adopt_deleting(self) -> None:
+        """Take over the deletions a previous simulation left unfinished (the delivery streams its test deleted
+        at teardown, still DELETING in moto's backends), so that they end when their window does."""
+        for account, regions in list(firehose_backends.items()):
+            for region, backend in list(regions.items()):
+                for name, stream in list(backend.delivery_streams.items()):
+                    gone_at = stream.__dict__.get(GONE_AT_ATTR)
+                    if gone_at is not None and self.account_id in (None, account):
+                        self.deleting[(account, region, name)] = gone_at
 
     # --------------------------------------------------------------------------------- registration
     def _register(self, backend: FirehoseBackend, name: str) -> None:
@@ -409,18 +458,19 @@ class FirehoseSimulator:
 @contextlib.contextmanager
 def activate_firehose(clock: Clock, *, account_id: str | None = None, seed: int = 0,
                       creating_s: float = limits.FIREHOSE_CREATING_S.value,
+                      deleting_s: float = limits.FIREHOSE_DELETING_S.value,
                       propagation_s: float = limits.IAM_PROPAGATION_S.value) -> Iterator[FirehoseSimulator]:
     """Patch moto so delivery streams are created and Kinesis-source ones deliver like AWS; yield the
     :class:`FirehoseSimulator`.
 
     Enter it inside ``moto.mock_aws()`` (or with a ``ThreadedMotoServer`` in the same process), before
     creating the roles and delivery streams it should drive; ``account_id`` restricts it to one account.
-    ``creating_s`` (CREATING window) and ``propagation_s`` (new IAM roles refused) default to the catalogue;
-    0 turns either off. The patches are class-level and undone on exit; they chain with other patches of the
+    ``creating_s`` (CREATING window), ``deleting_s`` (DELETING window) and ``propagation_s`` (new IAM roles refused)
+    default to the catalogue; 0 turns any of them off. The patches are class-level and undone on exit; they chain with other patches of the
     same methods.
     """
     simulator = FirehoseSimulator(clock, account_id=account_id, seed=seed, creating_s=creating_s,
-                                  propagation_s=propagation_s)
+                                  deleting_s=deleting_s, propagation_s=propagation_s)
     original_create = original("FirehoseBackend.create_delivery_stream")
     original_delete = original("FirehoseBackend.delete_delivery_stream")
     original_put_batch = original("FirehoseBackend.put_record_batch")
@@ -443,11 +493,16 @@ def activate_firehose(clock: Clock, *, account_id: str | None = None, seed: int 
         return arn
 
     def delete_delivery_stream(self: FirehoseBackend, delivery_stream_name: str, *args: Any, **kwargs: Any) -> Any:
-        simulator.refuse_unless_active(self, delivery_stream_name, "DeleteDeliveryStream")
-        result = original_delete(self, delivery_stream_name, *args, **kwargs)
+        simulator.refuse_unless_active(self, delivery_stream_name, "DeleteDeliveryStream", deleting_too=False)
         with simulator._lock:
-            simulator._unregister(self, delivery_stream_name)
-        return result
+            if (self.account_id, self.region_name, delivery_stream_name) in simulator.deleting:
+                return None  # already DELETING: accepted again, nothing changes
+            if delivery_stream_name in self.delivery_streams and not simulator._deleted(self, delivery_stream_name):
+                return None
+        return original_delete(self, delivery_stream_name, *args, **kwargs)  # gone now (or moto's not-found)
+
+    simulator._remove = lambda backend, name: original_delete(backend, name)
+    simulator.adopt_deleting()
 
     def put_record_batch(self: FirehoseBackend, delivery_stream_name: str, *args: Any, **kwargs: Any) -> Any:
         stream = self.delivery_streams.get(delivery_stream_name)

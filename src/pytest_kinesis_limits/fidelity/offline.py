@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 def activate_all(clock: Clock, config: FidelityConfig | None = None) -> Iterator[FidelityLayer]:
     """Apply every offline correction to moto on ``clock``; yields the Kinesis layer; restores moto on exit."""
     config = config if config is not None else FidelityConfig()
-    windows = {"creating_s": config.firehose_creating_seconds, "propagation_s": config.iam_propagation_seconds}
+    windows = {"creating_s": config.firehose_creating_seconds, "deleting_s": config.firehose_deleting_seconds,
+               "propagation_s": config.iam_propagation_seconds}
     # The Kinesis layer first: the Firehose simulation reads the source through its patched methods.
     with activate(clock, config) as layer, activate_firehose(clock, **windows) as firehose, \
             activate_search_index(clock, firehose) as search:

@@ -368,26 +368,32 @@ def _exists(firehose_client: Any, name: str) -> str | None:
 
 
 def delete_delivery_stream(firehose_client: Any, name: str, clock: Clock, timeout_s: float,
-                           poll_s: float = 5.0) -> bool:
-    """Delete the delivery stream and wait (bounded) until it is gone; ``False`` if it did not exist."""
+                           poll_s: float = 5.0, *, wait: bool = True) -> bool:
+    """Delete the delivery stream and wait (bounded) until it is gone; ``False`` if it did not exist.
+
+    With ``wait=False`` it returns once DeleteDeliveryStream is accepted (the delivery stream DELETING): "A Firehose
+    stream may remain in the DELETING state for several minutes. Therefore, as a best practice, applications should
+    not wait for streams in the DELETING state" (API_DeleteDeliveryStream.html; catalogue
+    ``lifecycle.firehose.deleting_s``). The fixtures' teardown does so; ``sweep`` waits, to report what is gone."""
     try:
         firehose_client.delete_delivery_stream(DeliveryStreamName=name)
     except ClientError as exc:
         if _error_code(exc) == "ResourceNotFoundException":
             return False
         raise
-    if not poll_until(lambda: _exists(firehose_client, name) is None, clock, timeout_s, poll_s,
-                      f"delivery stream {name} deleted"):
+    if wait and not poll_until(lambda: _exists(firehose_client, name) is None, clock, timeout_s, poll_s,
+                               f"delivery stream {name} deleted"):
         raise DeliveryStreamError(f"delivery stream {name!r} still exists {timeout_s} s after deletion")
     return True
 
 
-def delete_delivery_stream_when_created(firehose_client: Any, name: str, clock: Clock, policy: WaitPolicy) -> bool:
-    """Delete once the stream has left CREATING (DeleteDeliveryStream refuses CREATING) and wait until it is
-    gone, all within the policy's span (``delay × attempts``); ``False`` if it did not exist."""
+def delete_delivery_stream_when_created(firehose_client: Any, name: str, clock: Clock, policy: WaitPolicy, *,
+                                        wait: bool = True) -> bool:
+    """Delete once the stream has left CREATING (DeleteDeliveryStream refuses CREATING) and, with ``wait``, wait until
+    it is gone, all within the policy's span (``delay × attempts``); ``False`` if it did not exist."""
     span = policy.delay * policy.attempts
     deadline = clock.now() + span
     poll_until(lambda: _exists(firehose_client, name) != "CREATING", clock, span, policy.delay,
                f"delivery stream {name} out of CREATING")
     return delete_delivery_stream(firehose_client, name, clock, max(0.0, deadline - clock.now()),
-                                  poll_s=policy.delay)
+                                  poll_s=policy.delay, wait=wait)

@@ -315,25 +315,40 @@ def create_bucket(client: BaseClient, name: str, *, region: str, tags: dict[str,
     return BucketInfo(name=name, arn=f"arn:{client.meta.partition}:s3:::{name}")  # the region's partition
 
 
+#: DeleteBucket attempts when objects arrived after the bucket was emptied (a delivery stream DELETING "might continue
+#: to accept records", API_DeleteDeliveryStream.html, and teardown does not wait for it to be gone).
+BUCKET_EMPTY_ATTEMPTS = 3
+
+
+def _empty_bucket(client: BaseClient, name: str) -> None:
+    paginator = client.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=name):
+        doomed = [{"Key": o["Key"], "VersionId": o["VersionId"]}
+                  for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        if doomed:
+            answer = client.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
+            errors = answer.get("Errors") or []  # DeleteObjects answers 200 and lists the keys it kept
+            if errors:
+                first = ", ".join(f"{e.get('Key')} ({e.get('Code')}: {e.get('Message')})" for e in errors[:3])
+                raise RuntimeError(f"s3://{name}: {len(errors)} object(s) could not be deleted, so the bucket "
+                                   f"cannot be: {first}")
+
+
 def delete_bucket(client: BaseClient, name: str) -> None:
-    """Empty the bucket (every object version) and delete it; a bucket already gone is fine."""
-    try:
-        paginator = client.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=name):
-            doomed = [{"Key": o["Key"], "VersionId": o["VersionId"]}
-                      for o in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-            if doomed:
-                answer = client.delete_objects(Bucket=name, Delete={"Objects": doomed, "Quiet": True})
-                errors = answer.get("Errors") or []  # DeleteObjects answers 200 and lists the keys it kept
-                if errors:
-                    first = ", ".join(f"{e.get('Key')} ({e.get('Code')}: {e.get('Message')})" for e in errors[:3])
-                    raise RuntimeError(f"s3://{name}: {len(errors)} object(s) could not be deleted, so the bucket "
-                                       f"cannot be: {first}")
-        client.delete_bucket(Bucket=name)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("NoSuchBucket", "404"):
+    """Empty the bucket (every object version) and delete it; a bucket already gone is fine. Objects that arrive
+    between the emptying and DeleteBucket (``BucketNotEmpty``) are removed and the deletion tried again, up to
+    :data:`BUCKET_EMPTY_ATTEMPTS` times."""
+    for attempt in range(1, BUCKET_EMPTY_ATTEMPTS + 1):
+        try:
+            _empty_bucket(client, name)
+            client.delete_bucket(Bucket=name)
             return
-        raise
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code in ("NoSuchBucket", "404"):
+                return
+            if code != "BucketNotEmpty" or attempt == BUCKET_EMPTY_ATTEMPTS:
+                raise
 
 
 @dataclass

@@ -68,7 +68,8 @@ def make_delivery_stream(
     propagated (every wording, bounded by the catalogue), waits until ACTIVE, then writes a canary to
     each open source shard, again at every poll for the shards still missing, until one of each is in S3
     (bounded), so the stream handed over is really reading (it starts at LATEST). Delivery stream, then role
-    and policy, are deleted at teardown, also after failures. Offline it runs on moto with the delivery
+    and policy, are deleted at teardown, also after failures; the delivery stream's deletion is started, not waited
+    for (it stays DELETING for minutes: catalogue ``lifecycle.firehose.deleting_s``). Offline it runs on moto with the delivery
     simulation; with --kinesis-fidelity=off the canaries never arrive and it raises DeliveryStreamError.
     """
     from pytest_kinesis_limits.firehose import (DeliveryStreamInfo, bucket_arn_for, create_delivery_stream,
@@ -96,7 +97,7 @@ def make_delivery_stream(
         role_arn = create_firehose_role(iam_client, role_name, source_stream.arn, bucket_arn, kinesis_tags,
                                         path=ROLE_PATH)
         kinesis_resources.add_tagged("delivery-stream", name, lambda: delete_delivery_stream_when_created(
-            firehose_client, name, kinesis_clock, kinesis_wait_policy))
+            firehose_client, name, kinesis_clock, kinesis_wait_policy, wait=False))
         started = kinesis_clock.now()
         description = create_delivery_stream(
             firehose_client, name, source_stream.arn, role_arn, bucket_arn, buffer_mib, buffer_seconds, prefix,
@@ -306,7 +307,7 @@ def make_search_delivery_stream(
                                         path=ROLE_PATH)
         put_search_policy(iam_client, role_name, search.target.arn, search.index_name)
         kinesis_resources.add_tagged("delivery-stream", name, lambda: delete_delivery_stream_when_created(
-            firehose_client, name, kinesis_clock, kinesis_wait_policy))
+            firehose_client, name, kinesis_clock, kinesis_wait_policy, wait=False))
         started = kinesis_clock.now()
         config = opensearch_destination_config(role_arn, bucket.arn, search, buffer_mib, buffer_seconds)
         description = create_kinesis_source_delivery_stream(
