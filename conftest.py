@@ -8,7 +8,16 @@ an instance-metadata address: only 127.0.0.1 is ever contacted.
 import importlib
 import os
 import pkgutil
+import sys
 from collections.abc import Iterator
+
+# Python writes the bytecode of what it imports, for every process the project's tests start (hundreds: pytester
+# subprocesses, xdist workers, serve, the CLI). The README installs with pip --no-compile, which leaves the
+# compiling to the first import; with PYTHONDONTWRITEBYTECODE set (as on this project's machines) nothing would ever
+# be written, and every process compiled boto3, botocore, moto and the plugin from source again: 1.2 s instead of
+# 0.5 s to import them, and 38 % more CPU for the plugin tests (docs/benchmarks.md, 2026-12-07).
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 # Imported here, before any test runs: pytester's in-process runs drop the modules first imported inside
 # them when they end, and a boto3 imported afresh after that would not be moto's patched one (a Kinesis
