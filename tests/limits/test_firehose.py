@@ -186,13 +186,15 @@ def test_firehose_small_size_hint_gives_several_objects(make_delivery_stream, ki
                          ids=lambda limit: f"{limit.value}s")
 def test_firehose_interval_hint_bounds_latency(interval, make_delivery_stream, kinesis_stream, s3_bucket,
                                                kinesis_client, kinesis_clock, kinesis_backend, wait_for_delivery,
-                                               read_records, record_measurement):
+                                               read_records, firehose_client, record_measurement):
     """Records written within a few seconds are held for the interval hint and no longer: the oldest record
     of every object waited at least the interval minus one read period, and every record is delivered at
     most the interval plus one read period (live: plus a slack for the S3 write) after it arrived.
 
     Latencies are on the services' clocks: from each record's ApproximateArrivalTimestamp (read back from
-    the stream) to the LastModified of the S3 object holding it.
+    the stream) to the LastModified of the S3 object holding it. The row's number is the interval the service
+    reports it took (DescribeDeliveryStream); how long records were held and delivered are its ``held_s`` and
+    ``latency_max_s``.
     """
     delivery = make_delivery_stream(kinesis_stream, s3_bucket, buffer_seconds=interval.value)
     ids = range(10)
@@ -210,13 +212,17 @@ def test_firehose_interval_hint_bounds_latency(interval, make_delivery_stream, k
     held = None if not waits or None in waits else min(waits)
     ok = not result.missing and latest is not None and latest <= upper and held is not None and held >= lower
     shown = [None if w is None else round(w, 2) for w in waits]
-    record_measurement(interval, held, verdict=verdict(ok), unit="s",
-                       detail=f"the oldest record of each of {len(waits)} object(s) waited {shown} s (at least "
+    taken = fh.described_interval_s(firehose_client, delivery.name)
+    ok = ok and taken == interval.value
+    record_measurement(interval, taken, verdict=verdict(ok), unit="s", held_s=held, latency_max_s=latest,
+                       detail=f"an interval hint of {taken} s taken; "
+                              f"the oldest record of each of {len(waits)} object(s) waited {shown} s (at least "
                               f"{max(lower, 0):g} s); records delivered "
                               f"{rounded(min(latencies.values(), default=None))} .. {rounded(latest)} s after "
                               f"arriving (at most {upper:g} s); "
                               f"ApproximateArrivalTimestamp -> S3 LastModified; {result.summary()}", series=result)
     assert not result.missing, result.summary()
+    assert taken == interval.value, f"DescribeDeliveryStream reports an interval hint of {taken} s, not {interval}"
     assert latest is not None and latest <= upper, (f"delivered up to {rounded(latest)} s after arriving, more "
                                                     f"than the {interval.value} s hint allows ({upper:g} s)")
     assert held is not None and held >= lower, \

@@ -267,9 +267,11 @@ def test_search_index_buffering_hint_bounds(hint, limit, over, accepted, kinesis
 def test_search_index_interval_hint_holds_documents(interval, make_delivery_stream, kinesis_stream, s3_bucket,
                                                     search_target, kinesis_client, search_index, kinesis_clock,
                                                     kinesis_backend, kinesis_wait_policy, kinesis_namer,
-                                                    record_measurement):
+                                                    firehose_client, record_measurement):
     """Records written at once become searchable no sooner than the interval hint minus one read period after
-    they were written, and no later than the hint plus one read period and one poll (live: plus a slack)."""
+    they were written, and no later than the hint plus one read period and one poll (live: plus a slack). The row's
+    number is the interval the service reports it took (DescribeDeliveryStream); how long the records were held is
+    its ``held_s``."""
     delivery = make_delivery_stream(kinesis_stream, s3_bucket, buffer_seconds=interval.value,
                                     search=SearchDestination(search_target, kinesis_namer.name("held"),
                                                              backup_mode="FailedDocumentsOnly"))
@@ -291,13 +293,16 @@ def test_search_index_interval_hint_holds_documents(interval, make_delivery_stre
     lower = interval.value - READ_PERIOD_S
     upper = interval.value + READ_PERIOD_S + COUNT_POLL_S + (0.0 if kinesis_backend.offline else LIVE_LATENCY_SLACK_S)
     latest = seen_at[0] - written_to if seen_at else None
-    ok = held is not None and latest is not None and held >= lower and latest <= upper
-    record_measurement(interval, held, verdict=verdict(ok), unit="s",
-                       detail=f"{len(sent)} records written in {written_to - written_from:.2f} s were searchable "
+    taken = fh.described_interval_s(firehose_client, delivery.name)
+    ok = held is not None and latest is not None and held >= lower and latest <= upper and taken == interval.value
+    record_measurement(interval, taken, verdict=verdict(ok), unit="s", held_s=held,
+                       detail=f"an interval hint of {taken} s taken; "
+                              f"{len(sent)} records written in {written_to - written_from:.2f} s were searchable "
                               f"{held if held is None else round(held, 2)} s after the first write (at least "
                               f"{max(lower, 0):g} s, at most {upper:g} s after the last; client clock, _count "
                               f"polled every {COUNT_POLL_S:g} s)")
     assert held is not None, f"the documents never became searchable within the bound ({index.count()} found)"
+    assert taken == interval.value, f"DescribeDeliveryStream reports an interval hint of {taken} s, not {interval}"
     assert held >= lower, (f"searchable after {held:.2f} s: a {interval.value} s interval hint holds records at "
                            f"least {lower:g} s (buffering ignored?)")
     assert latest <= upper, f"searchable {latest:.2f} s after the last write, more than the hint allows ({upper:g} s)"

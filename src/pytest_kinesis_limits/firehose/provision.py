@@ -356,6 +356,19 @@ def update_destination(firehose_client: Any, name: str, *, buffer_mib: int | Non
     return int(after["VersionId"])
 
 
+def described_interval_s(firehose_client: Any, name: str) -> int | None:
+    """The buffering interval (``IntervalInSeconds``) DescribeDeliveryStream reports for the delivery stream's first
+    destination (S3, or the search destination), or ``None`` if it reports none: the hint the service took."""
+    description = firehose_client.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+    for destination in description.get("Destinations", [])[:1]:
+        for key, value in destination.items():
+            hints = value.get("BufferingHints") if key.endswith("DestinationDescription") and isinstance(value, dict) \
+                else None
+            if hints and "IntervalInSeconds" in hints:
+                return int(hints["IntervalInSeconds"])
+    return None
+
+
 def _exists(firehose_client: Any, name: str) -> str | None:
     """The delivery stream's status, or ``None`` once it is gone."""
     try:
