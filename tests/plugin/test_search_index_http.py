@@ -19,11 +19,27 @@ FAST = "rotation_names and OneWeek or malformed or size-over-max or interval_hin
 
 
 
+def _domains(url: str) -> list[str]:
+    import boto3
+
+    client = boto3.client("opensearch", endpoint_url=url, region_name="us-east-1")
+    return sorted(d["DomainName"] for d in client.list_domain_names()["DomainNames"])
+
+
 def test_search_index_family_over_http(pytester: pytest.Pytester, moto_server_url: str, endpoint_env) -> None:
+    """On two xdist workers, which share one domain (issue 20, item 5): one CreateDomain for the run, the
+    controller deletes it at the end."""
     pytester.makepyfile(test_search_index=FAMILY.read_text(encoding="utf-8"))
     report = pytester.path / "report.json"
+    before = _domains(moto_server_url)
     result = pytester.runpytest_subprocess("--aws-endpoint-url", moto_server_url, "--aws-region", "us-east-1",
-                                           "-k", FAST, "-p", "no:cacheprovider", "--kinesis-report", str(report))
+                                           "-k", FAST, "-p", "no:cacheprovider", "--kinesis-report", str(report),
+                                           "-n", "2", "-v")
+    deleted = [line for line in result.outlines if "deleted the run's OpenSearch domain" in line]
+    assert len(deleted) == 1, result.stdout.str()[-3000:]
+    assert _domains(moto_server_url) == before  # deleted (moto's server removes it at once)
+    workers = {line.split("]")[0] for line in result.outlines if line.startswith("[gw") and " PASSED " in line}
+    assert workers == {"[gw0", "[gw1"}, workers  # both workers ran search tests, on the one domain
     result.stdout.fnmatch_lines([f"kinesis-limits: backend=endpoint region=us-east-1 account=123456789012 "
                                  f"endpoint={moto_server_url}"])
     outcomes = result.parseoutcomes()

@@ -50,6 +50,7 @@ from pytest_kinesis_limits.firehose.destinations import (
     SearchDeliveryStreamInfo,
     SearchDestination,
     SearchTarget,
+    check_search_domain_offered,
     create_search_domain,
     delete_search_domain,
     index_name,
@@ -126,7 +127,7 @@ __all__ = [
     # the search destination
     "BACKUP_MODES", "FAILED_FOLDERS", "FailedDocument", "IndexResult", "IndexedDocument", "OpenSearchExtraMissing",
     "ROTATIONS", "SearchDeliveryStreamInfo", "SearchDestination", "SearchIndex", "SearchTarget",
-    "create_search_domain", "delete_search_domain", "failed_documents", "index_name", "index_names",
-    "opensearch_client", "opensearch_destination_config", "prove_indexing", "search_role_policy",
+    "check_search_domain_offered", "create_search_domain", "delete_search_domain", "failed_documents", "index_name",
+    "index_names", "opensearch_client", "opensearch_destination_config", "prove_indexing", "search_role_policy",
     "validate_search_hints", "wait_for_backup", "week_of_year",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -257,6 +257,38 @@ def domain_access_policy(domain_arn: str, account_id: str, partition: str = "aws
     return json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
         "Action": "es:ESHttp*", "Resource": f"{domain_arn}/*"}]})
+
+
+def _pages(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> list[Any]:
+    """Every item under ``key`` of a NextToken-paged OpenSearch Service list (botocore has no paginator for these)."""
+    items: list[Any] = []
+    token = None
+    while True:
+        page = call(**kwargs, **({"NextToken": token} if token else {}))
+        items += page.get(key) or []
+        token = page.get("NextToken")
+        if not token:
+            return items
+
+
+def check_search_domain_offered(opensearch_client: Any, region: str) -> None:
+    """Before a domain's 15-30 minutes: does the region offer :data:`DOMAIN_ENGINE_VERSION`, and
+    :data:`DOMAIN_INSTANCE_TYPE` on it? (ListVersions, ListInstanceTypeDetails.) Raises :class:`DeliveryStreamError`
+    naming what is missing and the fix; nothing is made."""
+    versions = _pages(opensearch_client.list_versions, "Versions")
+    if DOMAIN_ENGINE_VERSION not in versions:
+        offered = sorted(v for v in versions if v.startswith("OpenSearch_"))[-3:]
+        raise DeliveryStreamError(
+            f"OpenSearch Service in {region} does not offer {DOMAIN_ENGINE_VERSION} (the search target's engine; it "
+            f"offers {', '.join(offered) or 'no OpenSearch version'}): nothing was made. Fix: run the search tests in "
+            "a region that offers it, or leave out --kinesis-search-domain")
+    types = {d.get("InstanceType") for d in _pages(opensearch_client.list_instance_type_details,
+                                                     "InstanceTypeDetails", EngineVersion=DOMAIN_ENGINE_VERSION)}
+    if DOMAIN_INSTANCE_TYPE not in types:
+        raise DeliveryStreamError(
+            f"OpenSearch Service in {region} does not offer {DOMAIN_INSTANCE_TYPE} for {DOMAIN_ENGINE_VERSION} (the "
+            f"search target's one data node; {len(types)} other instance types are offered): nothing was made. Fix: "
+            "run the search tests in a region that offers it, or leave out --kinesis-search-domain")
 
 
 def create_search_domain(opensearch_client: Any, name: str, account_id: str, region: str,

@@ -11,8 +11,9 @@ used (:mod:`pytest_kinesis_limits.live.usage`). :func:`simulate` then schedules 
   finish); one process for ``-n 0``;
 * with at most ``account.streams_creating.max`` (5) streams CREATING or DELETING at once in the account, across
   workers (what the run's :class:`~pytest_kinesis_limits.kinesis.resources.TransitionLimiter` enforces live);
-* making each worker's shared resources before the first test that uses them, once per worker (a search domain
-  takes ``lifecycle.opensearch.domain_creating_s``);
+* making each worker's shared streams before the first test that uses them, once per worker, and the run's search
+  domain once per run (``lifecycle.opensearch.domain_creating_s``; a worker that needs it while another makes it
+  waits);
 * making the streams of a worker's next test while the current one runs (the stream pool), so a test waits for its
   streams only when they were not ready yet.
 
@@ -40,6 +41,9 @@ from pytest_kinesis_limits.live.usage import family_of
 #: The shared resources the plan knows: what each one is and how long making it takes at least (the offline
 #: stand-in of a search domain is ready in a second; AWS's takes up to 30 minutes).
 SHARED_KINDS = {"stream": 0.0, "search-domain": float(limits.LIFECYCLE_OS_DOMAIN_CREATING_S.value)}
+#: The shared resources a run makes once, whatever the number of workers (the others per worker): the first worker
+#: that needs one makes it, the others wait for it, and it lives until the run ends (live/shared_domain.py).
+PER_RUN_KINDS = frozenset({"search-domain"})
 #: Whether a live run makes each worker's next streams ahead (the stream pool).
 MAKES_AHEAD = True
 #: A live teardown makes API calls: xdist's scheduler never sees one shorter than this (its 0.1 s heuristic).
@@ -65,7 +69,7 @@ class Creation:
 @dataclass
 class TestRecord:
     """One test of the plan's run (see the module docstring). ``duration_s`` leaves out the making of shared
-    resources, which :func:`simulate` charges once per worker."""
+    resources, which :func:`simulate` charges once per worker (a search domain once per run)."""
 
     nodeid: str
     outcome: str
@@ -195,6 +199,7 @@ def simulate(tests: Sequence[TestRecord], shared: Mapping[str, SharedRecord], wo
     heap: list[tuple[float, int, Any]] = []
     seq = itertools.count()
     jobs: dict[int, list[dict[str, Any]]] = {}  # test index -> its streams made ahead
+    run_made: dict[str, dict[str, Any]] = {}  # a per-run shared resource's key -> when it was made (and done)
     waiting: dict[int, list[Any]] = {}  # id(job) -> actors joined on it
     ends: list[float] = [0.0] * nodes
 
@@ -229,6 +234,18 @@ def simulate(tests: Sequence[TestRecord], shared: Mapping[str, SharedRecord], wo
                 if key in made or key not in shared:
                     continue
                 record = shared[key]
+                if record.kind in PER_RUN_KINDS:  # one per run: the first worker makes it, the others wait for it
+                    job = run_made.get(key)
+                    if job is None:
+                        job = run_made[key] = {"made_at": now, "done": None}
+                        now = yield ("sleep", record.making_s)
+                        job["done"] = now
+                        for joined in waiting.pop(id(job), []):
+                            heapq.heappush(heap, (now, next(seq), (joined, ("resume",), None)))
+                    elif job["done"] is None:
+                        now = yield ("join", job)
+                    made[key] = now
+                    continue
                 if record.kind == "stream":
                     now = yield ("slot", record.making_s)
                 made[key] = now
@@ -261,6 +278,8 @@ def simulate(tests: Sequence[TestRecord], shared: Mapping[str, SharedRecord], wo
         ends[node] = now
         for key, made_at in made.items():
             record = shared[key]
+            if record.kind in PER_RUN_KINDS:
+                continue  # its life is the run's: counted once, below
             life = now - made_at + (deleting if record.kind == "stream" else 0.0)
             schedule.shared_made[key] += 1
             use = schedule.shared_use.setdefault(key, Counter())
@@ -301,6 +320,12 @@ def simulate(tests: Sequence[TestRecord], shared: Mapping[str, SharedRecord], wo
         else:  # pragma: no cover - a programming error
             raise ValueError(f"unknown command {command!r}")
     schedule.wall_s = max(ends, default=0.0)
+    for key, job in run_made.items():  # made once, deleted by the run's owner when every worker is done
+        life = schedule.wall_s - job["made_at"]
+        schedule.shared_made[key] += 1
+        use = schedule.shared_use.setdefault(key, Counter())
+        if shared[key].kind == "search-domain":
+            use["search_instance_hours"] += pricing.whole_hours(life)
     return schedule
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from typing import Any
 
@@ -86,11 +87,43 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """An xdist worker of a live or endpoint run hands what it made to the controller, after its session fixtures
-    are gone (their deletions included)."""
+    are gone (their deletions included). The controller deletes the run's search domain, which its workers shared
+    (live/shared_domain.py): every test is done by now."""
     config = session.config
     meter = config.stash.get(METER_KEY, None)
     if meter is not None and is_worker(config) and not settings_of(config).plan:
         config.workeroutput["kinesis_usage"] = meter.to_json()  # type: ignore[attr-defined]
+    folder = config.stash.get(RUN_DIR_KEY, None)
+    if folder and not is_worker(config):
+        _delete_shared_domain(config, folder)
+
+
+def _delete_shared_domain(config: pytest.Config, folder: str) -> None:
+    """Delete the search domain the run's workers shared, if one was noted; a failure is said in one line, with the
+    fix (sweep finds the domain by its tags)."""
+    from pytest_kinesis_limits.live.shared_domain import SharedDomain
+
+    shared = SharedDomain(folder)
+    note = shared.note()
+    if note is None:
+        return
+    from pytest_kinesis_limits.firehose import delete_search_domain
+
+    backend = config.stash[BACKEND_KEY]
+    assert backend is not None
+    client = backend.client("opensearch")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        name = shared.delete(lambda made: delete_search_domain(client, made))
+    except Exception as exc:  # noqa: BLE001 - said in one line, never a traceback at the run's end
+        line = (f"kinesis-limits: the run's OpenSearch domain {note['name']!r} could not be deleted ({exc}); it is "
+                "billed by the hour: run 'pytest-kinesis-limits sweep' (it finds the domain by its tags)")
+    else:
+        line = f"kinesis-limits: deleted the run's OpenSearch domain {name!r} (its workers shared it)"
+    if reporter is not None:
+        reporter.write_line(line)
+    else:
+        print(line, file=sys.stderr)
 
 
 def _budget_guard(config: pytest.Config, settings: Settings) -> None:
@@ -223,7 +256,7 @@ class BudgetHooks:
         if left_out:
             notes.append(f"not in this plan: {left_out} test(s) marked kinesis_search_domain (the search_index "
                          "family), skipped live")
-            notes.append("    without --kinesis-search-domain (one OpenSearch domain per worker: 30 min to make, "
+            notes.append("    without --kinesis-search-domain (one OpenSearch domain per run: 30 min to make, "
                          "paid hourly)")
         failed = sum(1 for t in tests if t.outcome == "failed")
         if failed:

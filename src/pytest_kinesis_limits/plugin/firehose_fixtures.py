@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_kinesis_limits import limits
-from pytest_kinesis_limits.plugin.session import METER_KEY, SEARCH_DOMAIN_SKIP, settings_of
+from pytest_kinesis_limits.plugin.session import METER_KEY, SEARCH_DOMAIN_SKIP, is_worker, settings_of
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -159,7 +159,7 @@ def wait_for_delivery(s3_client: BaseClient, kinesis_clock: Clock, kinesis_wait_
 
 # ------------------------------------------------------------------------------ the search destination
 # Firehose into an OpenSearch Service index with an S3 backup (issue 14; docs/search-index.md). Live, the domain
-# takes 15-30 minutes to create: it is made once per session (per xdist worker), and only for tests marked
+# takes 15-30 minutes to create: it is made once per run (whatever the number of xdist workers), and only for tests marked
 # kinesis_search_domain when --kinesis-search-domain is given. Offline it is the fidelity layer's stand-in, made
 # per test (it costs nothing); queries go through opensearch-py (the optional extra) on every backend.
 #: The usage meter's key of the search domain (shared by a worker's tests live; a plan makes one per worker).
@@ -177,15 +177,19 @@ def search_target(kinesis_settings: Any, kinesis_backend: Any, kinesis_boto_sess
     """An OpenSearch Service domain Firehose can deliver to (firehose.SearchTarget: name, arn, endpoint).
 
     Live: one t3.small.search node with 10 GiB gp3, HTTPS only, its access policy leaving access to IAM (the
-    Firehose roles name exactly this domain), tagged, made once per session and deleted at its end (deletion
-    registered before creation); it takes 15-30 minutes (catalogue lifecycle.opensearch.domain_creating_s), so
-    live runs need --kinesis-search-domain (else the test is skipped). Offline: moto's domain served by the
+    Firehose roles name exactly this domain), tagged, made once per run (the first xdist worker that needs it makes
+    it, the others use it: live/shared_domain.py) after checking that the region offers the engine and the
+    instance type, and deleted at the run's end; it takes 15-30 minutes (catalogue
+    lifecycle.opensearch.domain_creating_s), so live runs need --kinesis-search-domain (else the test is skipped). Offline: moto's domain served by the
     fidelity layer's stand-in index (per test); against an endpoint: whatever the emulator serves.
     """
     import contextlib
 
-    from pytest_kinesis_limits.firehose import create_search_domain, delete_search_domain
+    from pytest_kinesis_limits.firehose import (check_search_domain_offered, create_search_domain,
+                                                delete_search_domain)
     from pytest_kinesis_limits.firehose.destinations import domain_name_for
+    from pytest_kinesis_limits.live.shared_domain import SharedDomain
+    from pytest_kinesis_limits.plugin.budget_hooks import RUN_DIR_KEY
     from pytest_kinesis_limits.plugin.fixtures import _metered, _report_cleanup
     from pytest_kinesis_limits.kinesis.resources import ResourceTracker
 
@@ -193,18 +197,31 @@ def search_target(kinesis_settings: Any, kinesis_backend: Any, kinesis_boto_sess
         pytest.skip(SEARCH_DOMAIN_SKIP)
     client = _metered(request.config, kinesis_backend.client("opensearch", session=kinesis_boto_session))
     meter = request.config.stash.get(METER_KEY, None)
-    if meter is not None:  # one domain per worker live: a plan charges its making once per worker
+    if meter is not None:  # one domain per run live: a plan charges its making once
         meter.uses_shared(SEARCH_DOMAIN_KEY)
     name = domain_name_for(kinesis_namer.name("os"))
+
+    def make(name: str) -> fh.SearchTarget:
+        if kinesis_backend.kind == "live":  # the region offers the engine and the instance type, before 15-30 min
+            check_search_domain_offered(client, kinesis_backend.region)
+        return create_search_domain(client, name, kinesis_backend.account_id or "000000000000",
+                                    kinesis_backend.region, kinesis_tags, kinesis_clock,
+                                    poll_s=kinesis_wait_policy.delay,
+                                    partition=kinesis_boto_session.get_partition_for_region(kinesis_backend.region))
+
+    folder = request.config.stash.get(RUN_DIR_KEY, None)
     tracker = ResourceTracker(keep=kinesis_settings.keep_resources)
-    tracker.add_tagged("search-domain", name, lambda: delete_search_domain(client, name))
     try:
         with meter.sharing(SEARCH_DOMAIN_KEY) if meter is not None else contextlib.nullcontext():
-            target = create_search_domain(client, name, kinesis_backend.account_id or "000000000000",
-                                          kinesis_backend.region, kinesis_tags, kinesis_clock,
-                                          poll_s=kinesis_wait_policy.delay,
-                                          partition=kinesis_boto_session.get_partition_for_region(
-                                              kinesis_backend.region))
+            if folder is None:  # offline: the stand-in, per test
+                tracker.add_tagged("search-domain", name, lambda: delete_search_domain(client, name))
+                target = make(name)
+            else:  # live or an endpoint: one per run, whatever the number of workers (live/shared_domain.py)
+                shared = SharedDomain(folder)
+                if not is_worker(request.config):  # else the controller deletes it once every worker is done
+                    tracker.add_tagged("search-domain", name, lambda: shared.delete(
+                        lambda made: delete_search_domain(client, made)))
+                target, _ = shared.get_or_make(name, make)
         yield target
     finally:
         _report_cleanup(tracker)
