@@ -53,7 +53,7 @@ from pytest_kinesis_limits.kinesis.reader import (
     open_shards,
     read_stream,
 )
-from pytest_kinesis_limits.kinesis.resources import Transitions, stream_status
+from pytest_kinesis_limits.kinesis.resources import Transitions, stream_status, while_account_busy
 
 PHASES = ("before", "during", "after")
 SPLIT, MERGE, UNIFORM = "SplitShard", "MergeShards", "UpdateShardCount"
@@ -379,8 +379,11 @@ def run_scenario(
             if tick == scenario.reshard_tick:
                 if transitions is not None:
                     lease = transitions.acquire(scenario.reshard.operation, scenario.max_updating_s)
-                result.closed_expected = scenario.reshard.issue(control_client, stream,
-                                                                list_all_shards(control_client, stream))
+                # Refused while too many of the account's streams are in transition (other runs, other users): tried
+                # again within the scenario's UPDATING bound, else AccountBusyError (inconclusive, never a verdict).
+                result.closed_expected = while_account_busy(
+                    lambda: scenario.reshard.issue(control_client, stream, list_all_shards(control_client, stream)),
+                    clock, scenario.max_updating_s, f"{scenario.reshard} on {stream}")
                 result.issued_at = clock.now()
                 log.phase = "during"
             writing_after = log.phase == "after"
