@@ -91,7 +91,8 @@ def main() -> None:
     per_layer: dict[str, float] = {}
     rows = []
     total = 0.0
-    for (filename, line, name), (_cc, _nc, tottime, cumtime, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    entries = stats.stats.items()  # type: ignore[attr-defined]
+    for (filename, line, name), (_cc, _nc, tottime, cumtime, _callers) in entries:
         layer = layer_of(filename, name)
         per_layer[layer] = per_layer.get(layer, 0.0) + tottime
         total += tottime

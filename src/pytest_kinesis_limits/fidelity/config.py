@@ -17,7 +17,8 @@ def _default(limit: limits.Limit) -> int:
 
 #: The windows, in seconds of the layer's clock, that :meth:`FidelityConfig.scale_lifecycle` scales.
 LIFECYCLE_WINDOWS = ("creating_seconds", "updating_seconds", "encryption_seconds", "deleting_seconds",
-                     "firehose_creating_seconds", "firehose_deleting_seconds", "iam_propagation_seconds", "consumer_creating_seconds",
+                     "firehose_creating_seconds", "firehose_deleting_seconds", "iam_propagation_seconds",
+                     "consumer_creating_seconds",
                      "consumer_deleting_seconds")
 
 

@@ -70,7 +70,8 @@ PUMPED_SERVICES = frozenset({"kinesis", "firehose", "s3"})
 #: What DeleteDeliveryStream / UpdateDestination answer while the delivery stream is CREATING (and UpdateDestination
 #: while it is DELETING): ResourceInUseException is the error both list; the wording is ours, in moto's "Firehose
 #: <name> under account <id>" form.
-NOT_ACTIVE = "Firehose {name} under account {account} is in {state} state; {operation} is not possible until it is ACTIVE."
+NOT_ACTIVE = ("Firehose {name} under account {account} is in {state} state; {operation} is not possible until it is "
+              "ACTIVE.")
 #: The clock time a DELETING delivery stream is gone, noted on moto's object.
 GONE_AT_ATTR = "_kinesis_fidelity_gone_at"
 
@@ -466,8 +467,8 @@ def activate_firehose(clock: Clock, *, account_id: str | None = None, seed: int 
     Enter it inside ``moto.mock_aws()`` (or with a ``ThreadedMotoServer`` in the same process), before
     creating the roles and delivery streams it should drive; ``account_id`` restricts it to one account.
     ``creating_s`` (CREATING window), ``deleting_s`` (DELETING window) and ``propagation_s`` (new IAM roles refused)
-    default to the catalogue; 0 turns any of them off. The patches are class-level and undone on exit; they chain with other patches of the
-    same methods.
+    default to the catalogue; 0 turns any of them off. The patches are class-level and undone on exit; they chain
+    with other patches of the same methods.
     """
     simulator = FirehoseSimulator(clock, account_id=account_id, seed=seed, creating_s=creating_s,
                                   deleting_s=deleting_s, propagation_s=propagation_s)

@@ -69,8 +69,9 @@ def make_delivery_stream(
     each open source shard, again at every poll for the shards still missing, until one of each is in S3
     (bounded), so the stream handed over is really reading (it starts at LATEST). Delivery stream, then role
     and policy, are deleted at teardown, also after failures; the delivery stream's deletion is started, not waited
-    for (it stays DELETING for minutes: catalogue ``lifecycle.firehose.deleting_s``). Offline it runs on moto with the delivery
-    simulation; with --kinesis-fidelity=off the canaries never arrive and it raises DeliveryStreamError.
+    for (it stays DELETING for minutes: catalogue ``lifecycle.firehose.deleting_s``). Offline it runs on moto with
+    the delivery simulation; with --kinesis-fidelity=off the canaries never arrive and it raises
+    DeliveryStreamError.
     """
     from pytest_kinesis_limits.firehose import (DeliveryStreamInfo, bucket_arn_for, create_delivery_stream,
                                                 create_firehose_role, creating_poll_s,
@@ -159,8 +160,8 @@ def wait_for_delivery(s3_client: BaseClient, kinesis_clock: Clock, kinesis_wait_
 
 # ------------------------------------------------------------------------------ the search destination
 # Firehose into an OpenSearch Service index with an S3 backup (issue 14; docs/search-index.md). Live, the domain
-# takes 15-30 minutes to create: it is made once per run (whatever the number of xdist workers), and only for tests marked
-# kinesis_search_domain when --kinesis-search-domain is given. Offline it is the fidelity layer's stand-in, made
+# takes 15-30 minutes to create: it is made once per run (whatever the number of xdist workers), and only for tests
+# marked kinesis_search_domain when --kinesis-search-domain is given. Offline it is the fidelity layer's stand-in, made
 # per test (it costs nothing); queries go through opensearch-py (the optional extra) on every backend.
 #: The usage meter's key of the search domain (shared by a worker's tests live; a plan makes one per worker).
 SEARCH_DOMAIN_KEY = "search-domain"
@@ -180,8 +181,9 @@ def search_target(kinesis_settings: Any, kinesis_backend: Any, kinesis_boto_sess
     Firehose roles name exactly this domain), tagged, made once per run (the first xdist worker that needs it makes
     it, the others use it: live/shared_domain.py) after checking that the region offers the engine and the
     instance type, and deleted at the run's end; it takes 15-30 minutes (catalogue
-    lifecycle.opensearch.domain_creating_s), so live runs need --kinesis-search-domain (else the test is skipped). Offline: moto's domain served by the
-    fidelity layer's stand-in index (per test); against an endpoint: whatever the emulator serves.
+    lifecycle.opensearch.domain_creating_s), so live runs need --kinesis-search-domain (else the test is skipped).
+    Offline: moto's domain served by the fidelity layer's stand-in index (per test); against an endpoint: whatever
+    the emulator serves.
     """
     import contextlib
 
