@@ -271,3 +271,11 @@ def test_a_known_updating_window_bounds_the_wait_and_none_keeps_the_live_bound()
     assert scenario.bounded_by(None) is scenario
     assert scenario.bounded_by(1.0).max_updating_s == UPDATING_WINDOWS * 1.0
     assert scenario.bounded_by(10**6).max_updating_s == scenario.max_updating_s  # never longer than the live bound
+
+
+@pytest.mark.parametrize("bad", [{"records_per_tick": 0}, {"tick_s": 0.0}, {"keys": 0}, {"reshard_tick": 8}])
+def test_a_scenario_that_cannot_run_is_refused_when_made(bad: dict[str, Any]) -> None:
+    """The checks sat after bounded_by's return (never run): a scenario with no records per tick was accepted."""
+    shape = {"records_per_tick": 100, "tick_s": 0.5, "keys": 4, "reshard_tick": 1} | bad
+    with pytest.raises(ValueError, match="must be"):
+        Scenario("bad", shards=1, reshard=Reshard.split(), ticks=8, **shape)

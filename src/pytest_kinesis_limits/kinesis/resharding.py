@@ -142,6 +142,8 @@ class Scenario:
     def __post_init__(self) -> None:
         if not 0 <= self.reshard_tick < self.ticks:
             raise ValueError("reshard_tick must be one of the ticks")
+        if self.records_per_tick < 1 or self.tick_s <= 0 or self.keys < 1:
+            raise ValueError("records_per_tick, tick_s and keys must be positive")
 
     def bounded_by(self, updating_seconds: float | None) -> Scenario:
         """This scenario, waiting at most ``UPDATING_WINDOWS`` UPDATING windows for the reshard when the
@@ -151,8 +153,6 @@ class Scenario:
         if updating_seconds is None:
             return self
         return replace(self, max_updating_s=min(self.max_updating_s, UPDATING_WINDOWS * updating_seconds))
-        if self.records_per_tick < 1 or self.tick_s <= 0 or self.keys < 1:
-            raise ValueError("records_per_tick, tick_s and keys must be positive")
 
     @property
     def rate(self) -> float:
