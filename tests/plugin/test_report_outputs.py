@@ -7,6 +7,7 @@ The families run unchanged from tests/limits (rootdir and conftest are the proje
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -75,18 +76,29 @@ class MainJob:
 
 @pytest.fixture(scope="module")
 def main_job(tmp_path_factory: pytest.TempPathFactory) -> MainJob:
-    """The README's main job, as written there (report file name included), in a 100-column terminal, run once for
-    the tests of this module that read it."""
-    folder = tmp_path_factory.mktemp("main-job")
-    summary = folder / "step-summary.md"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "GITHUB_STEP_SUMMARY")}
-    env.update(COLUMNS=str(WIDTH), GITHUB_STEP_SUMMARY=str(summary))
-    done = subprocess.run([sys.executable, "-m", "pytest", str(LIMITS), "-p", "no:cacheprovider", "-n", "2",
-                           "--kinesis-report=kinesis-limits-report.json"], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return MainJob(done.returncode, done.stdout.splitlines(), load_report(folder / "kinesis-limits-report.json"),
-                   summary.read_text(encoding="utf-8").splitlines())
+    """The README's main job, as written there (report file name included), in a 100-column terminal, run once per
+    session for the tests of this module that read it: under xdist the workers share it through their common temp
+    folder and a lock (pytest-xdist's recipe for a session fixture run once), so that the workers that get these
+    tests do not each run every family again."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's own folder either way
+    folder = shared / "main-job"
+    with open(shared / "main-job.lock", "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done.json").exists():
+            folder.mkdir(exist_ok=True)
+            env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "GITHUB_STEP_SUMMARY")}
+            env.update(COLUMNS=str(WIDTH), GITHUB_STEP_SUMMARY=str(folder / "step-summary.md"))
+            done = subprocess.run([sys.executable, "-m", "pytest", str(LIMITS), "-p", "no:cacheprovider", "-n", "2",
+                                   "--kinesis-report=kinesis-limits-report.json"], cwd=folder, env=env,
+                                  capture_output=True, text=True, timeout=600)
+            (folder / "done.json").write_text(json.dumps({"ret": done.returncode, "stdout": done.stdout,
+                                                          "stderr": done.stderr}), encoding="utf-8")
+    done_run = json.loads((folder / "done.json").read_text(encoding="utf-8"))
+    assert done_run["ret"] == 0, done_run["stdout"][-3000:] + done_run["stderr"][-3000:]
+    return MainJob(done_run["ret"], done_run["stdout"].splitlines(),
+                   load_report(folder / "kinesis-limits-report.json"),
+                   (folder / "step-summary.md").read_text(encoding="utf-8").splitlines())
 
 
 def test_the_main_job_prints_one_row_per_limit_within_100_columns(main_job: MainJob) -> None:
