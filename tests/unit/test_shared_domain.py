@@ -124,3 +124,53 @@ def test_the_plan_makes_the_search_domain_once_per_run_and_counts_its_hours_once
     making = plan.SHARED_KINDS["search-domain"]
     assert schedule.wall_s == pytest.approx(making + 600.0)
     assert schedule.shared_use["search-domain"]["search_instance_hours"] == 1
+
+
+class _Config:
+    """What the controller's end-of-run deletion reads of pytest's config: its stash, and the terminal reporter."""
+
+    def __init__(self, settings: Any, backend: Any, lines: list[str]) -> None:
+        import pytest as _pytest
+
+        from pytest_kinesis_limits.plugin.session import BACKEND_KEY, SETTINGS_KEY
+
+        self.stash = _pytest.Stash()
+        self.stash[SETTINGS_KEY] = settings
+        self.stash[BACKEND_KEY] = backend
+        reporter = type("Reporter", (), {"write_line": lambda _self, line: lines.append(line)})()
+        self.pluginmanager = type("PM", (), {"get_plugin": lambda _self, name: reporter})()
+
+
+class _Backend:
+    def __init__(self, deleted: list[str], fail: bool = False) -> None:
+        self.deleted, self.fail = deleted, fail
+
+    def client(self, service: str) -> Any:
+        backend = self
+
+        class OpenSearchClient:
+            def delete_domain(self, DomainName: str) -> None:  # noqa: N803 - boto3's name
+                if backend.fail:
+                    raise RuntimeError("AccessDenied")
+                backend.deleted.append(DomainName)
+
+        return OpenSearchClient()
+
+
+@pytest.mark.parametrize(("keep", "fail", "said"), [
+    (False, False, "kinesis-limits: deleted the run's OpenSearch domain 'pkl-os-a' (its workers shared it)"),
+    (True, False, "kinesis-limits: kept the run's OpenSearch domain 'pkl-os-a' (--kinesis-keep-resources)"),
+    (False, True, "kinesis-limits: the run's OpenSearch domain 'pkl-os-a' could not be deleted (AccessDenied)"),
+])
+def test_the_runs_owner_deletes_the_shared_domain_keeps_it_when_asked_and_says_a_failure_in_a_line(
+        tmp_path: Path, keep: bool, fail: bool, said: str) -> None:
+    from pytest_kinesis_limits.plugin.budget_hooks import _delete_shared_domain
+    from pytest_kinesis_limits.settings import Settings
+
+    SharedDomain(str(tmp_path)).get_or_make("pkl-os-a", lambda name: fh.SearchTarget(name, "arn", "e", "us-east-1"))
+    deleted: list[str] = []
+    lines: list[str] = []
+    _delete_shared_domain(_Config(Settings(keep_resources=keep), _Backend(deleted, fail), lines), str(tmp_path))
+    assert len(lines) == 1 and lines[0].startswith(said), lines
+    assert deleted == ([] if keep or fail else ["pkl-os-a"])
+    assert (SharedDomain(str(tmp_path)).note() is None) == (not keep and not fail)  # kept or failed: still noted

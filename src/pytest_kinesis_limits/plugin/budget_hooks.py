@@ -109,10 +109,16 @@ def _delete_shared_domain(config: pytest.Config, folder: str) -> None:
         return
     from pytest_kinesis_limits.firehose import delete_search_domain
 
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if settings_of(config).keep_resources:
+        line = (f"kinesis-limits: kept the run's OpenSearch domain {note['name']!r} (--kinesis-keep-resources); it is "
+                "billed by the hour: 'pytest-kinesis-limits sweep' deletes it")
+        if reporter is not None:
+            reporter.write_line(line)
+        return
     backend = config.stash[BACKEND_KEY]
     assert backend is not None
     client = backend.client("opensearch")
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
     try:
         name = shared.delete(lambda made: delete_search_domain(client, made))
     except Exception as exc:  # noqa: BLE001 - said in one line, never a traceback at the run's end
