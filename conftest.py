@@ -66,12 +66,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-#: The project's longest tests, started first under xdist: the clients' venv (60-140 s of one worker) and the report
-#: tests, which run the main job once for the session (test_report_outputs.main_job; about 30 s, the workers that get
-#: its other tests meanwhile wait on its lock instead of ending the run alone). Only these: starting all the long
-#: ones at once (the HTTP families, the slow link, the interrupts) made them compete for the two cores, and their
-#: wall-clock waits grew (409 s in all instead of 300 s, 2026-12-06).
-LONGEST_FIRST = ("tests/plugin/test_real_clients.py", "tests/plugin/test_report_outputs.py")
+#: The project's longest test (the clients' venv: 60-140 s of one worker), started first under xdist: last in the
+#: collection, it ran alone after everything else. Only it: starting all the long ones at once (the HTTP families,
+#: the slow link, the interrupts) made them compete for the two cores, and their wall-clock waits grew (409 s in
+#: all instead of 300 s, 2026-12-06); starting the report tests first too (the main job they share, while the
+#: workers that got its other tests waited on its lock) made the project tests 264 s -> 304 s (2026-12-07).
+LONGEST_FIRST = ("tests/plugin/test_real_clients.py",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
