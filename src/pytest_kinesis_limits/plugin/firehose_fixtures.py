@@ -163,7 +163,7 @@ def wait_for_delivery(s3_client: BaseClient, kinesis_clock: Clock, kinesis_wait_
 # takes 15-30 minutes to create: it is made once per run (whatever the number of xdist workers), and only for tests
 # marked kinesis_search_domain when --kinesis-search-domain is given. Offline it is the fidelity layer's stand-in, made
 # per test (it costs nothing); queries go through opensearch-py (the optional extra) on every backend.
-#: The usage meter's key of the search domain (shared by a worker's tests live; a plan makes one per worker).
+#: The usage meter's key of the search domain (shared by the run's tests live; a plan makes one per run).
 SEARCH_DOMAIN_KEY = "search-domain"
 
 
