@@ -25,7 +25,9 @@ from botocore.exceptions import ClientError
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.kinesis.reader import list_all_shards, open_shards
 from pytest_kinesis_limits.kinesis.resharding import Reshard, ReshardResult, Scenario, run_scenario
-from pytest_kinesis_limits.kinesis.resources import stream_status, wait_stream_active, wait_until
+from pytest_kinesis_limits.kinesis.resources import (ACCOUNT_BUSY_FIRST_PAUSE_S, ACCOUNT_BUSY_WORDING, AccountBusyError,
+                                                     stream_status, wait_stream_active, wait_until,
+                                                     while_account_busy)
 
 PER_TICK = limits.PUT_RECORDS_MAX_RECORDS.value  # the seed: one full PutRecords every half second
 TICK_S = 0.5
@@ -150,31 +152,31 @@ def _in_transition(transitions, policy) -> Iterator[None]:
             transitions.release(lease)
 
 
-#: AWS's LimitExceededException for too many of the account's streams in transition ("... simultaneously be in
-#: CREATING or DELETING ..."): another process's streams, not the scaling rule. Waited out, never a verdict.
-ACCOUNT_BUSY = "simultaneously"
-#: How many times a call refused because the account was busy is tried again (the pause doubles from 1 s).
+#: How many times a call refused because the account was busy (too many of its streams in transition: another
+#: process's, not the scaling rule) is tried again, the pause doubling from resources.ACCOUNT_BUSY_FIRST_PAUSE_S.
 BUSY_RETRIES = 8
+BUSY_BOUND_S = ACCOUNT_BUSY_FIRST_PAUSE_S * (2 ** BUSY_RETRIES - 1)
 
 
 def _update_shard_count(client, stream: str, target: int, clock=None) -> str | None:
     """UpdateShardCount; the error code, or None when accepted. A refusal because too many of the account's streams
     are in transition (other runs, other users: not this test's ledger) is the account's, not the scaling rule's:
-    with ``clock`` it is tried again after a pause, up to ``BUSY_RETRIES`` times (then "AccountBusy")."""
-    pause = 1.0
-    for _ in range(BUSY_RETRIES + 1):
-        try:
-            client.update_shard_count(StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING")
-        except ClientError as error:
-            code = str(error.response["Error"]["Code"])
-            busy = code == "LimitExceededException" and ACCOUNT_BUSY in error.response["Error"].get("Message", "")
-            if not busy or clock is None:
-                return code
-            clock.sleep(pause)
-            pause *= 2
-            continue
-        return None
-    return "AccountBusy"
+    with ``clock`` it is tried again (``resources.while_account_busy``) up to ``BUSY_RETRIES`` times, then
+    "AccountBusy"."""
+
+    def call() -> None:
+        client.update_shard_count(StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING")
+
+    try:
+        if clock is None:
+            call()
+        else:
+            while_account_busy(call, clock, BUSY_BOUND_S, f"UpdateShardCount {stream} -> {target}")
+    except AccountBusyError:
+        return "AccountBusy"
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+    return None
 
 
 def _open_count(client, stream: str) -> int:
@@ -238,7 +240,7 @@ def test_resharding_update_shard_count_factor(limit, start, over, at, make_strea
                               f"{at}: {taken or 'accepted'} ({now_open} open after)")
     if busy:
         pytest.skip("inconclusive: too many of the account's streams stayed in transition (LimitExceededException "
-                    f"'...{ACCOUNT_BUSY}...') through {BUSY_RETRIES} retries: the scaling rule was never asked")
+                    f"'...{ACCOUNT_BUSY_WORDING}...') through {BUSY_RETRIES} retries: the scaling rule was never asked")
     assert refused in SCALING_REFUSALS, f"UpdateShardCount {start} -> {over} was {refused or 'accepted'}"
     assert still_open == start, f"a refused UpdateShardCount changed the stream: {still_open} open shards"
     assert taken is None, f"UpdateShardCount {start} -> {at} (the limit itself) was refused: {taken}"
