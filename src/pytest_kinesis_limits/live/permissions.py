@@ -128,8 +128,6 @@ def missing(needed: Iterable[str], document: Mapping[str, Any]) -> list[str]:
     return sorted({a for a in needed if not any(fnmatch.fnmatchcase(a.lower(), g) for g in granted)})
 
 
-
-
 # ------------------------------------------------------------------------------------------------ the live check
 #: The condition of the PassRole statement, as the simulation's context.
 _PASSED_TO_FIREHOSE = [{"ContextKeyName": "iam:PassedToService", "ContextKeyValues": ["firehose.amazonaws.com"],

@@ -54,8 +54,9 @@ SRC_FIREHOSE_ROUNDING = ("AWS's Firehose pricing page, quoted in www.shigemk2.co
 SRC_OD_US = ("the Kinesis pricing page's on-demand example figures as copied in public repositories (us-east-1: "
              "0.04 USD per stream-hour, 0.08 USD per GB written)")
 SRC_OS_CATALOGUE = "limits catalogue price.opensearch.t3_small_search (36 mUSD/hour, us-east-1)"
-SRC_EFO_COPY = ("infracost's AWS price-list test output for aws_kinesis_stream (us-east-1 and us-east-2): 'Enhanced Fan Out "
-                "(EFO) 100 consumer-shard hour $1.50', 'Enhanced Fan Out (EFO) Data retrieval 100 GB $1.30'")
+SRC_EFO_COPY = ("infracost's AWS price-list test output for aws_kinesis_stream (us-east-1 and us-east-2): "
+                "'Enhanced Fan Out (EFO) 100 consumer-shard hour $1.50', 'Enhanced Fan Out (EFO) Data retrieval 100 GB "
+                "$1.30'")
 READ = "2026-11-29"
 
 SHARD_HOUR_RULE = (

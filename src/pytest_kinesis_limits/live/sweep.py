@@ -16,8 +16,8 @@ Rules, in the order they are applied (each has a test in ``tests/unit/test_sweep
    ``region`` tag names this region, or, for a role without that tag, when its run has a stream or delivery
    stream swept here.
 4. **Order.** Delivery streams first, each waited for until it is gone (its last flush writes to the bucket and
-   search domain), then OpenSearch domains, consumers, streams, buckets and roles; the domains, buckets and roles of a run
-   whose delivery stream could not be deleted are left for the next sweep.
+   search domain), then OpenSearch domains, consumers, streams, buckets and roles; the domains, buckets and roles of
+   a run whose delivery stream could not be deleted are left for the next sweep.
 
 Plain library code (no pytest); ``pytest-kinesis-limits sweep`` is its command line.
 """
@@ -215,7 +215,8 @@ def _consumers(client: BaseClient, run_id: str | None, region: str) -> Iterator[
     for page in client.get_paginator("list_streams").paginate():
         for summary in page.get("StreamSummaries", []):
             try:
-                consumers = client.list_stream_consumers(StreamARN=summary["StreamARN"]).get("Consumers", [])
+                consumers = [consumer for page in client.get_paginator("list_stream_consumers").paginate(
+                    StreamARN=summary["StreamARN"]) for consumer in page.get("Consumers", [])]
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in GONE:
                     continue
@@ -367,6 +368,7 @@ def _deregister(client: BaseClient, consumer_arn: str) -> None:
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") not in GONE:
             raise
+
 
 def delete_planned(backend: Backend, plan: Plan, *, policy: resources.WaitPolicy | None = None,
                    clock: Clock | None = None, session: boto3.Session | None = None

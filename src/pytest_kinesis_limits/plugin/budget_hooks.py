@@ -109,12 +109,9 @@ def _delete_shared_domain(config: pytest.Config, folder: str) -> None:
         return
     from pytest_kinesis_limits.firehose import delete_search_domain
 
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
     if settings_of(config).keep_resources:
-        line = (f"kinesis-limits: kept the run's OpenSearch domain {note['name']!r} (--kinesis-keep-resources); it is "
-                "billed by the hour: 'pytest-kinesis-limits sweep' deletes it")
-        if reporter is not None:
-            reporter.write_line(line)
+        _say(config, f"kinesis-limits: kept the run's OpenSearch domain {note['name']!r} (--kinesis-keep-resources); "
+                     "it is billed by the hour: 'pytest-kinesis-limits sweep' deletes it")
         return
     backend = config.stash[BACKEND_KEY]
     assert backend is not None
@@ -122,10 +119,15 @@ def _delete_shared_domain(config: pytest.Config, folder: str) -> None:
     try:
         name = shared.delete(lambda made: delete_search_domain(client, made))
     except Exception as exc:  # noqa: BLE001 - said in one line, never a traceback at the run's end
-        line = (f"kinesis-limits: the run's OpenSearch domain {note['name']!r} could not be deleted ({exc}); it is "
-                "billed by the hour: run 'pytest-kinesis-limits sweep' (it finds the domain by its tags)")
+        _say(config, f"kinesis-limits: the run's OpenSearch domain {note['name']!r} could not be deleted ({exc}); it "
+                     "is billed by the hour: run 'pytest-kinesis-limits sweep' (it finds the domain by its tags)")
     else:
-        line = f"kinesis-limits: deleted the run's OpenSearch domain {name!r} (its workers shared it)"
+        _say(config, f"kinesis-limits: deleted the run's OpenSearch domain {name!r} (its workers shared it)")
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    """A line at the run's end: on the terminal reporter, or standard error without one."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(line)
     else:
