@@ -215,6 +215,10 @@ def simulate(tests: Sequence[TestRecord], shared: Mapping[str, SharedRecord], wo
         now = yield ("sleep", job["creation"].window_s)
         job["done"] = now
 
+    def make_for_the_run(job: dict[str, Any], making_s: float) -> Generator[_Command, float, None]:
+        now = yield ("sleep", making_s)
+        job["done"] = now
+
     def worker(node: int) -> Generator[_Command, float, None]:
         now = yield ("sleep", 0.0)
         made: dict[str, float] = {}
@@ -238,12 +242,8 @@ def simulate(tests: Sequence[TestRecord], shared: Mapping[str, SharedRecord], wo
                     job = run_made.get(key)
                     if job is None:
                         job = run_made[key] = {"made_at": now, "done": None}
-                        now = yield ("sleep", record.making_s)
-                        job["done"] = now
-                        for joined in waiting.pop(id(job), []):
-                            heapq.heappush(heap, (now, next(seq), (joined, ("resume",), None)))
-                    elif job["done"] is None:
-                        now = yield ("join", job)
+                        start(make_for_the_run(job, record.making_s), now, job)
+                    now = yield ("join", job)
                     made[key] = now
                     continue
                 if record.kind == "stream":
