@@ -137,7 +137,8 @@ class _Config:
         self.stash = _pytest.Stash()
         self.stash[SETTINGS_KEY] = settings
         self.stash[BACKEND_KEY] = backend
-        reporter = type("Reporter", (), {"write_line": lambda _self, line: lines.append(line)})()
+        reporter = type("Reporter", (), {"write_line": lambda _self, line: lines.append(line),
+                                         "ensure_newline": lambda _self: None})()
         self.pluginmanager = type("PM", (), {"get_plugin": lambda _self, name: reporter})()
 
 

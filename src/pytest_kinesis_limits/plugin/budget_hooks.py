@@ -129,6 +129,7 @@ def _say(config: pytest.Config, line: str) -> None:
     """A line at the run's end: on the terminal reporter, or standard error without one."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        reporter.ensure_newline()  # the progress line may still be open (xdist's "[100%]")
         reporter.write_line(line)
     else:
         print(line, file=sys.stderr)
