@@ -28,9 +28,10 @@ import pytest
 
 import pytest_kinesis_limits
 
-#: Modules of the package not imported up front: the entry point (it runs the CLI) and the deprecated aliases (they
-#: warn once, on the first import, which their own tests check).
-NOT_UP_FRONT = ("__main__", "firehose_delivery", "firehose_provision")
+#: Modules of the package not imported up front: the entry point (it runs the CLI), the deprecated aliases (they
+#: warn once, on the first import, which their own tests check) and the locustfile (importing Locust patches the
+#: process with gevent: it runs in Locust's own processes only).
+NOT_UP_FRONT = ("__main__", "firehose_delivery", "firehose_provision", "locustfile")
 
 
 def _import_the_package() -> None:

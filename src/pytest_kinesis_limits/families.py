@@ -56,6 +56,7 @@ FAMILIES: tuple[Family, ...] = (
            fixtures=frozenset({"make_delivery_stream", "firehose_delivery_stream", "wait_for_delivery"})),
     Family("search_index", fixtures=frozenset({"search_target", "search_index"})),
     Family("fan_out", fixtures=frozenset({"make_consumer"})),
+    Family("scale", series="throughput", fixtures=frozenset({"kinesis_swarm"}), one_worker=True),
 )
 
 #: The families, longest name first: the longest prefix wins, should one family's name start another's.
@@ -63,7 +64,7 @@ _LONGEST_NAME_FIRST = tuple(sorted(FAMILIES, key=lambda f: -len(f.name)))
 #: Every fixture that makes a test a Kinesis test (the plugin's timeout, the offline layer).
 KINESIS_FIXTURES = COMMON_FIXTURES.union(*(family.fixtures for family in FAMILIES))
 #: The series kinds the families keep, in family order.
-SERIES_KINDS = tuple(family.series for family in FAMILIES if family.series)
+SERIES_KINDS = tuple(dict.fromkeys(family.series for family in FAMILIES if family.series))
 
 
 def family_named(name: str) -> Family:

@@ -169,6 +169,27 @@ def parse_in_flight(raw: str) -> int:
         raise ValueError(f"expected a whole number of calls from 1 to {MAX_IN_FLIGHT} (each call in flight holds "
                          "one of the client's pooled connections)")
     return int(value)
+def parse_count(raw: str) -> int:
+    """A whole number of 1 or more (``--kinesis-swarm-workers``, ``--kinesis-swarm-shards``)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("expected a whole number, 1 or more, such as 4") from None
+    if not value.is_integer() or value < 1:
+        raise ValueError("expected a whole number, 1 or more, such as 4")
+    return int(value)
+
+
+def parse_layer_scale(raw: str) -> float:
+    """A factor greater than 0 and at most 1 (``--kinesis-swarm-layer-scale``)."""
+    value = parse_positive_float(raw)
+    if value > 1:
+        raise ValueError("expected a factor greater than 0 and at most 1, such as 0.1 (the offline layer's per-shard "
+                         "write limits are scaled down so one machine can offer a multiple of them; 1: the "
+                         "catalogue's)")
+    return value
+
+
 def parse_cost(raw: str) -> float | None:
     """``--kinesis-max-cost-usd``: US dollars (0 or more), or ``off`` for no budget guard."""
     value = raw.strip().lower()
@@ -289,6 +310,18 @@ SPECS: tuple[Spec, ...] = (
          "clock with a live run's settings and AWS's typical durations, and print per family the resources a live "
          "run makes, its wall time with the chosen -n, shard-hours and cost in the region (with --live or "
          "--aws-endpoint-url: after the preflight; nothing is made there)", parse_bool, default=False, flag=True),
+    Spec("swarm_workers", "--kinesis-swarm-workers", "scale tests: the Locust worker processes the swarm starts on "
+         "this machine, beside its master (needs pytest-kinesis-limits[load]; default 2)", parse_count, default=2,
+         metavar="N"),
+    Spec("swarm_master", "--kinesis-swarm-master", "scale tests: the web UI URL of a Locust master you run (with "
+         "workers on any hosts: docs/scale.md) instead of a local swarm; it must run pytest-kinesis-limits' "
+         "locustfile", parse_url, metavar="URL"),
+    Spec("swarm_shards", "--kinesis-swarm-shards", "scale tests: the shards of the stream the swarm loads (default "
+         "4)", parse_count, default=4, metavar="N"),
+    Spec("swarm_layer_scale", "--kinesis-swarm-layer-scale", "offline only: the scale tests multiply the offline "
+         "layer's per-shard write limits by this factor, so that one machine's swarm can offer twice them over HTTP; "
+         "the report records it (default 0.1: 100 records/s and 0.1 MiB/s per shard; 1: the catalogue's)",
+         parse_layer_scale, default=0.1, metavar="FACTOR"),
     Spec("max_cost_usd", "--kinesis-max-cost-usd", "live runs: refuse to start (a usage error, with the plan "
          "printed) when the plan's predicted cost exceeds this many US dollars (default 1.00; 'off': no guard)",
          parse_cost, default=1.0, metavar="USD"),
@@ -325,6 +358,10 @@ class Settings:
     rate_min_offered: float | None = None
     rate_in_flight: int | None = None
     plan: bool = False
+    swarm_workers: int = 2
+    swarm_master: str | None = None
+    swarm_shards: int = 4
+    swarm_layer_scale: float = 0.1
     max_cost_usd: float | None = 1.0
 
     @property
@@ -454,6 +491,11 @@ def check_combinations(settings: Settings) -> None:
             f"--kinesis-lifecycle-scale (from {settings.source_of('lifecycle_scale')}) scales the offline layer's "
             f"windows, and this is a {settings.backend_kind} run, whose lifecycle is the backend's own. Fix: drop "
             "it; for 'pytest-kinesis-limits serve' use its --lifecycle-scale.")
+    if not settings.offline and "swarm_layer_scale" in settings.sources:
+        raise SettingError(
+            f"--kinesis-swarm-layer-scale (from {settings.source_of('swarm_layer_scale')}) scales the offline "
+            f"layer's per-shard write limits, and this is a {settings.backend_kind} run, whose limits are the "
+            "backend's own. Fix: drop it.")
 
 
 def check_plan(settings: Settings) -> None:

@@ -53,7 +53,7 @@ def test_recognising_tests() -> None:
     assert family_of("tests/plugin/test_misuse.py::test_bad_region") is None
     assert family_rank("test_put_records_x") == 0 and family_rank("test_unknown") == len(FAMILIES)
     assert family_rank("test_search_index_x") == 4  # the matrix used to rank it with the unknown
-    assert family_rank("test_fan_out_x") == len(FAMILIES) - 1
+    assert family_rank("test_fan_out_x") == 5 and family_rank("test_scale_x") == len(FAMILIES) - 1
     with pytest.raises(KeyError, match="the families are put_records, throughput"):
         family_named("efo")
 
@@ -62,6 +62,6 @@ def test_the_usage_meter_and_the_scheduler_follow_the_registry() -> None:
     assert usage.family_of("tests/limits/test_resharding.py::test_resharding_continuity[x]") == "resharding"
     assert usage.family_of("tests/test_mine.py::test_a") == "mine" and usage.family_of("") == "session"
     groups = tuple(f.test_prefix for f in families.one_worker_families())
-    assert groups == ("test_throughput",)
+    assert groups == ("test_throughput", "test_scale")
     assert scope_of("tests/limits/test_throughput.py::test_throughput_x[y]", groups) == "test_throughput"
     assert scope_of("tests/limits/test_put_records.py::test_put_records_x", groups).endswith("test_put_records_x")

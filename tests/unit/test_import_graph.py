@@ -134,7 +134,7 @@ def moto_door_violations(src: Path = SRC) -> list[str]:
 WING_LAYERS = (
     ("limits", "clock", "settings", "families", "regions", "_moved"),
     ("kinesis", "backends", "emulators"),
-    ("firehose", "endpoint"),
+    ("firehose", "endpoint", "load"),
     ("fidelity", "live", "reporting"),
     ("plugin", "cli", "firehose_delivery", "firehose_provision"),
     ("__main__", ""),

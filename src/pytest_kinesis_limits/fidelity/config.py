@@ -105,6 +105,16 @@ class FidelityConfig:
             setattr(self, name, getattr(self, name) * factor)
         return self
 
+    def scale_write_limits(self, factor: float) -> FidelityConfig:
+        """Multiply the per-shard write limits (records and bytes a second) by ``factor`` (0 < factor <= 1, rounded,
+        at least 1); returns ``self``. The scale family's offline rehearsal uses it, so that a swarm on one machine
+        can offer twice the limits over HTTP (``--kinesis-swarm-layer-scale``, recorded in the report)."""
+        if not 0 < factor <= 1:
+            raise ValueError(f"a write-limit scale is greater than 0 and at most 1, got {factor!r}")
+        self.write_records_per_s = max(1, round(self.write_records_per_s * factor))
+        self.write_bytes_per_s = max(1, round(self.write_bytes_per_s * factor))
+        return self
+
     def shard_quota_for(self, region: str) -> int:
         """The account's open-shard quota in ``region``: ``shard_quota``, else the catalogue's regional default."""
         if self.shard_quota is not None:

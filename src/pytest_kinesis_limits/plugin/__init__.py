@@ -36,7 +36,8 @@ from pytest_kinesis_limits.plugin.session import (BACKEND_KEY, GATE_LINE_KEY, GA
 
 pytest_plugins = ["pytest_kinesis_limits.plugin.fixtures", "pytest_kinesis_limits.plugin.budget_fixtures",
                   "pytest_kinesis_limits.plugin.firehose_fixtures", "pytest_kinesis_limits.plugin.endpoint_fixtures",
-                  "pytest_kinesis_limits.plugin.fan_out_fixtures", "pytest_kinesis_limits.plugin.budget_hooks"]
+                  "pytest_kinesis_limits.plugin.fan_out_fixtures", "pytest_kinesis_limits.plugin.load_fixtures",
+                  "pytest_kinesis_limits.plugin.budget_hooks"]
 
 # Tests that use any of these get the plugin's default timeout (the families' and the common fixtures).
 KINESIS_FIXTURES = families.KINESIS_FIXTURES

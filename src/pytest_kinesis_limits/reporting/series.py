@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from pytest_kinesis_limits.kinesis.meter import Measurement
     from pytest_kinesis_limits.kinesis.producer import ProduceResult
     from pytest_kinesis_limits.kinesis.resharding import ReshardResult
+    from pytest_kinesis_limits.load.tally import SwarmTally
 
 THROUGHPUT, RESHARDING, FIREHOSE = "throughput", "resharding", "firehose"
 #: The kinds of series, one per family that keeps one (:data:`pytest_kinesis_limits.families.FAMILIES`).
@@ -123,6 +124,29 @@ def throughput(m: Measurement) -> dict[str, Any]:
         series["offered"] = {"records": produce.sent, "bytes": produce.bytes_sent,
                              "target": None if produce.target is None else str(produce.target),
                              "refused_by_code": produce.refused}
+    return series
+
+
+def swarm(m: Measurement, tally: SwarmTally) -> dict[str, Any]:
+    """A throughput series of a swarm's run (the scale family): accepted records and bytes per shard and second from
+    the stream read back (``m``, the service's clock), refused records from the swarm's counts (the workers' clock),
+    moved by the difference of the two clocks' first second with accepted records (a refused record never arrived)."""
+    series = throughput(m)
+    accepted = [s for shard in tally.shards for s, n in tally.per_second(shard).items() if n]
+    arrived = [s for shard in m.shards.values() for s, n in shard.records.items() if n]
+    offset = (min(arrived) - min(accepted)) if accepted and arrived else 0
+    origin, length = series["origin_epoch_s"], series["length"]
+    by_shard = {entry["shard_id"]: entry for entry in series["shards"]}
+    for shard in tally.shards:
+        entry = by_shard.get(shard)
+        refused = {s + offset: t + f for s, (_, t, f, _) in tally.seconds[shard].items() if t + f}
+        if entry is None:
+            continue
+        entry["refused_records"] = _dense(refused, origin, length)
+        entry["refused_bytes"] = [0] * length  # the swarm counts refused records, not their bytes
+    totals = tally.totals()
+    series["offered"] = {"records": totals["accepted"] + totals["throttled"] + totals["failed"],
+                         "bytes": totals["accepted_bytes"], "target": None, "refused_by_code": dict(tally.errors)}
     return series
 
 

@@ -1,0 +1,160 @@
+"""The ``kinesis_swarm`` fixture: a Locust swarm (pytest-kinesis-limits[load]) that loads a stream for a test.
+
+By default a master and ``--kinesis-swarm-workers`` worker processes on 127.0.0.1, started at the first test that asks
+for one and kept for the session (one swarm per xdist worker); with ``--kinesis-swarm-master URL``, the workers of a
+master you run (on other hosts: docs/scale.md). Offline the workers write to the ``kinesis_endpoint`` (moto with the
+fidelity layer, over HTTP), whose per-shard write limits the fixture scales by ``--kinesis-swarm-layer-scale``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_kinesis_limits import limits
+
+if TYPE_CHECKING:
+    from pytest_kinesis_limits.clock import Clock
+    from pytest_kinesis_limits.endpoint import KinesisEndpoint
+    from pytest_kinesis_limits.kinesis.meter import Measurement
+    from pytest_kinesis_limits.kinesis.resources import StreamInfo
+    from pytest_kinesis_limits.load.swarm import LocalSwarm, SwarmMaster, SwarmResult
+    from pytest_kinesis_limits.load.tally import SwarmOffer
+    from pytest_kinesis_limits.settings import Settings
+
+NO_LOCUST = ("the scale tests need Locust, in the extra pytest-kinesis-limits[load]. Fix: pip install "
+             "'pytest-kinesis-limits[load]' (or point --kinesis-swarm-master at a master you run)")
+
+
+@dataclass
+class ScaleRun:
+    """One swarm run against a stream, read back and measured.
+
+    ``limit`` is the per-shard write limit in force (records/s: the catalogue's, times ``layer_scale`` offline);
+    ``share`` of it was offered to each shard. ``result`` holds the swarm's counts (workers' clocks); ``measured`` the
+    records read back from the stream, per shard and second of ``ApproximateArrivalTimestamp`` (the service's clock);
+    ``offer`` whether the swarm offered what a verdict needs (:meth:`pytest_kinesis_limits.load.tally.SwarmTally.offer`).
+    """
+
+    stream: StreamInfo
+    share: float
+    limit: float
+    layer_scale: float
+    window_s: int
+    result: SwarmResult
+    measured: Measurement
+    offer: SwarmOffer
+
+    @property
+    def target_per_shard(self) -> float:
+        return self.share * self.limit
+
+    def counted_and_read(self) -> dict[str, tuple[int, int]]:
+        """Per shard: (records the swarm counted accepted, records read back from the stream)."""
+        read: dict[str, int] = {sid: sum(s.records.values()) for sid, s in self.measured.shards.items()}
+        counted = {sid: self.result.tally.totals(sid)["accepted"] for sid in self.result.tally.shards}
+        return {sid: (counted.get(sid, 0), read.get(sid, 0)) for sid in sorted(set(read) | set(counted))}
+
+
+class Swarm:
+    """What ``kinesis_swarm`` gives a test: :meth:`run`."""
+
+    def __init__(self, master: SwarmMaster, local: LocalSwarm | None, *, settings: Settings,
+                 endpoint: KinesisEndpoint, client: Any, clock: Clock, fidelity: Any, run_id: str) -> None:
+        self.master, self.local = master, local
+        self._settings, self._endpoint, self._client, self._clock = settings, endpoint, client, clock
+        self._fidelity, self._run_id, self._runs = fidelity, run_id, 0
+        self.layer_scale = 1.0
+        if fidelity is not None and settings.swarm_layer_scale != 1:
+            fidelity.config.scale_write_limits(settings.swarm_layer_scale)
+            self.layer_scale = settings.swarm_layer_scale
+
+    @property
+    def limit(self) -> float:
+        """The per-shard write limit in records/s that the backend enforces (offline: the layer's, scaled)."""
+        if self._fidelity is not None:
+            return float(self._fidelity.config.write_records_per_s)
+        return float(limits.SHARD_WRITE_RECORDS_PER_S.value)
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """The local workers' process ids (empty with a master of yours)."""
+        return self.local.worker_pids if self.local is not None else []
+
+    def run(self, stream: StreamInfo, *, share: float, record_size: int = 100,
+            window_s: int | None = None) -> ScaleRun:
+        """Offer ``share`` x the per-shard limit to every shard of ``stream`` from the whole swarm, for the window
+        plus the first (burst) second and the last (partial) one; read the stream back and measure it."""
+        from pytest_kinesis_limits.kinesis.meter import measure_stream
+        from pytest_kinesis_limits.load.tally import shape_job
+
+        if not share > 0:
+            raise ValueError(f"share is a positive multiple of the limit, such as 0.8 or 2, got {share!r}")
+        if self.local is not None:
+            self.local.ensure_workers()
+        window = window_s or self._settings.effective_rate_window
+        self._runs += 1
+        workers = max(1, int(self.master.status().get("workers", 1)))
+        job = shape_job(job_id=f"{self._run_id}-{self._runs}", stream=stream.name, region=self._endpoint.region,
+                        records_per_s=share * self.limit * stream.shard_count, record_size=record_size,
+                        workers=workers, seconds=window + 2,
+                        endpoint_url=None if self._endpoint.kind == "live" else self._endpoint.url)
+        result = self.master.run(job)
+        measured = measure_stream(self._client, stream.name, clock=self._clock, exclude_first_s=1, window_s=window)
+        start = math.ceil(result.job.start_at) + 1  # the workers' clock: leave the first (burst) second out too
+        offer = result.tally.offer(target_per_shard=share * self.limit, start=start, seconds=window,
+                                   needed=self._settings.effective_rate_min_offered,
+                                   floor=self.limit if share > 1 else None, shards=sorted(measured.shards))
+        return ScaleRun(stream, share, self.limit, self.layer_scale, window, result, measured, offer)
+
+
+@pytest.fixture(scope="session")
+def _kinesis_swarm_master(kinesis_settings: Settings, kinesis_endpoint: KinesisEndpoint,
+                          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SwarmMaster, LocalSwarm | None]]:
+    from pytest_kinesis_limits.load.swarm import LocalSwarm, SwarmError, SwarmMaster
+
+    if kinesis_settings.swarm_master:
+        master = SwarmMaster(kinesis_settings.swarm_master)
+        try:
+            status = master.status()
+        except SwarmError as exc:
+            pytest.fail(f"--kinesis-swarm-master: {exc}", pytrace=False)
+        if not status.get("workers"):
+            pytest.fail(f"--kinesis-swarm-master: the Locust master at {master.url} has no worker connected. Fix: "
+                        "start workers with: locust -f \"$(pytest-kinesis-limits locustfile)\" --worker "
+                        "--master-host <its host> (docs/scale.md)", pytrace=False)
+        yield master, None
+        return
+    if importlib.util.find_spec("locust") is None:
+        pytest.skip(NO_LOCUST)
+    local = LocalSwarm(kinesis_settings.swarm_workers, env=kinesis_endpoint.environ(),
+                       log_dir=tmp_path_factory.mktemp("swarm"))
+    try:
+        master = local.start()
+    except SwarmError as exc:
+        pytest.fail(f"kinesis_swarm: {exc}", pytrace=False)
+    try:
+        yield master, local
+    finally:
+        local.stop()
+
+
+@pytest.fixture
+def kinesis_swarm(_kinesis_swarm_master: tuple[SwarmMaster, LocalSwarm | None], kinesis_settings: Settings,
+                  kinesis_endpoint: KinesisEndpoint, kinesis_client_no_retry: Any, kinesis_clock: Clock,
+                  kinesis_fidelity: Any, kinesis_run_id: str) -> Swarm:
+    """A Locust swarm for this test: ``kinesis_swarm.run(stream, share=2.0)`` offers twice the per-shard write limit
+    to every shard of ``stream`` from every worker, and returns a :class:`ScaleRun` (the swarm's per-shard,
+    per-second counts, the stream read back and measured, and whether the swarm offered enough).
+
+    Local workers by default (``--kinesis-swarm-workers``), a master of yours with ``--kinesis-swarm-master``. Offline,
+    the fidelity layer's per-shard write limits are scaled by ``--kinesis-swarm-layer-scale`` for this test
+    (``.layer_scale``, ``.limit``)."""
+    master, local = _kinesis_swarm_master
+    return Swarm(master, local, settings=kinesis_settings, endpoint=kinesis_endpoint, client=kinesis_client_no_retry,
+                 clock=kinesis_clock, fidelity=kinesis_fidelity, run_id=kinesis_run_id)

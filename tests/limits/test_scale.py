@@ -1,0 +1,114 @@
+"""Scale: every shard of an N-shard stream takes its per-shard write limit under a distributed load (``-k scale``).
+
+A Locust swarm (``kinesis_swarm``: a master and worker processes, on this machine or on many hosts) offers a share of
+the per-shard records/s limit to every shard of a ``--kinesis-swarm-shards`` stream (default 4), each record's
+explicit hash key inside one shard's range. Every record is counted by the swarm (accepted, throttled or failed, per
+shard and second of the workers' clocks), and the stream is read back and measured on the service's clock
+(``ApproximateArrivalTimestamp``, first second left out), as the throughput family measures one producer:
+
+* below the limit (80 % offered): no record is refused;
+* above it (200 % offered): each shard's sustained accepted rate is the limit within the tolerance settings, so the
+  stream as a whole takes shards x limit, and the excess is refused per record with
+  ProvisionedThroughputExceededException;
+* both: the records the swarm counted accepted are exactly the records read back, per shard.
+
+Verdicts never blame the service for the client: when the swarm did not offer the load (per shard, less than
+``--kinesis-rate-min-offered`` of the target answered in the window, or, over the limit, a second in which a shard was
+offered less than its limit) the verdict is ``inconclusive``. A worker lost mid-run leaves the counts it had not yet
+reported out, so then the swarm's counts may fall short of the stream, never exceed it.
+
+Offline the swarm writes to ``kinesis_endpoint`` over HTTP, on the wall clock, and the fidelity layer's per-shard
+limits are scaled by ``--kinesis-swarm-layer-scale`` (default 0.1: 100 records/s per shard), which the report records.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.kinesis.meter import within_tolerance
+from pytest_kinesis_limits.reporting.report import judge
+from pytest_kinesis_limits.reporting.series import swarm as swarm_series
+
+UNDER_LOAD = 0.8
+OVER_LOAD = 2.0
+LIMIT = limits.SHARD_WRITE_RECORDS_PER_S
+
+
+def _counts(run) -> tuple[bool, str]:
+    """Whether the swarm's accepted counts match the stream, per shard (at most the stream's with a lost worker)."""
+    pairs = run.counted_and_read()
+    lost = bool(run.result.lost)
+    ok = all(c <= r if lost else c == r for c, r in pairs.values())
+    said = ", ".join(f"{sid[-3:]}: {c:,}/{r:,}" for sid, (c, r) in pairs.items())
+    return ok, f"counted/read per shard {said}" + (" (a worker was lost: its unreported counts are missing)"
+                                                   if lost else "")
+
+
+def _record(record_measurement, run, verdict: str, detail: str, **extra) -> None:
+    m = run.measured
+    totals = run.result.tally.totals()
+    record_measurement(LIMIT, m.min_sustained() if run.share > 1 else m.max_sustained(), verdict=verdict,
+                       detail=f"{run.stream.shard_count} shards, {run.share:.0%} of {run.limit:,.0f} records/s per "
+                       f"shard (layer scale {run.layer_scale:g}) from {run.result.describe()}; {detail}; "
+                       f"{run.offer.describe()}",
+                       shards=run.stream.shard_count, load=run.share, layer_scale=run.layer_scale,
+                       limit_in_force=run.limit, window_s=m.window_seconds, workers=len(run.result.workers),
+                       lost_workers=len(run.result.lost), counted=totals["accepted"], read=m.records_read,
+                       throttled=totals["throttled"], failed=totals["failed"], offered=run.offer.least,
+                       stream_sustained=sum(m.sustained().values()), wall_clock=True,
+                       series=swarm_series(m, run.result.tally), **extra)
+
+
+def _skip_if_inconclusive(run) -> None:
+    if not run.offer.enough:
+        pytest.skip(f"inconclusive: the swarm did not offer the load: {run.offer.describe()}; add workers "
+                    "(--kinesis-swarm-workers, or a master with workers on other hosts: docs/scale.md)")
+
+
+@pytest.mark.kinesis_long
+@pytest.mark.kinesis_gap("moto-plain", reason="plain moto never throttles writes")
+def test_scale_below_the_limit_nothing_is_refused(make_stream, kinesis_swarm, kinesis_settings, record_measurement):
+    """80 % of the limit to every shard from the whole swarm: no record refused, every record counted is read back."""
+    stream = make_stream(shard_count=kinesis_settings.swarm_shards)
+    run = kinesis_swarm.run(stream, share=UNDER_LOAD)
+    totals = run.result.tally.totals()
+    counts_ok, counts = _counts(run)
+    every_shard = len(run.measured.sustained()) == stream.shard_count
+    ok = totals["throttled"] == 0 and totals["failed"] == 0 and counts_ok and every_shard
+    _record(record_measurement, run, judge(ok, conclusive=run.offer.enough),
+            f"{totals['throttled'] + totals['failed']:,} refused {dict(run.result.tally.errors)}; {counts}")
+    _skip_if_inconclusive(run)
+    assert totals["throttled"] == 0 and totals["failed"] == 0, (
+        f"records refused below the limit: {dict(run.result.tally.errors)}\n{run.measured.summary()}")
+    assert every_shard, f"not every shard took records\n{run.measured.summary()}"
+    assert counts_ok, counts
+
+
+@pytest.mark.kinesis_long
+@pytest.mark.kinesis_gap("moto-plain", reason="plain moto never throttles writes")
+def test_scale_above_the_limit_every_shard_takes_the_limit(make_stream, kinesis_swarm, kinesis_settings,
+                                                            record_measurement):
+    """200 % of the limit to every shard: each shard's sustained accepted rate is the limit (within the tolerance
+    settings), the stream takes shards x limit, and the excess is refused per record, throttled on every shard."""
+    stream = make_stream(shard_count=kinesis_settings.swarm_shards)
+    run = kinesis_swarm.run(stream, share=OVER_LOAD)
+    above, below = kinesis_settings.effective_rate_tolerance, kinesis_settings.effective_rate_tolerance_below
+    rates = run.measured.sustained()
+    at_limit = (len(rates) == stream.shard_count and run.measured.window_seconds == run.window_s
+                and all(within_tolerance(rate, run.limit, above=above, below=below) for rate in rates.values()))
+    tally = run.result.tally
+    throttled_everywhere = all(tally.totals(sid)["throttled"] > 0 for sid in rates)
+    only_throttled = tally.totals()["failed"] == 0
+    counts_ok, counts = _counts(run)
+    ok = at_limit and throttled_everywhere and only_throttled and counts_ok
+    per_shard = ", ".join(f"{sid[-3:]}: {rate:,.1f}" for sid, rate in sorted(rates.items()))
+    _record(record_measurement, run, judge(ok, conclusive=run.offer.enough),
+            f"sustained per shard {per_shard} (tolerance +{above:.0%}/-{below:.0%}); refused "
+            f"{dict(tally.errors)}; {counts}", max_sustained=run.measured.max_sustained())
+    _skip_if_inconclusive(run)
+    assert at_limit, (f"sustained accepted rate not within +{above:.0%}/-{below:.0%} of {run.limit:,.0f} records/s "
+                      f"on every shard: {per_shard}\n{run.measured.summary()}")
+    assert throttled_everywhere, f"a shard refused nothing at {OVER_LOAD:.0%} of its limit: {dict(tally.errors)}"
+    assert only_throttled, f"records refused otherwise than throttled: {dict(tally.errors)}"
+    assert counts_ok, counts
