@@ -1,19 +1,22 @@
 """What one Locust worker of the swarm offers, in records per second per worker core (real HTTP, loopback only).
 
 Starts ``pytest-kinesis-limits serve`` (moto + the fidelity layer) on 127.0.0.1, creates a stream with enough shards
-that throttling does not bind (64 by default), starts a :class:`~pytest_kinesis_limits.load.swarm.LocalSwarm` of one
-worker and runs a job (``shape_job``) offering far more than one worker can send (20,000 records/s by default). While
-the job runs, samples the CPU time of the worker process and of serve; over the job's window (its ``start_at`` to
-``end_at``) it prints, per run and as the median of the runs:
+that throttling does not bind (128 by default: 128,000 records/s), starts a
+:class:`~pytest_kinesis_limits.load.swarm.LocalSwarm` of one worker and runs a job (``shape_job``) offering far more
+than one worker can send (100,000 records/s by default). While the job runs, samples the CPU time of the worker
+process, of serve and of the whole machine; over the job's window (its ``start_at`` to ``end_at``) it prints, per run
+and as the median of the runs:
 
 - ``answered/s``: the records the swarm counted (accepted + throttled + failed) over the job's seconds;
 - ``worker cpu``: the worker's CPU seconds over the window's wall seconds (1.0 = one core);
 - ``per core``: answered/s divided by the worker's CPU share, the records/s one worker core would offer;
 - ``serve cpu``: serve's CPU share. Serve is one Python process (one core at most, under the GIL): near 100 % it is
-  the bottleneck, the worker waits on it, and the per-core figure is an extrapolation from a partly idle worker.
+  the bottleneck, the worker waits on it, and the per-core figure is an extrapolation from a partly idle worker;
+- ``machine``: the cores busy over the window, every process of the machine (master and other work included): near
+  all of them, serve and the worker compete for cores and neither is alone the bottleneck.
 
-    .venv/bin/python benchmarks/bench_swarm.py [--runs 3] [--seconds 10] [--rate 20000] [--record-size 100]
-                                               [--shards 64] [--users N] [--batch N]
+    .venv/bin/python benchmarks/bench_swarm.py [--runs 3] [--seconds 10] [--rate 100000] [--record-size 100]
+                                               [--shards 128] [--users N] [--batch N]
 
 ``--users`` / ``--batch`` override what ``shape_job`` picks (the rate stays the whole swarm's). No timed assertion.
 """
@@ -61,20 +64,22 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 
 class Sampler(threading.Thread):
-    """(wall time, worker CPU s, serve CPU s) every ``every`` seconds until stopped."""
+    """(wall time, worker CPU s, serve CPU s, machine busy CPU s) every ``every`` seconds until stopped."""
 
     def __init__(self, worker: psutil.Process, server: psutil.Process, every: float = 0.05) -> None:
         super().__init__(daemon=True)
         self.worker, self.server, self.every = worker, server, every
-        self.samples: list[tuple[float, float, float]] = []
+        self.samples: list[tuple[float, ...]] = []
         self.halt = threading.Event()
 
     def run(self) -> None:
         while not self.halt.is_set():
-            self.samples.append((time.time(), cpu_seconds(self.worker), cpu_seconds(self.server)))
+            machine = psutil.cpu_times()
+            busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+            self.samples.append((time.time(), cpu_seconds(self.worker), cpu_seconds(self.server), busy))
             self.halt.wait(self.every)
 
-    def at(self, when: float) -> tuple[float, float, float]:
+    def at(self, when: float) -> tuple[float, ...]:
         """The sample nearest ``when``."""
         return min(self.samples, key=lambda sample: abs(sample[0] - when))
 
@@ -108,7 +113,8 @@ def run_once(master, swarm: LocalSwarm, server: psutil.Process, url: str, stream
     answered = (totals["accepted"] + totals["throttled"] + totals["failed"]) / result.job.seconds
     worker_share = (last[1] - first[1]) / wall
     return {"answered": answered, "worker": worker_share, "per_core": answered / worker_share if worker_share else 0,
-            "serve": (last[2] - first[2]) / wall, "throttled": totals["throttled"], "failed": totals["failed"],
+            "serve": (last[2] - first[2]) / wall, "machine": (last[3] - first[3]) / wall,
+            "throttled": totals["throttled"], "failed": totals["failed"],
             "users": result.job.users, "batch": result.job.batch}
 
 
@@ -116,9 +122,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rate", type=float, default=20000.0, help="records/s offered (well above one worker)")
+    parser.add_argument("--rate", type=float, default=100000.0, help="records/s offered (well above one worker)")
     parser.add_argument("--record-size", type=int, default=100)
-    parser.add_argument("--shards", type=int, default=64)
+    parser.add_argument("--shards", type=int, default=128, help="enough that the rate is not throttled")
     parser.add_argument("--users", type=int, help="override shape_job's users")
     parser.add_argument("--batch", type=int, help="override shape_job's batch (records per PutRecords)")
     args = parser.parse_args()
@@ -134,22 +140,27 @@ def main() -> None:
         print(f"serve {url}, {args.shards} shards, {args.record_size}-byte records, {args.rate:,.0f} records/s "
               f"offered for {args.seconds:g} s, {os.cpu_count()} cores; logs in {log_dir}")
         print(f"{'run':<6}{'users':>6}{'batch':>6}{'answered/s':>12}{'worker cpu':>12}{'per core':>10}"
-              f"{'serve cpu':>11}{'throttled':>11}{'failed':>8}")
+              f"{'serve cpu':>11}{'machine':>9}{'throttled':>11}{'failed':>8}")
         rows = []
         for number in range(1, args.runs + 1):
             swarm.ensure_workers()
             row = run_once(master, swarm, server, url, stream, args, number)
             rows.append(row)
             print(f"{number:<6}{row['users']:>6}{row['batch']:>6}{row['answered']:>12,.0f}{row['worker']:>12.0%}"
-                  f"{row['per_core']:>10,.0f}{row['serve']:>11.0%}{row['throttled']:>11,}{row['failed']:>8,}",
+                  f"{row['per_core']:>10,.0f}{row['serve']:>11.0%}{row['machine']:>9.2f}{row['throttled']:>11,}"
+                  f"{row['failed']:>8,}",
                   flush=True)
-        median = {key: statistics.median(row[key] for row in rows) for key in ("answered", "worker", "per_core",
-                                                                                "serve")}
+        keys = ("answered", "worker", "per_core", "serve", "machine")
+        median = {key: statistics.median(row[key] for row in rows) for key in keys}
         print(f"{'median':<18}{median['answered']:>12,.0f}{median['worker']:>12.0%}{median['per_core']:>10,.0f}"
-              f"{median['serve']:>11.0%}")
+              f"{median['serve']:>11.0%}{median['machine']:>9.2f}")
         if median["serve"] >= FULL_SHARE:
             print(f"serve used {median['serve']:.0%} of a core: serve is the bottleneck, and the per-core figure "
                   "extrapolates from a worker that was partly idle waiting on it")
+        elif median["machine"] >= FULL_SHARE * (os.cpu_count() or 1):
+            print(f"the machine's {os.cpu_count()} cores were {median['machine'] / (os.cpu_count() or 1):.0%} busy: "
+                  "serve and the worker compete for them, and the per-core figure extrapolates from a worker short of "
+                  "a core")
         elif median["worker"] >= FULL_SHARE:
             print(f"the worker used {median['worker']:.0%} of a core: the per-core figure is what it sustained")
     finally:

@@ -11,7 +11,7 @@ import pytest
 from pytest_kinesis_limits import families
 from pytest_kinesis_limits.families import FAMILIES, Family, family_named, family_of, family_rank
 from pytest_kinesis_limits.live import usage
-from pytest_kinesis_limits.live.scheduling import scope_of
+from pytest_kinesis_limits.live.scheduling import deal_long_first, first_chunk, scope_of
 from pytest_kinesis_limits.reporting import plots, series
 
 TOP = Path(__file__).resolve().parents[2]
@@ -65,3 +65,20 @@ def test_the_usage_meter_and_the_scheduler_follow_the_registry() -> None:
     assert groups == ("test_throughput", "test_scale")
     assert scope_of("tests/limits/test_throughput.py::test_throughput_x[y]", groups) == "test_throughput"
     assert scope_of("tests/limits/test_put_records.py::test_put_records_x", groups).endswith("test_put_records_x")
+
+
+def test_xdist_first_chunks_are_computed_as_load_scheduling_does() -> None:
+    assert first_chunk(88, 2) == 11 and first_chunk(88, 4) == 5 and first_chunk(10, 2) == 2
+    assert first_chunk(3, 2) == 1 and first_chunk(88, 2, max_chunk=3) == 3
+
+
+def test_long_tests_are_dealt_over_the_first_chunks_a_family_together() -> None:
+    """Two workers, chunks of 4: the scale family's two long tests start together on one worker, the three seed
+    scenarios on the other (and the first when there is no room), every test exactly once."""
+    order = deal_long_first([[5, 6], [1], [2], [9]], [0, 3, 4, 7, 8, 10, 11, 12], workers=2, chunk=4)
+    assert sorted(order) == list(range(13))
+    first, second = order[:4], order[4:8]
+    assert {5, 6} <= set(first) and {1, 2} <= set(second) and 9 in first
+    assert deal_long_first([], [0, 1, 2], workers=2, chunk=2) == [0, 1, 2]
+    # more long tests than the chunks hold: the rest come right after the chunks, before the others
+    assert deal_long_first([[0], [1], [2]], [3, 4], workers=2, chunk=1)[:3] == [0, 1, 2]

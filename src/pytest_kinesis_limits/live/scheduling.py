@@ -38,6 +38,39 @@ def scope_of(nodeid: str, families: str | Sequence[str]) -> str:
     return nodeid
 
 
+def first_chunk(items: int, workers: int, max_chunk: int | None = None) -> int:
+    """How many tests pytest-xdist's ``load`` scheduling first sends each worker, in collection order (its
+    ``LoadScheduling.schedule``: a quarter of a worker's share, at least 2); with fewer than two tests per worker it
+    deals them one by one (1)."""
+    if items < 2 * workers:
+        return 1
+    chunk = (items // workers) // 4
+    return max(min(chunk, max_chunk if max_chunk is not None else items), 2)
+
+
+def deal_long_first(groups: Sequence[Sequence[int]], others: Sequence[int], *, workers: int, chunk: int) -> list[int]:
+    """An order of test indices in which xdist's ``load`` scheduling starts the long tests first, spread over the
+    workers: each group of long tests (a family kept together, or one test) goes to the first chunk of the worker
+    with the fewest long tests so far, largest group first; the other tests fill the chunks and follow in their
+    order. (xdist hands the first ``chunk`` tests to the first worker, the next ``chunk`` to the second, and later
+    tests to whichever worker runs short: :func:`first_chunk`.)"""
+    dealt: list[list[int]] = [[] for _ in range(max(1, workers))]
+    overflow: list[int] = []
+    for group in sorted(groups, key=len, reverse=True):
+        target = min(dealt, key=len)
+        if len(target) + len(group) <= chunk:
+            target.extend(group)
+        else:
+            overflow.extend(group)  # more long tests than the first chunks hold: they still come early
+    rest = list(overflow) + list(others)
+    order: list[int] = []
+    for share in dealt:
+        take = chunk - len(share)
+        order += share + rest[:take]
+        rest = rest[take:]
+    return order + rest
+
+
 def family_scheduler(config: Any, log: Any, family: str | Sequence[str]) -> Any:
     """An xdist ``LoadGroupScheduling`` whose units are :func:`scope_of` the node ids (``family``: the prefixes of
     the families kept on one worker each)."""

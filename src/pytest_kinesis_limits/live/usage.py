@@ -296,21 +296,30 @@ class UsageMeter:
             records, answers = [params], [parsed]
         else:
             records, answers = list(params.get("Records") or []), list(parsed.get("Records") or [])
-        counts = self.counts.setdefault(owner, Counter())
-        use = self.streams.get(name)
-        fed = self.firehose_sources.get(name, 0) > 0
         for record, answer in zip(records, answers):
-            size = _record_size(record)
-            counts["records"] += 1
-            counts["put_payload_units"] += pricing.put_payload_units(size)
-            if "SequenceNumber" not in answer:
-                continue
-            if use is not None:
-                use.bytes_written += size
-            if fed:
-                counts["firehose_billed_bytes"] += pricing.firehose_billed_bytes(size)
-            if use is not None and use.on_demand:
-                counts["on_demand_bytes"] += -(-size // 1024) * 1024
+            self._count_writes(owner, name, 1, _record_size(record), int("SequenceNumber" in answer))
+
+    def _count_writes(self, owner: str, stream: str, records: int, size: int, accepted: int) -> None:
+        """``records`` records of ``size`` bytes written to ``stream``, ``accepted`` of them accepted (under the
+        lock): each is PUT payload units; what is accepted is the stream's bytes, Firehose's and on-demand's."""
+        counts = self.counts.setdefault(owner, Counter())
+        counts["records"] += records
+        counts["put_payload_units"] += records * pricing.put_payload_units(size)
+        if not accepted:
+            return
+        use = self.streams.get(stream)
+        if use is not None:
+            use.bytes_written += accepted * size
+        if self.firehose_sources.get(stream, 0) > 0:
+            counts["firehose_billed_bytes"] += accepted * pricing.firehose_billed_bytes(size)
+        if use is not None and use.on_demand:
+            counts["on_demand_bytes"] += accepted * (-(-size // 1024) * 1024)
+
+    def note_writes(self, stream: str, records: int, size: int, accepted: int) -> None:
+        """Account ``records`` records of ``size`` bytes each written to ``stream`` by writers the meter cannot hook (a
+        Locust swarm in other processes), ``accepted`` of them accepted; what :meth:`note` counts per PutRecords."""
+        with self._lock:
+            self._count_writes(self.current_owner(), stream, records, size, accepted)
 
     def _other(self, service: str, operation: str, params: Mapping[str, Any], now: float, owner: str,
                shared: str | None) -> None:

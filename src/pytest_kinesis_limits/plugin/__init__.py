@@ -254,9 +254,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Offline they are also the longest (2-5 s each, the rest under 1 s): an xdist worker starts them first, so that
     # the two workers of the main job finish together (issue 23); one process keeps the file's order.
     group = settings.backend_kind == "endpoint" and config.pluginmanager.hasplugin("xdist")
-    if group or (settings.offline and hasattr(config, "workerinput")):
+    if group:
         # every worker sorts alike (stable), so their collections still match
         items.sort(key=lambda item: item.get_closest_marker("kinesis_long") is None)
+    elif settings.offline and hasattr(config, "workerinput"):
+        _deal_long_first(config, items)
     for item in items:
         if backend is not None and backend.unserved:
             _skip_unserved(item, backend, settings)
@@ -330,6 +332,28 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     finally:
         keeper.close()
         item.stash[KEEPER_KEY] = None  # the keeper holds the test's threads: let them go
+
+
+def _deal_long_first(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Offline under xdist: order the collection so that ``load`` scheduling starts the long tests first, spread over
+    the workers, a one-worker family's long tests (the scale family's swarm) together on one (every worker orders
+    alike, so their collections still match)."""
+    from pytest_kinesis_limits.live.scheduling import deal_long_first, first_chunk
+
+    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    groups: dict[str, list[int]] = {}
+    others: list[int] = []
+    for index, item in enumerate(items):
+        if item.get_closest_marker("kinesis_long") is None:
+            others.append(index)
+            continue
+        family = next((prefix for prefix in ONE_WORKER_GROUPS if item.name.startswith(prefix)), item.nodeid)
+        groups.setdefault(family, []).append(index)
+    if not groups:
+        return
+    chunk = first_chunk(len(items), workers, config.getoption("maxschedchunk", None))
+    order = deal_long_first(list(groups.values()), others, workers=workers, chunk=chunk)
+    items[:] = [items[i] for i in order]
 
 
 # Live and endpoint runs with --dist loadgroup run each of these families on one worker: their verdicts need the

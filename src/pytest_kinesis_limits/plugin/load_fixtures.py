@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.plugin.session import METER_KEY, SWARM_MODELLED
 
 if TYPE_CHECKING:
     from pytest_kinesis_limits.clock import Clock
     from pytest_kinesis_limits.endpoint import KinesisEndpoint
     from pytest_kinesis_limits.kinesis.meter import Measurement
     from pytest_kinesis_limits.kinesis.resources import StreamInfo
+    from pytest_kinesis_limits.live.usage import UsageMeter
     from pytest_kinesis_limits.load.swarm import LocalSwarm, SwarmMaster, SwarmResult
     from pytest_kinesis_limits.load.tally import SwarmOffer
     from pytest_kinesis_limits.settings import Settings
@@ -64,11 +66,12 @@ class ScaleRun:
 class Swarm:
     """What ``kinesis_swarm`` gives a test: :meth:`run`."""
 
-    def __init__(self, master: SwarmMaster, local: LocalSwarm | None, *, settings: Settings,
-                 endpoint: KinesisEndpoint, client: Any, clock: Clock, fidelity: Any, run_id: str) -> None:
+    def __init__(self, master: SwarmMaster | None, local: LocalSwarm | None, *, settings: Settings,
+                 endpoint: KinesisEndpoint, client: Any, clock: Clock, fidelity: Any, run_id: str,
+                 meter: UsageMeter | None = None) -> None:
         self.master, self.local = master, local
         self._settings, self._endpoint, self._client, self._clock = settings, endpoint, client, clock
-        self._fidelity, self._run_id, self._runs = fidelity, run_id, 0
+        self._fidelity, self._run_id, self._runs, self._meter = fidelity, run_id, 0, meter
         self.layer_scale = 1.0
         if fidelity is not None and settings.swarm_layer_scale != 1:
             fidelity.config.scale_write_limits(settings.swarm_layer_scale)
@@ -99,12 +102,25 @@ class Swarm:
             self.local.ensure_workers()
         window = window_s or self._settings.effective_rate_window
         self._runs += 1
-        workers = max(1, int(self.master.status().get("workers", 1)))
+        workers = (max(1, int(self.master.status().get("workers", 1))) if self.master is not None
+                   else self._settings.swarm_workers)
         job = shape_job(job_id=f"{self._run_id}-{self._runs}", stream=stream.name, region=self._endpoint.region,
                         records_per_s=share * self.limit * stream.shard_count, record_size=record_size,
                         workers=workers, seconds=window + 2,
                         endpoint_url=None if self._endpoint.kind == "live" else self._endpoint.url)
+        if self.master is None:  # a plan's run: what a live swarm would take, counted, not run
+            self._clock.sleep(job.lead_s + job.seconds)
+            offered = round(job.records_per_s * job.seconds)
+            accepted = round(min(share, 1.0) * self.limit * stream.shard_count * job.seconds)
+            if self._meter is not None:
+                self._meter.note_writes(stream.name, offered, record_size, accepted)
+            pytest.skip(f"{SWARM_MODELLED}; its {job.seconds:g} s and {offered:,} records of "
+                        f"{record_size} B ({share:.0%} of the limit on {stream.shard_count} shards) are counted")
         result = self.master.run(job)
+        if self._meter is not None:
+            totals = result.tally.totals()
+            self._meter.note_writes(stream.name, totals["accepted"] + totals["throttled"] + totals["failed"],
+                                    record_size, totals["accepted"])
         measured = measure_stream(self._client, stream.name, clock=self._clock, exclude_first_s=1, window_s=window)
         start = math.ceil(result.job.start_at) + 1  # the workers' clock: leave the first (burst) second out too
         offer = result.tally.offer(target_per_shard=share * self.limit, start=start, seconds=window,
@@ -115,9 +131,13 @@ class Swarm:
 
 @pytest.fixture(scope="session")
 def _kinesis_swarm_master(kinesis_settings: Settings, kinesis_endpoint: KinesisEndpoint,
-                          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SwarmMaster, LocalSwarm | None]]:
+                          tmp_path_factory: pytest.TempPathFactory
+                          ) -> Iterator[tuple[SwarmMaster | None, LocalSwarm | None]]:
     from pytest_kinesis_limits.load.swarm import LocalSwarm, SwarmError, SwarmMaster
 
+    if kinesis_settings.plan:  # a plan's run counts what a swarm would do (Swarm.run) and starts none
+        yield None, None
+        return
     if kinesis_settings.swarm_master:
         master = SwarmMaster(kinesis_settings.swarm_master)
         try:
@@ -145,9 +165,9 @@ def _kinesis_swarm_master(kinesis_settings: Settings, kinesis_endpoint: KinesisE
 
 
 @pytest.fixture
-def kinesis_swarm(_kinesis_swarm_master: tuple[SwarmMaster, LocalSwarm | None], kinesis_settings: Settings,
+def kinesis_swarm(_kinesis_swarm_master: tuple[SwarmMaster | None, LocalSwarm | None], kinesis_settings: Settings,
                   kinesis_endpoint: KinesisEndpoint, kinesis_client_no_retry: Any, kinesis_clock: Clock,
-                  kinesis_fidelity: Any, kinesis_run_id: str) -> Swarm:
+                  kinesis_fidelity: Any, kinesis_run_id: str, pytestconfig: pytest.Config) -> Swarm:
     """A Locust swarm for this test: ``kinesis_swarm.run(stream, share=2.0)`` offers twice the per-shard write limit
     to every shard of ``stream`` from every worker, and returns a :class:`ScaleRun` (the swarm's per-shard,
     per-second counts, the stream read back and measured, and whether the swarm offered enough).
@@ -157,4 +177,5 @@ def kinesis_swarm(_kinesis_swarm_master: tuple[SwarmMaster, LocalSwarm | None], 
     (``.layer_scale``, ``.limit``)."""
     master, local = _kinesis_swarm_master
     return Swarm(master, local, settings=kinesis_settings, endpoint=kinesis_endpoint, client=kinesis_client_no_retry,
-                 clock=kinesis_clock, fidelity=kinesis_fidelity, run_id=kinesis_run_id)
+                 clock=kinesis_clock, fidelity=kinesis_fidelity, run_id=kinesis_run_id,
+                 meter=pytestconfig.stash.get(METER_KEY, None))

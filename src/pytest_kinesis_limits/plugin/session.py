@@ -47,6 +47,8 @@ GATE_LINE_KEY = pytest.StashKey[str]()
 SEARCH_DOMAIN_SKIP = ("creates an OpenSearch Service domain (typically 15-30 minutes, billed per hour: catalogue "
                       "lifecycle.opensearch.domain_creating_s and price.opensearch.t3_small_search); opt in with "
                       "--kinesis-search-domain")
+#: How a plan's run skips a scale test: the swarm is not run, what it would take and write is counted (load_fixtures).
+SWARM_MODELLED = "plan: the swarm is not run in a plan"
 
 
 def settings_of(config: pytest.Config) -> Settings:
