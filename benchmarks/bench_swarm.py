@@ -1,8 +1,8 @@
 """What one Locust worker of the swarm offers, in records per second per worker core (real HTTP, loopback only).
 
-Starts ``pytest-kinesis-limits serve`` (moto + the fidelity layer) on 127.0.0.1, creates a stream with enough shards
-that throttling does not bind (128 by default: 128,000 records/s), starts a
-:class:`~pytest_kinesis_limits.load.swarm.LocalSwarm` of one worker and runs a job (``shape_job``) offering far more
+Starts ``pytest-kinesis-limits serve`` (moto + the fidelity layer) on 127.0.0.1, a
+:class:`~pytest_kinesis_limits.load.swarm.LocalSwarm` of one worker, and per run a fresh stream with enough shards that
+throttling does not bind (128 by default: 128,000 records/s); it runs a job (``shape_job``) offering far more
 than one worker can send (100,000 records/s by default). While the job runs, samples the CPU time of the worker
 process, of serve and of the whole machine; over the job's window (its ``start_at`` to ``end_at``) it prints, per run
 and as the median of the runs:
@@ -84,9 +84,8 @@ class Sampler(threading.Thread):
         return min(self.samples, key=lambda sample: abs(sample[0] - when))
 
 
-def make_stream(url: str, shards: int) -> str:
-    client = boto3.client("kinesis", endpoint_url=url, region_name=REGION, aws_access_key_id="testing",
-                          aws_secret_access_key="testing")
+def make_stream(client, shards: int) -> str:
+    """A fresh stream per run (moto slows down as its shards fill)."""
     stream = f"bench-swarm-{time.monotonic_ns()}"
     client.create_stream(StreamName=stream, ShardCount=shards)
     client.get_waiter("stream_exists").wait(StreamName=stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
@@ -131,7 +130,8 @@ def main() -> None:
     process, url = serve()
     swarm = None
     try:
-        stream = make_stream(url, args.shards)
+        client = boto3.client("kinesis", endpoint_url=url, region_name=REGION, aws_access_key_id="testing",
+                              aws_secret_access_key="testing")
         env = {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": url}
         log_dir = Path(tempfile.mkdtemp(prefix="bench-swarm-"))
         swarm = LocalSwarm(1, env=env, log_dir=log_dir)
@@ -144,7 +144,9 @@ def main() -> None:
         rows = []
         for number in range(1, args.runs + 1):
             swarm.ensure_workers()
+            stream = make_stream(client, args.shards)
             row = run_once(master, swarm, server, url, stream, args, number)
+            client.delete_stream(StreamName=stream)
             rows.append(row)
             print(f"{number:<6}{row['users']:>6}{row['batch']:>6}{row['answered']:>12,.0f}{row['worker']:>12.0%}"
                   f"{row['per_core']:>10,.0f}{row['serve']:>11.0%}{row['machine']:>9.2f}{row['throttled']:>11,}"

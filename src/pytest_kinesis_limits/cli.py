@@ -187,6 +187,19 @@ def _limits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _locustfile(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from pytest_kinesis_limits.load.swarm import LOCUSTFILE
+
+    print(LOCUSTFILE)
+    if importlib.util.find_spec("locust") is None:
+        print("pytest-kinesis-limits: Locust is not installed here; pip install 'pytest-kinesis-limits[load]'",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def _policy(args: argparse.Namespace) -> int:
     import json
 
@@ -331,6 +344,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sweep.set_defaults(run=_sweep)
     catalogue = commands.add_parser("limits", help="print the limits catalogue as Markdown (docs/limits.md)")
     catalogue.set_defaults(run=_limits)
+    locustfile = commands.add_parser(
+        "locustfile", help="print the path of the swarm's locustfile, for Locust masters and workers on other hosts",
+        description="The locustfile of the scale family's swarm (docs/scale.md): locust -f \"$(pytest-kinesis-limits "
+                    "locustfile)\" --worker --master-host HOST. Exit status 1 when Locust is not installed.")
+    locustfile.set_defaults(run=_locustfile)
     policy = commands.add_parser("policy", help="print the least-privilege IAM policy a live run needs (JSON)",
                                  description="The IAM policy a live run needs, scoped to resources named with "
                                              "--prefix (docs/permissions.md).")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 
 import boto3
+from pathlib import Path
+
 import pytest
 
 from pytest_kinesis_limits import cli
@@ -46,6 +48,15 @@ def test_sweep_against_nothing_reachable_is_a_clear_error(capsys) -> None:
 def test_limits_prints_the_catalogue(capsys) -> None:
     assert cli.main(["limits"]) == 0
     assert "| `put_records.max_records` | 500 |" in capsys.readouterr().out
+
+
+def test_locustfile_prints_the_path_a_locust_on_another_host_takes(capsys, monkeypatch) -> None:
+    assert cli.main(["locustfile"]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path.name == "locustfile.py" and "KinesisRecordsUser" in path.read_text(encoding="utf-8")
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)  # Locust not installed here
+    assert cli.main(["locustfile"]) == 1
+    assert "pip install 'pytest-kinesis-limits[load]'" in capsys.readouterr().err
 
 
 def test_sweep_with_a_bad_region_is_a_usage_error(capsys) -> None:
