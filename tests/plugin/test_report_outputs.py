@@ -40,7 +40,7 @@ SAME_EVERYWHERE = ("(throughput_above and records-per-s) or continuity and (spli
                    "firehose_small_size or firehose_delivery_continues or firehose_interval")
 SERIES_TESTS = ("test_throughput_below", "test_throughput_above", "test_resharding_continuity",
                 "test_firehose_seed_events", "test_firehose_small_size", "test_firehose_interval",
-                "test_firehose_delivery_continues", "test_fan_out_consumer_reads_across_a_reshard")
+                "test_firehose_delivery_continues", "test_fan_out_consumer_reads_across_a_reshard", "test_scale_")
 needs_matplotlib = pytest.mark.skipif(not plots.available(), reason=f"matplotlib is not installed: {plots.EXTRA}")
 if plots.available():
     # Imported before any pytester test: pytester drops at teardown the modules first imported during its test,

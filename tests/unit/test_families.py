@@ -82,3 +82,7 @@ def test_long_tests_are_dealt_over_the_first_chunks_a_family_together() -> None:
     assert deal_long_first([], [0, 1, 2], workers=2, chunk=2) == [0, 1, 2]
     # more long tests than the chunks hold: the rest come right after the chunks, before the others
     assert deal_long_first([[0], [1], [2]], [3, 4], workers=2, chunk=1)[:3] == [0, 1, 2]
+    # a wall-clock family alone on the first worker, the seeds over the others; alone on one worker, it shares it
+    order = deal_long_first([[1], [2], [9]], [0, 3, 4, 7, 8, 10, 11, 12], workers=2, chunk=4, alone=[[5, 6]])
+    assert order[:2] == [5, 6] and {1, 2, 9} <= set(order[4:8]) and sorted(order) == list(range(13))
+    assert deal_long_first([[1]], [0], workers=1, chunk=4, alone=[[5, 6]])[:3] == [1, 5, 6]

@@ -48,16 +48,25 @@ def first_chunk(items: int, workers: int, max_chunk: int | None = None) -> int:
     return max(min(chunk, max_chunk if max_chunk is not None else items), 2)
 
 
-def deal_long_first(groups: Sequence[Sequence[int]], others: Sequence[int], *, workers: int, chunk: int) -> list[int]:
+def deal_long_first(groups: Sequence[Sequence[int]], others: Sequence[int], *, workers: int, chunk: int,
+                    alone: Sequence[Sequence[int]] = ()) -> list[int]:
     """An order of test indices in which xdist's ``load`` scheduling starts the long tests first, spread over the
-    workers: each group of long tests (a family kept together, or one test) goes to the first chunk of the worker
-    with the fewest long tests so far, largest group first; the other tests fill the chunks and follow in their
-    order. (xdist hands the first ``chunk`` tests to the first worker, the next ``chunk`` to the second, and later
-    tests to whichever worker runs short: :func:`first_chunk`.)"""
+    workers: each group in ``alone`` (a family whose tests wait on the wall clock, such as the scale family's swarm)
+    takes the first chunk of a worker of its own, as long as a worker is left for the rest; each of the other groups
+    of long tests (one test each, or a family kept together) goes to the first chunk of the worker with the fewest
+    long tests so far, largest group first; the other tests fill the chunks and follow in their order. (xdist hands
+    the first ``chunk`` tests to the first worker, the next ``chunk`` to the second, and later tests to whichever
+    worker runs short: :func:`first_chunk`.)"""
     dealt: list[list[int]] = [[] for _ in range(max(1, workers))]
     overflow: list[int] = []
+    shared = list(dealt)
+    for group in alone:
+        if len(shared) > 1 and len(group) <= chunk:
+            shared.pop(0).extend(group)
+        else:
+            overflow.extend(group)
     for group in sorted(groups, key=len, reverse=True):
-        target = min(dealt, key=len)
+        target = min(shared, key=len)
         if len(target) + len(group) <= chunk:
             target.extend(group)
         else:

@@ -158,7 +158,8 @@ class LocalSwarm:
         return "\n".join(text.splitlines()[-lines:])
 
     def start(self) -> SwarmMaster:
-        """Start the master, wait until its web API answers, start the workers and wait until all are connected."""
+        """Start the master and the workers together (a worker waits for its master), wait until the master's web
+        API answers and then until every worker is connected."""
         self._master_port, web_port = _free_port(), _free_port()
         read_end, write_end = os.pipe()
         env = {**self.env, _READY_FD_VARIABLE: str(write_end)}
@@ -169,6 +170,7 @@ class LocalSwarm:
                 pass_fds=(write_end,))
         finally:
             os.close(write_end)
+        self.worker_processes = [self._start_worker() for _ in range(self.workers)]
         with os.fdopen(read_end, "rb") as ready:
             said = ready.readline()  # EOF when the master exits first
         if said.strip() != b"ready":

@@ -53,7 +53,7 @@ class SwarmJob:
     batch: int
     users: int
     seconds: float
-    lead_s: float = 1.0
+    lead_s: float = 0.5
     start_at: float = 0.0
     endpoint_url: str | None = None
     keys_per_shard: int = 4
@@ -96,7 +96,7 @@ class SwarmJob:
 
 
 def shape_job(*, job_id: str, stream: str, region: str, records_per_s: float, record_size: int, workers: int,
-              seconds: float, lead_s: float = 1.0, endpoint_url: str | None = None) -> SwarmJob:
+              seconds: float, lead_s: float = 0.5, endpoint_url: str | None = None) -> SwarmJob:
     """A job offering ``records_per_s`` from ``workers`` worker processes: at least :data:`USERS_PER_WORKER` users
     each, more when batches of PutRecords' maximum (or of its request cap, for large records) at
     :data:`CALLS_PER_USER_S` would not reach the rate; batches as even as the rate allows."""

@@ -352,13 +352,18 @@ def _deal_long_first(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not groups:
         return
     chunk = first_chunk(len(items), workers, config.getoption("maxschedchunk", None))
-    order = deal_long_first(list(groups.values()), others, workers=workers, chunk=chunk)
+    # The scale family waits on its swarm (the wall clock) on a worker of its own, while the others use the cores.
+    alone = [groups.pop(prefix) for prefix in WALL_CLOCK_GROUPS if prefix in groups]
+    order = deal_long_first(list(groups.values()), others, workers=workers, chunk=chunk, alone=alone)
     items[:] = [items[i] for i in order]
 
 
 # Live and endpoint runs with --dist loadgroup run each of these families on one worker: their verdicts need the
 # producer to offer a load on the wall clock, which producers on other workers of a 2-core machine would compete for.
 ONE_WORKER_GROUPS = tuple(family.test_prefix for family in families.one_worker_families())
+#: Offline, the families whose long tests mostly wait on the wall clock (a swarm in other processes): their worker
+#: starts them alone (_deal_long_first).
+WALL_CLOCK_GROUPS = (families.family_named("scale").test_prefix,)
 
 # The fixture through which a test needs each service besides Kinesis (``fixturenames`` is the closure: a test
 # using ``firehose_delivery_stream`` lists all three).
