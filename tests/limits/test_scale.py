@@ -67,7 +67,6 @@ def _skip_if_inconclusive(run) -> None:
 
 
 @pytest.mark.kinesis_long
-@pytest.mark.kinesis_gap("moto-plain", reason="plain moto never throttles writes")
 def test_scale_below_the_limit_nothing_is_refused(make_stream, kinesis_swarm, kinesis_settings, record_measurement):
     """80 % of the limit to every shard from the whole swarm: no record refused, every record counted is read back."""
     stream = make_stream(shard_count=kinesis_settings.swarm_shards)

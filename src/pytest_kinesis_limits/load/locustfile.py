@@ -17,9 +17,10 @@ The master takes a job (:class:`~pytest_kinesis_limits.load.tally.SwarmJob`) as 
 - **Every record is counted** in the worker's :class:`~pytest_kinesis_limits.load.tally.SwarmTally`, per shard and
   second, and in Locust's own statistics as a request of its own (``PutRecords record``): a record refused inside a
   call answered HTTP 200 is a failure there, with its error code.
-- **Messaging**: each worker adds its counts since the last report to Locust's periodic report to the master
-  (``report_to_master``); once the job has ended and none of its calls is in flight it sends the rest as a
-  ``kinesis_tally_final`` message. The master merges them (``worker_report``) and answers the driver:
+- **Messaging**: each worker sends its counts since the last message to the master every :data:`REPORT_S` seconds
+  (Locust's own messaging, ``kinesis_tally``: a worker lost mid-run takes at most that much of its counts with it,
+  where Locust's periodic report to the master comes every 3 s); once the job has ended and none of its calls is in
+  flight it sends the rest as a ``kinesis_tally_final`` message. The master merges them and answers the driver:
   ``GET /kinesis/status`` (workers connected, waiting for a number of them) and ``GET /kinesis/tally`` (waits until
   every worker that took part has sent its final counts or went missing, then returns the tally and each worker's
   state: ``final`` or ``lost``).
@@ -42,16 +43,18 @@ from pytest_kinesis_limits.kinesis.payloads import record_size
 from pytest_kinesis_limits.kinesis.reader import THROTTLED
 from pytest_kinesis_limits.load.tally import SwarmJob, SwarmTally
 
+#: The message a worker sends with its counts since the last one, every REPORT_S seconds while a job runs.
+REPORT_MESSAGE = "kinesis_tally"
 #: The message a worker sends with its last counts of a job.
 FINAL_MESSAGE = "kinesis_tally_final"
-#: The key of a worker's counts in Locust's periodic report to the master.
-REPORT_KEY = "kinesis_tally"
+#: How often a worker sends its counts (seconds): what a worker lost mid-run can take with it.
+REPORT_S = 0.5
 #: Where the driver that started this master waits for the line saying it serves (``swarm.LocalSwarm``).
 READY_FD_VARIABLE = "PYTEST_KINESIS_LIMITS_READY_FD"
 #: The Locust names this file relies on (Locust's documented events and runner attributes); a Locust without one
 #: stops the master at start, in one line.
 NEEDED = {
-    "events": ("init", "init_command_line_parser", "test_start", "report_to_master", "worker_report", "request"),
+    "events": ("init", "init_command_line_parser", "test_start", "request"),
     "MasterRunner": ("register_message", "worker_count", "clients"),
     "WorkerRunner": ("send_message", "worker_index"),
 }
@@ -226,23 +229,22 @@ def _test_start(environment: Any, **_: Any) -> None:
         MASTER.begin(job, environment.runner)
     else:
         WORKER.begin(job)
-        gevent.spawn(_send_final_when_done, environment, job)
+        gevent.spawn(_report_while_running, environment, job)
 
 
-def _send_final_when_done(environment: Any, job: SwarmJob) -> None:
-    """Once the job has ended and none of its calls is in flight, send the last counts to the master."""
-    gevent.sleep(max(0.0, job.end_at - time.time()))
-    while WORKER.in_flight or time.time() < job.end_at:
-        gevent.sleep(0.05)
-    if WORKER.job is job:
-        environment.runner.send_message(FINAL_MESSAGE, {"job": job.job_id, "users": WORKER.users,
-                                                        "delta": WORKER.tally.take_delta()})
-
-
-@events.report_to_master.add_listener
-def _report(client_id: str, data: dict[str, Any]) -> None:
-    if WORKER.job is not None:
-        data[REPORT_KEY] = WORKER.tally.take_delta()
+def _report_while_running(environment: Any, job: SwarmJob) -> None:
+    """Send the counts to the master every :data:`REPORT_S` seconds; once the job has ended and none of its calls is
+    in flight, send the last ones (:data:`FINAL_MESSAGE`)."""
+    while WORKER.job is job:
+        gevent.sleep(REPORT_S if time.time() < job.end_at else 0.05)
+        if WORKER.job is not job:
+            return
+        if time.time() >= job.end_at and not WORKER.in_flight:
+            environment.runner.send_message(FINAL_MESSAGE, {"job": job.job_id, "users": WORKER.users,
+                                                            "delta": WORKER.tally.take_delta()})
+            return
+        if time.time() < job.end_at:
+            environment.runner.send_message(REPORT_MESSAGE, {"job": job.job_id, "delta": WORKER.tally.take_delta()})
 
 
 class _Master:
@@ -274,9 +276,8 @@ class _Master:
 MASTER = _Master()
 
 
-@events.worker_report.add_listener
-def _worker_report(client_id: str, data: dict[str, Any]) -> None:
-    MASTER.merge(client_id, data.get(REPORT_KEY))
+def _delta(environment: Any, msg: Any, **_: Any) -> None:
+    MASTER.merge(msg.node_id, (msg.data or {}).get("delta"))
 
 
 def _final(environment: Any, msg: Any, **_: Any) -> None:
@@ -297,6 +298,7 @@ def _init(environment: Any, **_: Any) -> None:
         what = ", ".join(problems) if problems else "a web UI (do not run the master with --headless)"
         raise SystemExit(f"pytest-kinesis-limits: this Locust ({locust.__version__}) lacks {what}; install the "
                          "release pytest-kinesis-limits[load] pins (pip install 'pytest-kinesis-limits[load]')")
+    runner.register_message(REPORT_MESSAGE, _delta)
     runner.register_message(FINAL_MESSAGE, _final)
     _routes(environment)
     ready = os.environ.get(READY_FD_VARIABLE)
@@ -335,7 +337,8 @@ def _routes(environment: Any) -> None:
         nodes = list(runner.clients.all)
         return jsonify({"workers": runner.worker_count, "missing": sum(n.state == "missing" for n in nodes),
                         "state": runner.state, "locust": locust.__version__,
-                        "job": MASTER.job.job_id if MASTER.job else None})
+                        "job": MASTER.job.job_id if MASTER.job else None,
+                        "start_at": MASTER.job.start_at if MASTER.job else None})
 
     @app.route("/kinesis/tally")
     def kinesis_tally() -> Any:
@@ -355,4 +358,5 @@ def _routes(environment: Any) -> None:
                         "users": MASTER.final, "job": MASTER.job.to_json()})
 
 
-__all__ = ["FINAL_MESSAGE", "KinesisRecordsUser", "READY_FD_VARIABLE", "REPORT_KEY", "locust_problems"]
+__all__ = ["FINAL_MESSAGE", "KinesisRecordsUser", "READY_FD_VARIABLE", "REPORT_MESSAGE", "REPORT_S",
+           "locust_problems"]

@@ -9,6 +9,7 @@ fidelity layer, over HTTP), whose per-shard write limits the fixture scales by `
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from pytest_kinesis_limits.load.tally import SwarmOffer
     from pytest_kinesis_limits.settings import Settings
 
+#: Job ids are unique in the process (a master ignores counts of any job but its current one).
+_JOB_NUMBERS = itertools.count(1)
 NO_LOCUST = ("the scale tests need Locust, in the extra pytest-kinesis-limits[load]. Fix: pip install "
              "'pytest-kinesis-limits[load]' (or point --kinesis-swarm-master at a master you run)")
 
@@ -71,18 +74,19 @@ class Swarm:
                  meter: UsageMeter | None = None) -> None:
         self.master, self.local = master, local
         self._settings, self._endpoint, self._client, self._clock = settings, endpoint, client, clock
-        self._fidelity, self._run_id, self._runs, self._meter = fidelity, run_id, 0, meter
-        self.layer_scale = 1.0
-        if fidelity is not None and settings.swarm_layer_scale != 1:
-            fidelity.config.scale_write_limits(settings.swarm_layer_scale)
-            self.layer_scale = settings.swarm_layer_scale
+        self._fidelity, self._run_id, self._meter = fidelity, run_id, meter
+        # Offline the load is scaled whether or not a layer enforces it (plain moto: --kinesis-fidelity=off)
+        self.layer_scale = settings.swarm_layer_scale if settings.offline_shaped else 1.0
+        if fidelity is not None and self.layer_scale != 1:
+            fidelity.config.scale_write_limits(self.layer_scale)
 
     @property
     def limit(self) -> float:
-        """The per-shard write limit in records/s that the backend enforces (offline: the layer's, scaled)."""
+        """The per-shard write limit in records/s the test offers its share of: the layer's (scaled) offline, the
+        catalogue's scaled alike on plain moto, the catalogue's live and against an endpoint."""
         if self._fidelity is not None:
             return float(self._fidelity.config.write_records_per_s)
-        return float(limits.SHARD_WRITE_RECORDS_PER_S.value)
+        return float(max(1, round(limits.SHARD_WRITE_RECORDS_PER_S.value * self.layer_scale)))
 
     @property
     def worker_pids(self) -> list[int]:
@@ -101,10 +105,9 @@ class Swarm:
         if self.local is not None:
             self.local.ensure_workers()
         window = window_s or self._settings.effective_rate_window
-        self._runs += 1
         workers = (max(1, int(self.master.status().get("workers", 1))) if self.master is not None
                    else self._settings.swarm_workers)
-        job = shape_job(job_id=f"{self._run_id}-{self._runs}", stream=stream.name, region=self._endpoint.region,
+        job = shape_job(job_id=f"{self._run_id}-{next(_JOB_NUMBERS)}", stream=stream.name, region=self._endpoint.region,
                         records_per_s=share * self.limit * stream.shard_count, record_size=record_size,
                         workers=workers, seconds=window + 2,
                         endpoint_url=None if self._endpoint.kind == "live" else self._endpoint.url)
