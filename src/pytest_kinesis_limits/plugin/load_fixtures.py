@@ -146,7 +146,8 @@ def _kinesis_swarm_master(kinesis_settings: Settings, kinesis_endpoint: KinesisE
         try:
             status = master.status()
         except SwarmError as exc:
-            pytest.fail(f"--kinesis-swarm-master: {exc}", pytrace=False)
+            pytest.fail(f"--kinesis-swarm-master: {exc}. Fix: start the master with this package's locustfile, or "
+                        "point the option at its web UI (docs/scale.md)", pytrace=False)
         if not status.get("workers"):
             pytest.fail(f"--kinesis-swarm-master: the Locust master at {master.url} has no worker connected. Fix: "
                         "start workers with: locust -f \"$(pytest-kinesis-limits locustfile)\" --worker "
