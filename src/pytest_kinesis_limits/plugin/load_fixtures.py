@@ -43,7 +43,8 @@ class ScaleRun:
     ``limit`` is the per-shard write limit in force (records/s: the catalogue's, times ``layer_scale`` offline);
     ``share`` of it was offered to each shard. ``result`` holds the swarm's counts (workers' clocks); ``measured`` the
     records read back from the stream, per shard and second of ``ApproximateArrivalTimestamp`` (the service's clock);
-    ``offer`` whether the swarm offered what a verdict needs (:meth:`pytest_kinesis_limits.load.tally.SwarmTally.offer`).
+    ``offer`` whether the swarm offered what a verdict needs
+    (:meth:`pytest_kinesis_limits.load.tally.SwarmTally.offer`).
     """
 
     stream: StreamInfo
