@@ -71,13 +71,24 @@ def test_scale_below_the_limit_nothing_is_refused(make_stream, kinesis_swarm, ki
     """80 % of the limit to every shard from the whole swarm: no record refused, every record counted is read back."""
     stream = make_stream(shard_count=kinesis_settings.swarm_shards)
     run = kinesis_swarm.run(stream, share=UNDER_LOAD)
-    totals = run.result.tally.totals()
+    tally = run.result.tally
+    totals = tally.totals()
     counts_ok, counts = _counts(run)
     every_shard = len(run.measured.sustained()) == stream.shard_count
     ok = totals["throttled"] == 0 and totals["failed"] == 0 and counts_ok and every_shard
-    _record(record_measurement, run, judge(ok, conclusive=run.offer.enough),
-            f"{totals['throttled'] + totals['failed']:,} refused {dict(run.result.tally.errors)}; {counts}")
+    # Throttled on shards that took their whole budget in some second: the load arrived in bursts there (workers or
+    # the network stalled, then caught up), so the refusals are the shard's due, not a verdict on the limit.
+    refusing = {sid for sid in tally.shards if tally.totals(sid)["throttled"]}
+    bursts = bool(refusing) and totals["failed"] == 0 and refusing <= run.full_seconds()
+    _record(record_measurement, run, judge(ok, conclusive=run.offer.enough and not bursts),
+            f"{totals['throttled'] + totals['failed']:,} refused {dict(tally.errors)}"
+            + (" in seconds where the shard had accepted its whole budget (bursts)" if bursts else "")
+            + f"; {counts}")
     _skip_if_inconclusive(run)
+    if bursts:
+        pytest.skip(f"inconclusive: the swarm's load reached the limit within a second on {sorted(refusing)} (it "
+                    "arrived in bursts: workers or the network stalled and caught up), so the refusals there say "
+                    "nothing about a limit below the documented one; run on a quieter machine or with more workers")
     assert totals["throttled"] == 0 and totals["failed"] == 0, (
         f"records refused below the limit: {dict(run.result.tally.errors)}\n{run.measured.summary()}")
     assert every_shard, f"not every shard took records\n{run.measured.summary()}"

@@ -7,6 +7,8 @@ per scenario of ``SCALE_SCENARIOS`` (its name in the test id), after the swarm f
 - ``no-throttling``: the layer never throttles: 200 % is all accepted, and the over-limit test fails;
 - ``strict-bytes``: the layer refuses bytes far below the documented 1 MiB/s (5,000 B/s per shard, scaled: the 80 %
   case writes 8,000): the below-limit test fails on refusals;
+- ``strict-records``: the layer takes 70 records/s per shard, not the (scaled) 100: the 80 % case is refused in
+  seconds where the shard took less than its documented budget, so the refusals are not bursts: it fails;
 - ``kill-1-at-4s``: one of the three workers is killed (SIGKILL) 4 s after the job's start, near the end of the
   measured window (seconds 1-2 to 4-5 of the job's 5), by a process of its own that waits for the job's start on the
   master. The other two still offer 133 % of the limit in every second and the window as a whole got well over the
@@ -71,6 +73,8 @@ def scale_break(request, kinesis_swarm, kinesis_fidelity):
         config.throttling = False
     elif name == "strict-bytes":
         config.write_bytes_per_s = 5000
+    elif name == "strict-records":
+        config.write_records_per_s = 70
     elif name.startswith("kill-"):  # kill-<workers>-at-<seconds after the job's start>s
         _, count, _, after = name.split("-")
         kinesis_swarm.local.ensure_workers()
@@ -92,15 +96,17 @@ def test_broken_backends_fail_and_lost_workers_never_make_a_false_verdict(pytest
     pytester.makeconftest(BREAK_CONFTEST)
     pytester.makepyfile(test_scale_family=FAMILY.read_text(encoding="utf-8"))
     monkeypatch.setenv("SCALE_SCENARIOS", json.dumps({ABOVE: ["no-throttling", "kill-1-at-4s", "kill-2-at-2s"],
-                                                      BELOW: ["strict-bytes"]}))
+                                                      BELOW: ["strict-bytes", "strict-records"]}))
     result = pytester.runpytest("-p", "no:cacheprovider", "--kinesis-report=report.json", "--kinesis-swarm-workers=3")
     passed, skipped, failed = result.reprec.listoutcomes()
     name = lambda report: report.nodeid.split("::")[-1]  # noqa: E731
     failures = {name(r): str(r.longrepr) for r in failed}
-    assert set(failures) == {f"{ABOVE}[no-throttling]", f"{BELOW}[strict-bytes]"}, result.stdout.str()[-3000:]
+    assert set(failures) == {f"{ABOVE}[no-throttling]", f"{BELOW}[strict-bytes]", f"{BELOW}[strict-records]"}, \
+        result.stdout.str()[-3000:]
     assert "sustained accepted rate not within" in failures[f"{ABOVE}[no-throttling]"]
-    assert "records refused below the limit: {'ProvisionedThroughputExceededException'" in failures[
-        f"{BELOW}[strict-bytes]"]
+    for strict in ("strict-bytes", "strict-records"):
+        assert "records refused below the limit: {'ProvisionedThroughputExceededException'" in failures[
+            f"{BELOW}[{strict}]"]
     assert {name(r) for r in passed} == {f"{ABOVE}[kill-1-at-4s]"}
     assert {name(r) for r in skipped} == {f"{ABOVE}[kill-2-at-2s]"}
     assert "inconclusive: the swarm did not offer the load" in skipped[0].longrepr[2]
@@ -108,7 +114,8 @@ def test_broken_backends_fail_and_lost_workers_never_make_a_false_verdict(pytest
     rows = {r["test"].split("::")[-1]: r for r in json.loads((pytester.path / "report.json").read_text())[
         "measurements"]}
     assert {test: row["verdict"] for test, row in rows.items()} == {
-        f"{ABOVE}[no-throttling]": "fail", f"{BELOW}[strict-bytes]": "fail", f"{ABOVE}[kill-1-at-4s]": "pass",
+        f"{ABOVE}[no-throttling]": "fail", f"{BELOW}[strict-bytes]": "fail", f"{BELOW}[strict-records]": "fail",
+        f"{ABOVE}[kill-1-at-4s]": "pass",
         f"{ABOVE}[kill-2-at-2s]": "inconclusive"}
     one, two = rows[f"{ABOVE}[kill-1-at-4s]"]["extra"], rows[f"{ABOVE}[kill-2-at-2s]"]["extra"]
     assert (one["lost_workers"], one["workers"], two["lost_workers"]) == (1, 3, 2)

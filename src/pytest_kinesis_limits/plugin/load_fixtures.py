@@ -55,10 +55,19 @@ class ScaleRun:
     result: SwarmResult
     measured: Measurement
     offer: SwarmOffer
+    bytes_limit: float = float(limits.SHARD_WRITE_BYTES_PER_S.value)
 
     @property
     def target_per_shard(self) -> float:
         return self.share * self.limit
+
+    def full_seconds(self) -> set[str]:
+        """The shards that accepted their whole budget (the records/s or the bytes/s limit) in some second of arrival:
+        there the load reached the limit within that second, so a refusal in it is the shard's due, whatever the
+        swarm meant to offer (a burst after a stall of the workers or the network)."""
+        return {sid for sid, series in self.measured.shards.items()
+                if max(series.records.values(), default=0) >= self.limit
+                or max(series.bytes.values(), default=0) >= self.bytes_limit}
 
     def counted_and_read(self) -> dict[str, tuple[int, int]]:
         """Per shard: (records the swarm counted accepted, records read back from the stream)."""
@@ -83,11 +92,15 @@ class Swarm:
 
     @property
     def limit(self) -> float:
-        """The per-shard write limit in records/s the test offers its share of: the layer's (scaled) offline, the
-        catalogue's scaled alike on plain moto, the catalogue's live and against an endpoint."""
-        if self._fidelity is not None:
-            return float(self._fidelity.config.write_records_per_s)
+        """The per-shard write limit in records/s the test offers its share of and judges against: the catalogue's,
+        times :attr:`layer_scale` offline (what the layer was set to; a test that changes the layer's config after
+        that is a backend that no longer honours it), the catalogue's live and against an endpoint."""
         return float(max(1, round(limits.SHARD_WRITE_RECORDS_PER_S.value * self.layer_scale)))
+
+    @property
+    def bytes_limit(self) -> float:
+        """The per-shard write limit in bytes/s, scaled as :attr:`limit`."""
+        return float(max(1, round(limits.SHARD_WRITE_BYTES_PER_S.value * self.layer_scale)))
 
     @property
     def worker_pids(self) -> list[int]:
@@ -130,7 +143,8 @@ class Swarm:
         offer = result.tally.offer(target_per_shard=share * self.limit, start=start, seconds=window,
                                    needed=self._settings.effective_rate_min_offered,
                                    floor=self.limit if share > 1 else None, shards=sorted(measured.shards))
-        return ScaleRun(stream, share, self.limit, self.layer_scale, window, result, measured, offer)
+        return ScaleRun(stream, share, self.limit, self.layer_scale, window, result, measured, offer,
+                        self.bytes_limit)
 
 
 @pytest.fixture(scope="session")
