@@ -57,7 +57,8 @@ def _record(record_measurement, run, verdict: str, detail: str, **extra) -> None
                        lost_workers=len(run.result.lost), counted=totals["accepted"], read=m.records_read,
                        throttled=totals["throttled"], failed=totals["failed"], offered=run.offer.least,
                        stream_sustained=sum(m.sustained().values()), wall_clock=True,
-                       series=swarm_series(m, run.result.tally), **extra)
+                       series=swarm_series(m, run.result.tally, limit_in_force=run.limit,
+                                           layer_scale=run.layer_scale), **extra)
 
 
 def _skip_if_inconclusive(run) -> None:

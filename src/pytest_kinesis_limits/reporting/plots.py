@@ -128,7 +128,10 @@ def throughput_figure(series: Mapping[str, Any]) -> Any:
         ax.bar(x, refused, width=0.7, bottom=accepted, color="tab:orange", alpha=0.45,
                label=f"refused {what} (stacked: accepted + refused = offered)")
         ax.plot(x, accepted, marker="o", color="tab:blue", label=f"accepted {what}/s", gid="accepted")
-        if series.get("documented") is not None:
+        if series.get("limit_in_force") is not None and not by_bytes:  # the scale family's offline rehearsal
+            ax.axhline(series["limit_in_force"], color="tab:red", linestyle=":", linewidth=1.5, gid="limit",
+                       label=f"limit in force per shard (layer x{series.get('layer_scale')})")
+        elif series.get("documented") is not None:
             ax.axhline(series["documented"], color="tab:red", linestyle=":", linewidth=1.5,
                        label="documented limit per shard", gid="limit")
         ax.set_ylabel(f"{what}/s")

@@ -127,11 +127,17 @@ def throughput(m: Measurement) -> dict[str, Any]:
     return series
 
 
-def swarm(m: Measurement, tally: SwarmTally) -> dict[str, Any]:
+def swarm(m: Measurement, tally: SwarmTally, *, limit_in_force: float | None = None,
+          layer_scale: float = 1.0) -> dict[str, Any]:
     """A throughput series of a swarm's run (the scale family): accepted records and bytes per shard and second from
     the stream read back (``m``, the service's clock), refused records from the swarm's counts (the workers' clock),
-    moved by the difference of the two clocks' first second with accepted records (a refused record never arrived)."""
+    moved by the difference of the two clocks' first second with accepted records (a refused record never arrived).
+    With a ``layer_scale`` other than 1 (the offline rehearsal) the series carries the per-shard limit in force,
+    which its plot draws instead of the documented one."""
     series = throughput(m)
+    if layer_scale != 1 and limit_in_force is not None:
+        series["limit_in_force"] = limit_in_force
+        series["layer_scale"] = layer_scale
     accepted = [s for shard in tally.shards for s, n in tally.per_second(shard).items() if n]
     arrived = [s for shard in m.shards.values() for s, n in shard.records.items() if n]
     offset = (min(arrived) - min(accepted)) if accepted and arrived else 0
