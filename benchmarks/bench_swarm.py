@@ -26,10 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -38,6 +35,7 @@ from pathlib import Path
 import boto3
 import psutil
 
+from bench_offered import serve  # this folder's: starts `pytest-kinesis-limits serve`, returns it and its URL
 from pytest_kinesis_limits.load.swarm import LocalSwarm
 from pytest_kinesis_limits.load.tally import shape_job
 
@@ -45,17 +43,6 @@ REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION,
                "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"}
 FULL_SHARE = 0.9  # serve at or above this share of a core: it is the bottleneck
-
-
-def serve() -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-m", "pytest_kinesis_limits", "serve", "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = process.stdout.readline() if process.stdout else ""
-    match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
-    if not match:
-        process.terminate()
-        raise SystemExit(f"serve did not start: {line!r}")
-    return process, match.group(1)
 
 
 def cpu_seconds(process: psutil.Process) -> float:
