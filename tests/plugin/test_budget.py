@@ -126,3 +126,22 @@ def test_the_next_test_s_streams_are_made_while_the_current_one_runs(
     made_before = float((pytester.path / "ahead.txt").read_text())
     assert (made_before > 1.0) is ahead, made_before
     assert _report(pytester, "run.json")["run"]["usage"]["totals"]["streams"] == 2  # nothing made twice
+
+
+def test_a_plan_counts_the_swarm_of_the_scale_family_without_starting_one(pytester: pytest.Pytester) -> None:
+    """A plan models a scale test: its swarm's seconds (while the stream is open) and PUT payload units are counted, no
+    Locust process starts, and the plan says so instead of calling the test skipped live."""
+    from pathlib import Path
+
+    family = Path(__file__).parents[1] / "limits" / "test_scale.py"
+    pytester.makepyfile(test_scale=family.read_text(encoding="utf-8"))
+    result = pytester.runpytest_subprocess("--kinesis-plan", "--kinesis-swarm-shards", "50", "-p", "no:cacheprovider",
+                                           "--kinesis-report", "plan.json")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["model run: 2 modelled", "*M units x 0.014 USD/1M units*",
+                                 "modelled: 2 scale test(s): a swarm's time and PUT payload units counted, not run"])
+    assert "skipped live too" not in result.stdout.str()
+    plan = _report(pytester, "plan.json")["run"]["plan"]
+    assert plan["totals"]["streams"] == 2 and plan["totals"]["shards"] == 100
+    # 22 s at 80 % and at 200 % of 1,000 records/s on 50 shards, 100-byte records: one unit each
+    assert plan["totals"]["put_payload_units"] == round(0.8 * 1000 * 50 * 22) + round(2.0 * 1000 * 50 * 22)

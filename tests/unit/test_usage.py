@@ -154,3 +154,14 @@ def test_a_deleted_stream_ends_its_consumers(metered):
     client.delete_stream(StreamName="s6", EnforceConsumerDeletion=True)
     clock.advance(7200)
     assert meter.totals()["consumer_shard_hours"] == pytest.approx(1.0)
+
+
+def test_writes_the_meter_cannot_hook_count_as_a_put_records_call_would():
+    """A swarm's records (other processes) noted in bulk count as the same records put one by one would."""
+    clock = SimulatedClock(start=0)
+    one_by_one, in_bulk = UsageMeter(clock), UsageMeter(clock)
+    params = {"StreamName": "s", "Records": [{"Data": b"x" * 30_000, "PartitionKey": "k"}] * 3}
+    parsed = {"Records": [{"SequenceNumber": "1", "ShardId": "a"}] * 2 + [{"ErrorCode": "Throttled"}]}
+    one_by_one.note("kinesis", "PutRecords", params, parsed)
+    in_bulk.note_writes("s", records=3, size=30_001, accepted=2)
+    assert in_bulk.counts == one_by_one.counts == {"": {"records": 3, "put_payload_units": 6}}

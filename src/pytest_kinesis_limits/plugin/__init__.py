@@ -251,8 +251,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Endpoint runs start the long tests first: against an emulator the seed's 50,000-record scenarios take
     # minutes (kinesis-mock: ~6 and ~10) and, started last, end the run alone. Live they take about a minute,
     # and the plan shows the sort would lengthen a run at -n 2 (21.5 -> 23.5 min predicted): live keeps the order.
-    # Offline they are also the longest (2-5 s each, the rest under 1 s): an xdist worker starts them first, so that
-    # the two workers of the main job finish together (issue 23); one process keeps the file's order.
+    # Offline they are also the longest (2-7 s each, the rest under 1 s): under xdist they are dealt over the workers'
+    # first chunks, the scale family's alone on one worker (_deal_long_first), so that the workers of the main job
+    # finish together (issue 23); one process keeps the file's order.
     group = settings.backend_kind == "endpoint" and config.pluginmanager.hasplugin("xdist")
     if group:
         # every worker sorts alike (stable), so their collections still match
