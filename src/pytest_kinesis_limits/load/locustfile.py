@@ -74,7 +74,7 @@ _INSTANCE_ONLY = frozenset({"clients", "worker_index"})  # set in __init__: chec
 
 
 class RecordRefused(Exception):
-    """A record PutRecords refused (its error code and message), as Locust's statistics list it."""
+    """A record PutRecords refused, named by its error code: how Locust's statistics list (and group) it."""
 
 
 class _Worker:
@@ -169,21 +169,22 @@ class KinesisRecordsUser(User):
     def _put(self, job: SwarmJob, entries: list[dict[str, Any]], targets: list[str]) -> None:
         from botocore.exceptions import ClientError
 
-        WORKER.in_flight += 1
+        WORKER.in_flight += 1  # counted until its records are: the final counts wait for it
         started = time.time()
         answers: list[dict[str, Any]]
         try:
-            answers = WORKER.client(job).put_records(StreamName=job.stream, Records=entries)["Records"]
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            answers = [{"ErrorCode": error.get("Code", "ClientError"), "ErrorMessage": error.get("Message", "")}
-                       for _ in entries]
-        except Exception as exc:  # the call never got an answer (connection, timeout): every record failed
-            answers = [{"ErrorCode": type(exc).__name__, "ErrorMessage": str(exc)} for _ in entries]
+            try:
+                answers = WORKER.client(job).put_records(StreamName=job.stream, Records=entries)["Records"]
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                answers = [{"ErrorCode": error.get("Code", "ClientError"), "ErrorMessage": error.get("Message", "")}
+                           for _ in entries]
+            except Exception as exc:  # the call never got an answer (connection, timeout): every record failed
+                answers = [{"ErrorCode": type(exc).__name__, "ErrorMessage": str(exc)} for _ in entries]
+            answered = time.time()
+            self._count(job, entries, targets, answers, int(answered), (answered - started) * 1000)
         finally:
             WORKER.in_flight -= 1
-        answered = time.time()
-        self._count(job, entries, targets, answers, int(answered), (answered - started) * 1000)
 
     def _count(self, job: SwarmJob, entries: list[dict[str, Any]], targets: list[str],
                answers: list[dict[str, Any]], second: int, elapsed_ms: float) -> None:

@@ -81,7 +81,8 @@ class SwarmMaster:
         except urllib.error.HTTPError as exc:
             if exc.code == 404 and path.startswith("/kinesis/status"):
                 raise SwarmError(f"the Locust master at {self.url} does not run pytest-kinesis-limits' locustfile. "
-                                 "Fix: start it with: locust -f \"$(pytest-kinesis-limits locustfile)\" --master") from None
+                                 "Fix: start it with: locust -f \"$(pytest-kinesis-limits locustfile)\" "
+                                 "--master") from None
             raise SwarmError(f"the Locust master at {self.url} answered {path} with HTTP {exc.code}: "
                              f"{exc.read()[:300]!r}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:

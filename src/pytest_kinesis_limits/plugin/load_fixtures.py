@@ -112,6 +112,7 @@ class Swarm:
         """Offer ``share`` x the per-shard limit to every shard of ``stream`` from the whole swarm, for the window
         plus the first (burst) second and the last (partial) one; read the stream back and measure it."""
         from pytest_kinesis_limits.kinesis.meter import measure_stream
+        from pytest_kinesis_limits.load.swarm import SwarmError
         from pytest_kinesis_limits.load.tally import shape_job
 
         if not share > 0:
@@ -121,9 +122,9 @@ class Swarm:
         window = window_s or self._settings.effective_rate_window
         workers = (max(1, int(self.master.status().get("workers", 1))) if self.master is not None
                    else self._settings.swarm_workers)
-        job = shape_job(job_id=f"{self._run_id}-{next(_JOB_NUMBERS)}", stream=stream.name, region=self._endpoint.region,
-                        records_per_s=share * self.limit * stream.shard_count, record_size=record_size,
-                        workers=workers, seconds=window + 2,
+        job = shape_job(job_id=f"{self._run_id}-{next(_JOB_NUMBERS)}", stream=stream.name,
+                        region=self._endpoint.region, records_per_s=share * self.limit * stream.shard_count,
+                        record_size=record_size, workers=workers, seconds=window + 2,
                         endpoint_url=None if self._endpoint.kind == "live" else self._endpoint.url)
         if self.master is None:  # a plan's run: what a live swarm would take, counted, not run
             self._clock.sleep(job.lead_s + job.seconds)
@@ -133,7 +134,11 @@ class Swarm:
                 self._meter.note_writes(stream.name, offered, record_size, accepted)
             pytest.skip(f"{SWARM_MODELLED}; its {job.seconds:g} s and {offered:,} records of "
                         f"{record_size} B ({share:.0%} of the limit on {stream.shard_count} shards) are counted")
-        result = self.master.run(job)
+        try:
+            result = self.master.run(job)
+        except SwarmError as exc:
+            where = f"; the swarm's logs: {self.local.log_dir}" if self.local is not None else ""
+            pytest.fail(f"kinesis_swarm: {exc}{where}", pytrace=False)
         if self._meter is not None:
             totals = result.tally.totals()
             self._meter.note_writes(stream.name, totals["accepted"] + totals["throttled"] + totals["failed"],
