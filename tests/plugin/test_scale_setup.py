@@ -54,3 +54,46 @@ def test_a_layer_scale_given_for_a_live_run_is_a_usage_error(pytester: pytest.Py
     result = pytester.runpytest("-p", "no:cacheprovider", "--live", "--kinesis-swarm-layer-scale=0.5")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--kinesis-swarm-layer-scale*this is a live run*Fix: drop it.*"])
+
+
+STARTER = """
+import sys, time
+from pathlib import Path
+from pytest_kinesis_limits.load.swarm import LocalSwarm
+swarm = LocalSwarm(1, env={"AWS_REGION": "us-east-1"}, log_dir=Path(sys.argv[1]))
+swarm.start()
+print(swarm.master_process.pid, *swarm.worker_pids, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_swarm_whose_test_process_is_killed_ends_too(tmp_path) -> None:
+    """SIGKILL gives the test process no time to stop its swarm: the master and workers see their parent gone and end
+    within seconds, instead of listening on 127.0.0.1 for ever."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    starter = subprocess.Popen([sys.executable, "-c", STARTER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    pids = [int(pid) for pid in starter.stdout.readline().split()]
+    assert len(pids) == 2, pids
+    starter.send_signal(signal.SIGKILL)
+    starter.wait()
+    deadline = time.monotonic() + 15
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [pid for pid in pids if _running(pid)]
+    assert not alive, f"still running after their parent was killed: {alive}"
+
+
+def _running(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:  # a zombie (ended, not yet reaped by init) is gone
+        return stat.read().split(") ", 1)[1][0] != "Z"

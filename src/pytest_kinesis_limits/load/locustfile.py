@@ -51,6 +51,8 @@ FINAL_MESSAGE = "kinesis_tally_final"
 REPORT_S = 0.5
 #: Where the driver that started this master waits for the line saying it serves (``swarm.LocalSwarm``).
 READY_FD_VARIABLE = "PYTEST_KINESIS_LIMITS_READY_FD"
+#: The process that started this master or worker (``swarm.LocalSwarm``): when it is gone, this one ends too.
+PARENT_PID_VARIABLE = "PYTEST_KINESIS_LIMITS_PARENT_PID"
 #: The Locust names this file relies on (Locust's documented events and runner attributes); a Locust without one
 #: stops the master at start, in one line.
 NEEDED = {
@@ -291,6 +293,9 @@ def _final(environment: Any, msg: Any, **_: Any) -> None:
 @events.init.add_listener
 def _init(environment: Any, **_: Any) -> None:
     runner = environment.runner
+    parent = os.environ.get(PARENT_PID_VARIABLE)
+    if parent:
+        gevent.spawn(_quit_when_orphaned, int(parent))
     if not isinstance(runner, MasterRunner):
         return
     problems = locust_problems() + [f"MasterRunner.{n}" for n in _INSTANCE_ONLY - {"worker_index"}
@@ -305,6 +310,14 @@ def _init(environment: Any, **_: Any) -> None:
     ready = os.environ.get(READY_FD_VARIABLE)
     if ready:
         gevent.spawn(_say_ready, environment, int(ready))
+
+
+def _quit_when_orphaned(parent: int) -> None:
+    """A master or worker a test process started (``swarm.LocalSwarm``) ends when that process is gone, even killed
+    with SIGKILL, which gave it no time to stop its swarm."""
+    while os.getppid() == parent:
+        gevent.sleep(1.0)
+    os._exit(0)
 
 
 def _say_ready(environment: Any, fd: int) -> None:

@@ -36,6 +36,7 @@ START_S = 60.0
 #: worker missing after a few heartbeats without one).
 SETTLE_S = 30.0
 _READY_FD_VARIABLE = "PYTEST_KINESIS_LIMITS_READY_FD"  # locustfile.READY_FD_VARIABLE (not imported: see the module)
+_PARENT_PID_VARIABLE = "PYTEST_KINESIS_LIMITS_PARENT_PID"  # locustfile.PARENT_PID_VARIABLE
 _HINT = "pip install 'pytest-kinesis-limits[load]'"
 
 
@@ -149,9 +150,10 @@ class LocalSwarm:
     def _spawn(self, args: list[str], log: str, **popen: Any) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / log, "ab") as out:
+            env = {**popen.pop("env", self.env), _PARENT_PID_VARIABLE: str(os.getpid())}  # orphaned, it ends
             return subprocess.Popen([sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING",
                                      *args], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=popen.pop("env", self.env), **popen)
+                                    env=env, **popen)
 
     def log_tail(self, name: str = "master.log", lines: int = 15) -> str:
         path = self.log_dir / name
