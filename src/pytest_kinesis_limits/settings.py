@@ -118,15 +118,21 @@ def parse_fraction(raw: str) -> float:
     return value
 
 
-def parse_whole_seconds(raw: str) -> int:
+def _whole_number(raw: str, *, not_a_number: str, out_of_range: str, most: int | None = None) -> int:
+    """A whole number from 1 to ``most`` (no bound: None), each refusal saying what was expected."""
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError("expected a whole number of seconds, such as 5") from None
-    if not value.is_integer() or value < 1:
-        raise ValueError("expected a whole number of seconds, at least 1 (rates are counted per whole second "
-                         "of arrival)")
+        raise ValueError(not_a_number) from None
+    if not value.is_integer() or value < 1 or (most is not None and value > most):
+        raise ValueError(out_of_range)
     return int(value)
+
+
+def parse_whole_seconds(raw: str) -> int:
+    return _whole_number(raw, not_a_number="expected a whole number of seconds, such as 5",
+                         out_of_range="expected a whole number of seconds, at least 1 (rates are counted per whole "
+                         "second of arrival)")
 
 
 #: The longest per-test timeout: pytest-timeout's signal timer overflows beyond about 2**31 seconds on Linux (it
@@ -161,23 +167,16 @@ MAX_IN_FLIGHT = 64
 
 
 def parse_in_flight(raw: str) -> int:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"expected a whole number of calls from 1 to {MAX_IN_FLIGHT}") from None
-    if not value.is_integer() or not 1 <= value <= MAX_IN_FLIGHT:
-        raise ValueError(f"expected a whole number of calls from 1 to {MAX_IN_FLIGHT} (each call in flight holds "
-                         "one of the client's pooled connections)")
-    return int(value)
+    return _whole_number(raw, most=MAX_IN_FLIGHT,
+                         not_a_number=f"expected a whole number of calls from 1 to {MAX_IN_FLIGHT}",
+                         out_of_range=f"expected a whole number of calls from 1 to {MAX_IN_FLIGHT} (each call in "
+                         "flight holds one of the client's pooled connections)")
+
+
 def parse_count(raw: str) -> int:
     """A whole number of 1 or more (``--kinesis-swarm-workers``, ``--kinesis-swarm-shards``)."""
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError("expected a whole number, 1 or more, such as 4") from None
-    if not value.is_integer() or value < 1:
-        raise ValueError("expected a whole number, 1 or more, such as 4")
-    return int(value)
+    expected = "expected a whole number, 1 or more, such as 4"
+    return _whole_number(raw, not_a_number=expected, out_of_range=expected)
 
 
 def parse_layer_scale(raw: str) -> float:

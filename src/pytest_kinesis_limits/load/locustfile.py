@@ -242,12 +242,11 @@ def _report_while_running(environment: Any, job: SwarmJob) -> None:
         gevent.sleep(REPORT_S if time.time() < job.end_at else 0.05)
         if WORKER.job is not job:
             return
-        if time.time() >= job.end_at and not WORKER.in_flight:
-            environment.runner.send_message(FINAL_MESSAGE, {"job": job.job_id, "users": WORKER.users,
-                                                            "delta": WORKER.tally.take_delta()})
-            return
         if time.time() < job.end_at:
             environment.runner.send_message(REPORT_MESSAGE, {"job": job.job_id, "delta": WORKER.tally.take_delta()})
+        elif not WORKER.in_flight:
+            environment.runner.send_message(FINAL_MESSAGE, {"job": job.job_id, "delta": WORKER.tally.take_delta()})
+            return
 
 
 class _Master:
@@ -256,11 +255,11 @@ class _Master:
     def __init__(self) -> None:
         self.job: SwarmJob | None = None
         self.tally = SwarmTally()
-        self.final: dict[str, int] = {}  # worker id -> its users
+        self.final: set[str] = set()  # the workers whose last counts are in
         self.seen: set[str] = set()  # workers that reported counts of this job or were connected at its start
 
     def begin(self, job: SwarmJob, runner: Any) -> None:
-        self.job, self.tally, self.final = job, SwarmTally(job.job_id), {}
+        self.job, self.tally, self.final = job, SwarmTally(job.job_id), set()
         self.seen = {node.id for node in runner.clients.all if node.state != "missing"}
 
     def merge(self, worker: str, wire: dict[str, Any] | None) -> None:
@@ -287,7 +286,7 @@ def _final(environment: Any, msg: Any, **_: Any) -> None:
     data = msg.data or {}
     MASTER.merge(msg.node_id, data.get("delta"))
     if MASTER.job is not None and data.get("job") == MASTER.job.job_id:
-        MASTER.final[msg.node_id] = int(data.get("users", 0))
+        MASTER.final.add(msg.node_id)
 
 
 @events.init.add_listener
@@ -369,7 +368,7 @@ def _routes(environment: Any) -> None:
         while not done() and time.time() < deadline:
             gevent.sleep(0.1)
         return jsonify({"tally": MASTER.tally.to_wire(), "workers": MASTER.states(runner), "done": done(),
-                        "users": MASTER.final, "job": MASTER.job.to_json()})
+                        "job": MASTER.job.to_json()})
 
 
 __all__ = ["FINAL_MESSAGE", "KinesisRecordsUser", "READY_FD_VARIABLE", "REPORT_MESSAGE", "REPORT_S",

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,6 @@ class SwarmResult:
     job: SwarmJob
     tally: SwarmTally
     workers: dict[str, str]
-    users: dict[str, int] = field(default_factory=dict)
 
     @property
     def lost(self) -> list[str]:
@@ -120,7 +119,7 @@ class SwarmMaster:
             raise SwarmError(f"the swarm's workers did not send their final counts within {settle:.0f} s of the job's "
                              f"end (workers: {answer.get('workers')})")
         return SwarmResult(SwarmJob.from_json(answer["job"]), SwarmTally.from_wire(answer["tally"]),
-                           dict(answer.get("workers", {})), {k: int(v) for k, v in answer.get("users", {}).items()})
+                           dict(answer.get("workers", {})))
 
 
 def _free_port() -> int:

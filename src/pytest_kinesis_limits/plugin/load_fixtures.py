@@ -57,10 +57,6 @@ class ScaleRun:
     offer: SwarmOffer
     bytes_limit: float = float(limits.SHARD_WRITE_BYTES_PER_S.value)
 
-    @property
-    def target_per_shard(self) -> float:
-        return self.share * self.limit
-
     def full_seconds(self) -> set[str]:
         """The shards that accepted their whole budget (the records/s or the bytes/s limit) in some second of arrival:
         there the load reached the limit within that second, so a refusal in it is the shard's due, whatever the
@@ -120,8 +116,10 @@ class Swarm:
         if self.local is not None:
             self.local.ensure_workers()
         window = window_s or self._settings.effective_rate_window
-        workers = (max(1, int(self.master.status().get("workers", 1))) if self.master is not None
-                   else self._settings.swarm_workers)
+        if self.local is not None or self.master is None:  # ours (just counted by ensure_workers), or a plan's
+            workers = self._settings.swarm_workers
+        else:  # a master of the user's: however many workers it has now
+            workers = max(1, int(self.master.status().get("workers", 1)))
         job = shape_job(job_id=f"{self._run_id}-{next(_JOB_NUMBERS)}", stream=stream.name,
                         region=self._endpoint.region, records_per_s=share * self.limit * stream.shard_count,
                         record_size=record_size, workers=workers, seconds=window + 2,

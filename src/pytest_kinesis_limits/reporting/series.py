@@ -145,9 +145,9 @@ def swarm(m: Measurement, tally: SwarmTally, *, limit_in_force: float | None = N
     by_shard = {entry["shard_id"]: entry for entry in series["shards"]}
     for shard in tally.shards:
         entry = by_shard.get(shard)
-        refused = {s + offset: t + f for s, (_, t, f, _) in tally.seconds[shard].items() if t + f}
         if entry is None:
             continue
+        refused = {s + offset: t + f for s, (_, t, f, _) in tally.seconds[shard].items() if t + f}
         entry["refused_records"] = _dense(refused, origin, length)
         entry["refused_bytes"] = [0] * length  # the swarm counts refused records, not their bytes
     totals = tally.totals()
