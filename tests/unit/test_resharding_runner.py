@@ -222,6 +222,24 @@ def test_a_lagging_status_does_not_end_the_reshard_before_the_children_exist(lag
     assert result.shards_after == 2
 
 
+def test_a_scenario_not_read_back_makes_no_read_and_judges_what_it_wrote() -> None:
+    """``read_back=False`` (a test whose verdict is where the records went next): the stream is never read, there is
+    no continuity report to pass or fail, and the runner's own checks of the reshard still run."""
+    clock = SimulatedClock(start=1_700_000_000)
+    fake = LaggingKinesis(clock, lag_s=1.0, updating_s=3.0)
+    reads: list[str] = []
+    fake.get_shard_iterator = lambda **kwargs: reads.append(kwargs["ShardId"])  # type: ignore[method-assign]
+    result = run_scenario(LAG_SCENARIO, write_client=fake, control_client=fake, stream="s", clock=clock,
+                          read_back=False)
+    assert reads == [] and result.read is None and result.continuity is None
+    assert result.ok and result.shards_after == 2, str(result)
+    assert "read" not in result.wall_s and "OK" in str(result)
+    stuck = LaggingKinesis(clock, lag_s=1.0, updating_s=3.0, done=False)
+    never_done = run_scenario(LAG_SCENARIO, write_client=stuck, control_client=stuck, stream="s", clock=clock,
+                              read_back=False)
+    assert not never_done.ok and never_done.shards_after == 1, str(never_done)
+
+
 class LedgerSpy:
     """A ledger of the account's streams in transition (``transitions.TransitionLimiter``'s face), noting when."""
 

@@ -206,20 +206,27 @@ def wait_for_backup(s3_client: Any, delivery: SearchDeliveryStreamInfo, expected
     """Poll the backup bucket until every expected record is in a backup object (failed-document objects left
     out), or ``timeout_s`` passed; keys are checked against the documented S3 naming. Canaries left out."""
     wanted = list(expected_ids)
+    needed = set(wanted) - {CANARY}
     ids = (lambda r: CANARY if is_canary(r) else identify(r))
     cache: dict[str, DeliveredObject] = {}
-    last: list[DeliveryResult] = []
+    found: set[Hashable] = set()  # the ids in the objects seen so far, each object identified once (keys are final)
+    identified: set[str] = set()
+    last: dict[str, Any] = {"objects": [], "waited_s": 0.0, "polls": 0}
     start = clock.now()
 
     def arrived() -> bool:
         objects = [o for o in list_delivered(s3_client, delivery.bucket.name, stream_name=delivery.name,
                                              _cache=cache) if is_failed_key(o.key) is None]
-        last.append(compare_delivery(objects, wanted, ids, waited_s=clock.now() - start, polls=len(last) + 1))
-        return not [m for m in last[-1].missing if m != CANARY]
+        for obj in objects:
+            if obj.key not in identified:
+                identified.add(obj.key)
+                found.update(map(ids, obj.records))
+        last.update(objects=objects, waited_s=clock.now() - start, polls=last["polls"] + 1)
+        return needed <= found
 
     complete = poll_until(arrived, clock, timeout_s, poll_s, f"backup records in s3://{delivery.bucket.name}")
-    result = last[-1]
-    result.timed_out = not complete
+    result = compare_delivery(last["objects"], wanted, ids, timed_out=not complete, waited_s=last["waited_s"],
+                              polls=last["polls"])
     return without_canaries(result, delivery, identify, wanted)
 
 
