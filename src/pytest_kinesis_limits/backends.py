@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
-import botocore.session
 import botocore.utils
 from botocore.config import Config
 from botocore.configprovider import ConfiguredEndpointProvider
@@ -30,6 +29,7 @@ from botocore.exceptions import (
 
 from pytest_kinesis_limits.regions import (OFFLINE_REGION, REGION_VARIABLES, offline_region,  # noqa: F401
                                            region_problem, resolve_region)
+from pytest_kinesis_limits.sdk import botocore_session
 from pytest_kinesis_limits.settings import MAX_IN_FLIGHT, Settings
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class Backend:
             kwargs["profile_name"] = self.profile
         if self.dummy_credentials:
             kwargs.update(DUMMY_CREDENTIALS)
-        core = botocore.session.Session()
+        core = botocore_session()
         core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)
         return boto3.Session(botocore_session=core, **kwargs)
 
@@ -242,7 +242,7 @@ def preflight(settings: Settings, wording: Wording = PYTEST_WORDING) -> Backend:
 def _base_session(profile: str | None, *, local_only: bool) -> boto3.Session:
     """A session on the default credential chain; ``local_only`` drops the instance-metadata and container
     providers, so that an endpoint run never sends a request off this machine looking for credentials."""
-    core = botocore.session.Session(profile=profile)
+    core = botocore_session(profile)
     if profile:
         core.get_scoped_config()  # raises ProfileNotFound now rather than at the first call
     if local_only:
@@ -303,7 +303,7 @@ def configured_service_endpoints(profile: str | None, services: tuple[str, ...] 
     config file's ``services`` section (its per-service ``endpoint_url``). The global ones (AWS_ENDPOINT_URL, a
     profile's ``endpoint_url``) are left out: --aws-endpoint-url is this run's global endpoint. Nothing when
     ``ignore_configured_endpoint_urls`` is set (AWS_IGNORE_CONFIGURED_ENDPOINT_URLS or the profile)."""
-    core = botocore.session.Session(profile=profile)
+    core = botocore_session(profile)
     if core.get_config_variable("ignore_configured_endpoint_urls"):
         return {}
     scoped = {key: value for key, value in core.get_scoped_config().items() if key != "endpoint_url"}

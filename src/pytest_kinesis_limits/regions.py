@@ -14,6 +14,8 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pytest_kinesis_limits.sdk import botocore_session
+
 if TYPE_CHECKING:
     from pytest_kinesis_limits.settings import Settings
 
@@ -84,9 +86,7 @@ PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
 def kinesis_regions() -> set[str]:
     """The regions where botocore's endpoint data offers Kinesis Data Streams, in every partition it knows of (the
     regions moto makes backends for, too)."""
-    import botocore.session
-
-    session = botocore.session.Session()
+    session = botocore_session()
     known: set[str] = set()
     for partition in PARTITIONS:
         known.update(session.get_available_regions("kinesis", partition_name=partition))

@@ -29,6 +29,7 @@ from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import SimulatedClock
 from pytest_kinesis_limits.fidelity import moto_adapter
 from pytest_kinesis_limits.fidelity.config import FidelityConfig
+from pytest_kinesis_limits.sdk import botocore_session
 
 if TYPE_CHECKING:
     from pytest_kinesis_limits.fidelity.layer import FidelityLayer
@@ -109,9 +110,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _kinesis_protocol() -> str:
-    import botocore.session
-
-    return str(botocore.session.get_session().get_service_model("kinesis").protocol)
+    return str(botocore_session().get_service_model("kinesis").protocol)
 
 
 class _RoundTripFailed(AssertionError):
@@ -132,10 +131,9 @@ _NOWHERE = "http://127.0.0.1:9"
 def _in_memory_kinesis() -> Iterator[Any]:
     """A botocore Kinesis client that moto answers in memory, addressed to a closed loopback port (a ``mock_aws``
     the user has active does not answer it: moto's own handler routes only AWS addresses)."""
-    import botocore.session
     from botocore.config import Config
 
-    session = botocore.session.Session()
+    session = botocore_session()
     client = session.create_client(
         "kinesis", region_name=GATE_REGION, endpoint_url=_NOWHERE, aws_access_key_id="testing",
         aws_secret_access_key="testing",
