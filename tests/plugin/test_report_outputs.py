@@ -29,15 +29,16 @@ from pytest_kinesis_limits.reporting.report import SERIES_PROPERTY_NAME, load_re
 from pytest_kinesis_limits.reporting.summary import WIDTH
 
 LIMITS = Path(__file__).parents[1] / "limits"
-# Every kind of series, small cases only: 200 % of both write limits on one and two shards, a split and a merge,
-# Firehose with latencies (seed, interval hints) and without (size hint).
-SUBSET = ("throughput_above or continuity and (split-1-2 or merge-2-1) and not seed or "
-          "firehose_seed_events or firehose_interval or firehose_small_size")
-# The same kinds, the Firehose latencies included: they once depended on the sub-second phase of the worker's
-# simulated clock, which the tests that ran before in the same process left (found by this test: 0.93 s in one
-# process, 1.0 s with -n 2, for the 0 s interval hint); each offline test now starts on a whole second.
-SAME_EVERYWHERE = ("(throughput_above and records-per-s) or continuity and (split-1-2 or merge-2-1) and not seed or "
-                   "firehose_small_size or firehose_delivery_continues or firehose_interval")
+# Every kind of series, small cases only, run once in one process (the plots, the page and junitxml are written from
+# it): 200 % of both write limits on one and two shards, a split and a merge, Firehose with latencies (seed, interval
+# hints, across a reshard) and without (size hint). Their rows and series must be the main job's (two workers): the
+# Firehose latencies once depended on the sub-second phase of the worker's simulated clock, which the tests that ran
+# before in the same process left (found by this comparison: 0.93 s in one process, 1.0 s with -n 2, for the 0 s
+# interval hint); each offline test now starts on a whole second.
+SUBSET = ("throughput_above or continuity and (split-1-2 or merge-2-1) and not seed or firehose_seed_events or "
+          "firehose_interval or firehose_small_size or firehose_delivery_continues")
+#: The series SUBSET's tests draw: 4 throughput, 2 resharding, 5 Firehose (seed, two interval hints, size, reshard).
+SUBSET_SERIES = 11
 SERIES_TESTS = ("test_throughput_below", "test_throughput_above", "test_resharding_continuity",
                 "test_firehose_seed_events", "test_firehose_small_size", "test_firehose_interval",
                 "test_firehose_delivery_continues", "test_fan_out_consumer_reads_across_a_reshard", "test_scale_")
@@ -48,13 +49,26 @@ if plots.available():
     import matplotlib.figure  # noqa: F401
 
 
-def run_families(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str,
-                 env: dict[str, str] | None = None) -> pytest.RunResult:
-    """The project's tests/limits with ``args``, in a subprocess in a 100-column terminal, from a scratch folder."""
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)  # a CI's own summary gets none of these runs
-    for name, value in {"COLUMNS": str(WIDTH), **(env or {})}.items():
-        monkeypatch.setenv(name, value)
-    return pytester.runpytest_subprocess(str(LIMITS), "-p", "no:cacheprovider", *args)
+def run_once(tmp_path_factory: pytest.TempPathFactory, name: str, *args: str) -> tuple[Path, dict[str, Any]]:
+    """The project's tests/limits with ``args`` in a 100-column terminal, in the folder ``name``, once per session:
+    under xdist the workers share it through their common temp folder and a lock (pytest-xdist's recipe for a
+    session fixture run once), so that the workers that get the tests reading it do not each run the families again.
+    The run's GitHub step summary goes to the folder (a CI's own summary gets none of these runs). Returns the folder
+    and the run's exit status and output."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's own folder either way
+    folder = shared / name
+    with open(shared / f"{name}.lock", "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done.json").exists():
+            folder.mkdir(exist_ok=True)
+            env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "GITHUB_STEP_SUMMARY")}
+            env.update(COLUMNS=str(WIDTH), GITHUB_STEP_SUMMARY=str(folder / "step-summary.md"))
+            done = subprocess.run([sys.executable, "-m", "pytest", str(LIMITS), "-p", "no:cacheprovider", *args],
+                                  cwd=folder, env=env, capture_output=True, text=True, timeout=600)
+            (folder / "done.json").write_text(json.dumps({"ret": done.returncode, "stdout": done.stdout,
+                                                          "stderr": done.stderr}), encoding="utf-8")
+    return folder, json.loads((folder / "done.json").read_text(encoding="utf-8"))
 
 
 def table_rows(lines: list[str]) -> list[str]:
@@ -76,29 +90,30 @@ class MainJob:
 
 @pytest.fixture(scope="module")
 def main_job(tmp_path_factory: pytest.TempPathFactory) -> MainJob:
-    """The README's main job, as written there (report file name included), in a 100-column terminal, run once per
-    session for the tests of this module that read it: under xdist the workers share it through their common temp
-    folder and a lock (pytest-xdist's recipe for a session fixture run once), so that the workers that get these
-    tests do not each run every family again."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's own folder either way
-    folder = shared / "main-job"
-    with open(shared / "main-job.lock", "a", encoding="utf-8") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "done.json").exists():
-            folder.mkdir(exist_ok=True)
-            env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "GITHUB_STEP_SUMMARY")}
-            env.update(COLUMNS=str(WIDTH), GITHUB_STEP_SUMMARY=str(folder / "step-summary.md"))
-            done = subprocess.run([sys.executable, "-m", "pytest", str(LIMITS), "-p", "no:cacheprovider", "-n", "2",
-                                   "--kinesis-report=kinesis-limits-report.json"], cwd=folder, env=env,
-                                  capture_output=True, text=True, timeout=600)
-            (folder / "done.json").write_text(json.dumps({"ret": done.returncode, "stdout": done.stdout,
-                                                          "stderr": done.stderr}), encoding="utf-8")
-    done_run = json.loads((folder / "done.json").read_text(encoding="utf-8"))
-    assert done_run["ret"] == 0, done_run["stdout"][-3000:] + done_run["stderr"][-3000:]
-    return MainJob(done_run["ret"], done_run["stdout"].splitlines(),
-                   load_report(folder / "kinesis-limits-report.json"),
+    """The README's main job, as written there (report file name included), once per session (:func:`run_once`)."""
+    folder, done = run_once(tmp_path_factory, "main-job", "-n", "2", "--kinesis-report=kinesis-limits-report.json")
+    assert done["ret"] == 0, done["stdout"][-3000:] + done["stderr"][-3000:]
+    return MainJob(done["ret"], done["stdout"].splitlines(), load_report(folder / "kinesis-limits-report.json"),
                    (folder / "step-summary.md").read_text(encoding="utf-8").splitlines())
+
+
+@dataclass
+class OneProcess:
+    """One run of :data:`SUBSET` in one process, with plots, the HTML page and junitxml when matplotlib is there."""
+
+    folder: Path
+    outlines: list[str]
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory: pytest.TempPathFactory) -> OneProcess:
+    outputs = ("--kinesis-plots=plots", "--kinesis-report-html=page.html", "--junitxml=junit.xml") \
+        if plots.available() else ()
+    folder, done = run_once(tmp_path_factory, "one-process", "-k", SUBSET, "-p", "no:xdist", "--kinesis-report=r.json",
+                            *outputs)
+    assert done["ret"] == 0, done["stdout"][-3000:] + done["stderr"][-3000:]
+    return OneProcess(folder, done["stdout"].splitlines(), load_report(folder / "r.json"))
 
 
 def test_the_main_job_prints_one_row_per_limit_within_100_columns(main_job: MainJob) -> None:
@@ -167,17 +182,13 @@ def _comparable(report: dict[str, Any]) -> tuple[list, list]:
     return rows, series
 
 
-def test_xdist_and_one_process_report_the_same_rows_and_series(pytester: pytest.Pytester,
-                                                               monkeypatch: pytest.MonkeyPatch,
-                                                               main_job: MainJob) -> None:
+def test_xdist_and_one_process_report_the_same_rows_and_series(one_process: OneProcess, main_job: MainJob) -> None:
     """Tests of every kind of series, alone in one process, report what the main job's two workers reported for
     them, detail text included (the rows of the whole job in one process are expected-main-job.json's too)."""
-    one = run_families(pytester, monkeypatch, "-k", SAME_EVERYWHERE, "-p", "no:xdist", "--kinesis-report=one.json")
-    assert one.ret == 0, one.stdout.str()[-2000:]
-    first = load_report(pytester.path / "one.json")
+    first = one_process.report
     assert first["run"]["xdist_workers"] == 0
     kinds = {s["kind"] for s in first["series"]}
-    assert kinds == {"throughput", "resharding", "firehose"} and len(first["series"]) == 8
+    assert kinds == {"throughput", "resharding", "firehose"} and len(first["series"]) == SUBSET_SERIES
     tests = {m["test"] for m in first["measurements"]}
     two = {"measurements": [m for m in main_job.report["measurements"] if m["test"] in tests],
            "series": [s for s in main_job.report["series"] if s["test"] in tests]}
@@ -186,42 +197,45 @@ def test_xdist_and_one_process_report_the_same_rows_and_series(pytester: pytest.
 
 
 @needs_matplotlib
-def test_plots_junitxml_a_self_contained_page_and_the_plot_command(pytester: pytest.Pytester, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch,
+def test_plots_junitxml_a_self_contained_page_and_the_plot_command(one_process: OneProcess, main_job: MainJob,
+                                                                   tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    result = run_families(pytester, monkeypatch, "-k", SUBSET, "-n", "2", "--kinesis-report=r.json",
-                          "--kinesis-plots=plots", "--kinesis-report-html=page.html", "--junitxml=junit.xml")
-    assert result.ret == 0, result.stdout.str()[-3000:]
-    result.stdout.fnmatch_lines(["kinesis-limits: report written to r.json",
-                                 "kinesis-limits: 10 plots written to plots",
-                                 "kinesis-limits: HTML page written to page.html"])
-    report = load_report(pytester.path / "r.json")
-    written = sorted(p.name for p in (pytester.path / "plots").iterdir())
-    assert len(written) == len(report["series"]) == 10
-    assert all((pytester.path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in written)
+    """The run's plots, page and junitxml (one process; its series are the main job's two workers': the test above),
+    then the plot command on the main job's own report."""
+    folder, report = one_process.folder, one_process.report
+    n = SUBSET_SERIES
+    assert "kinesis-limits: report written to r.json" in one_process.outlines
+    assert f"kinesis-limits: {n} plots written to plots" in one_process.outlines
+    assert "kinesis-limits: HTML page written to page.html" in one_process.outlines
+    written = sorted(p.name for p in (folder / "plots").iterdir())
+    assert len(written) == len(report["series"]) == n
+    assert all((folder / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in written)
     above = [s for s in report["series"] if "test_throughput_above" in s["test"]]
     assert len(above) == 4
     for series in above:
         assert_flat_at_the_limit_after_the_first_second(series)
 
-    properties = [(p.get("name"), p.get("value")) for p in ET.parse(pytester.path / "junit.xml").iter("property")]
+    properties = [(p.get("name"), p.get("value")) for p in ET.parse(folder / "junit.xml").iter("property")]
     assert sum(name == "kinesis_measurement" for name, _ in properties) == len(report["measurements"])
     assert not [name for name, _ in properties if name == SERIES_PROPERTY_NAME], "series stay out of junitxml"
 
-    page = (pytester.path / "page.html").read_text(encoding="utf-8")
-    assert page.count('<img src="data:image/png;base64,') == 10
+    page = (folder / "page.html").read_text(encoding="utf-8")
+    assert page.count('<img src="data:image/png;base64,') == n
     assert "Content-Security-Policy" in page and " src=\"http" not in page and "<link" not in page
     assert all(m["test"] in page for m in report["measurements"])
 
     from pytest_kinesis_limits.cli import main
 
-    again, page_again = pytester.path / "again", pytester.path / "again.html"
-    assert main(["plot", str(pytester.path / "r.json"), str(again), "--html", str(page_again)]) == 0
-    assert "10 plots written to" in capsys.readouterr().out
-    assert sorted(p.name for p in again.iterdir()) == written
+    source = tmp_path / "main-job.json"  # the plot command on a report of two workers, every series of the main job
+    source.write_text(json.dumps(main_job.report), encoding="utf-8")
+    again, page_again = tmp_path / "again", tmp_path / "again.html"
+    assert main(["plot", str(source), str(again), "--html", str(page_again)]) == 0
+    every = len(main_job.report["series"])
+    assert f"{every} plots written to" in capsys.readouterr().out
+    assert set(written) <= {p.name for p in again.iterdir()} and len(list(again.iterdir())) == every
     assert "test_resharding.test_resharding_continuity-split-1-2.png" in written
-    assert page_again.read_text(encoding="utf-8").count("data:image/png;base64,") == 10
-    render_in_chromium(pytester.path / "page.html", tmp_path, images=10)
+    assert page_again.read_text(encoding="utf-8").count("data:image/png;base64,") == every
+    render_in_chromium(folder / "page.html", tmp_path, images=n)
 
 
 def _chromium() -> str | None:
