@@ -197,11 +197,10 @@ def test_xdist_and_one_process_report_the_same_rows_and_series(one_process: OneP
 
 
 @needs_matplotlib
-def test_plots_junitxml_a_self_contained_page_and_the_plot_command(one_process: OneProcess, main_job: MainJob,
-                                                                   tmp_path: Path,
+def test_plots_junitxml_a_self_contained_page_and_the_plot_command(one_process: OneProcess, tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """The run's plots, page and junitxml (one process; its series are the main job's two workers': the test above),
-    then the plot command on the main job's own report."""
+    and the plot command on its report draws the same plots."""
     folder, report = one_process.folder, one_process.report
     n = SUBSET_SERIES
     assert "kinesis-limits: report written to r.json" in one_process.outlines
@@ -226,15 +225,12 @@ def test_plots_junitxml_a_self_contained_page_and_the_plot_command(one_process: 
 
     from pytest_kinesis_limits.cli import main
 
-    source = tmp_path / "main-job.json"  # the plot command on a report of two workers, every series of the main job
-    source.write_text(json.dumps(main_job.report), encoding="utf-8")
     again, page_again = tmp_path / "again", tmp_path / "again.html"
-    assert main(["plot", str(source), str(again), "--html", str(page_again)]) == 0
-    every = len(main_job.report["series"])
-    assert f"{every} plots written to" in capsys.readouterr().out
-    assert set(written) <= {p.name for p in again.iterdir()} and len(list(again.iterdir())) == every
+    assert main(["plot", str(folder / "r.json"), str(again), "--html", str(page_again)]) == 0
+    assert f"{n} plots written to" in capsys.readouterr().out
+    assert sorted(p.name for p in again.iterdir()) == written
     assert "test_resharding.test_resharding_continuity-split-1-2.png" in written
-    assert page_again.read_text(encoding="utf-8").count("data:image/png;base64,") == every
+    assert page_again.read_text(encoding="utf-8").count("data:image/png;base64,") == n
     render_in_chromium(folder / "page.html", tmp_path, images=n)
 
 
