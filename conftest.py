@@ -67,12 +67,14 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-#: The project's longest test (the clients' venv: 60-140 s of one worker), started first under xdist: last in the
-#: collection, it ran alone after everything else. Only it: starting all the long ones at once (the HTTP families,
-#: the slow link, the interrupts) made them compete for the two cores, and their wall-clock waits grew (409 s in
-#: all instead of 300 s, 2026-12-06); starting the report tests first too (the main job they share, while the
+#: The project's longest tests, started first under xdist (the README runs them with --dist worksteal): the clients'
+#: venv (40-140 s of one worker) and the scale family's can-fail run (about 42 s of Locust's swarm on the wall clock,
+#: little CPU). Last in the collection, each ran alone after everything else (the can-fail run from 190 s to 232 s of
+#: a 238 s run, the other workers idle, 2026-12-07). Only these: starting all the long ones at once (the HTTP
+#: families, the slow link, the interrupts) made them compete for the two cores, and their wall-clock waits grew (409
+#: s in all instead of 300 s, 2026-12-06); starting the report tests first too (the main job they share, while the
 #: workers that got its other tests waited on its lock) made the project tests 264 s -> 304 s (2026-12-07).
-LONGEST_FIRST = ("tests/plugin/test_real_clients.py",)
+LONGEST_FIRST = ("tests/plugin/test_real_clients.py", "tests/plugin/test_scale_can_fail.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
