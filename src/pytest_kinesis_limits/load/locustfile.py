@@ -49,6 +49,8 @@ REPORT_MESSAGE = "kinesis_tally"
 FINAL_MESSAGE = "kinesis_tally_final"
 #: How often a worker sends its counts (seconds): what a worker lost mid-run can take with it.
 REPORT_S = 0.5
+#: Locust's states while a stop is under way (a new job waits for them to pass).
+STOPPING = ("stopping", "cleanup")
 #: Where the driver that started this master waits for the line saying it serves (``swarm.LocalSwarm``).
 READY_FD_VARIABLE = "PYTEST_KINESIS_LIMITS_READY_FD"
 #: The process that started this master or worker (``swarm.LocalSwarm``): when it is gone, this one ends too.
@@ -57,7 +59,7 @@ PARENT_PID_VARIABLE = "PYTEST_KINESIS_LIMITS_PARENT_PID"
 #: stops the master at start, in one line.
 NEEDED = {
     "events": ("init", "init_command_line_parser", "test_start", "request"),
-    "MasterRunner": ("register_message", "worker_count", "clients"),
+    "MasterRunner": ("register_message", "worker_count", "clients", "stop"),
     "WorkerRunner": ("send_message", "worker_index"),
 }
 _STEP = 0.6180339887498949  # the golden ratio's fraction: users' schedule offsets spread evenly, whatever their number
@@ -344,14 +346,23 @@ def _routes(environment: Any) -> None:
     def kinesis_status() -> Any:
         """Workers connected (waiting up to ``timeout`` s for exactly ``workers`` of them, when given)."""
         wanted = request.args.get("workers", type=int)
+        settled = request.args.get("settled", default=0, type=int)  # first wait for a stop to end (/kinesis/stop)
         deadline = time.time() + request.args.get("timeout", default=0.0, type=float)
-        while wanted is not None and runner.worker_count != wanted and time.time() < deadline:
-            gevent.sleep(0.1)
+        while ((wanted is not None and runner.worker_count != wanted) or (settled and runner.state in STOPPING)) \
+                and time.time() < deadline:
+            gevent.sleep(0.05)
         nodes = list(runner.clients.all)
         return jsonify({"workers": runner.worker_count, "missing": sum(n.state == "missing" for n in nodes),
                         "state": runner.state, "locust": locust.__version__,
                         "job": MASTER.job.job_id if MASTER.job else None,
                         "start_at": MASTER.job.start_at if MASTER.job else None})
+
+    @app.route("/kinesis/stop", methods=["POST"])
+    def kinesis_stop() -> Any:
+        """Stop the swarm and answer at once: Locust's own stop waits for the workers' users in steps of a whole
+        second. The driver's next job first waits for the stop to end (``/kinesis/status?settled=1``)."""
+        gevent.spawn(runner.stop)
+        return jsonify({"success": True})
 
     @app.route("/kinesis/tally")
     def kinesis_tally() -> Any:

@@ -1,8 +1,9 @@
 """Drive a Locust swarm from any process: start a master and workers here, or use a master the user runs elsewhere.
 
 :class:`SwarmMaster` speaks to a Locust master that runs this package's locustfile
-(:mod:`pytest_kinesis_limits.load.locustfile`), through Locust's web API (``POST /swarm``, ``POST /stop``) and the two
-routes the locustfile adds (``/kinesis/status``, ``/kinesis/tally``). :meth:`SwarmMaster.run` hands it a job, waits
+(:mod:`pytest_kinesis_limits.load.locustfile`), through Locust's web API (``POST /swarm``) and the routes the
+locustfile adds (``/kinesis/status``, ``/kinesis/tally``, and ``/kinesis/stop``, which answers at once where Locust's
+own ``/stop`` waits a whole second). :meth:`SwarmMaster.run` hands it a job, waits
 for every worker's final counts (the master answers when they are in: the wait is the master's, not a sleep here),
 and stops the swarm. :class:`LocalSwarm` starts a master and ``workers`` worker processes on 127.0.0.1 and keeps that
 many running from one job to the next (a worker that died is replaced).
@@ -88,17 +89,20 @@ class SwarmMaster:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise SwarmError(f"the Locust master at {self.url} did not answer {path}: {exc}") from None
 
-    def status(self, *, workers: int | None = None, wait: float = 0.0) -> dict[str, Any]:
+    def status(self, *, workers: int | None = None, settled: bool = False, wait: float = 0.0) -> dict[str, Any]:
         """Workers connected, the master's state and Locust's version; with ``workers``, first waits up to ``wait``
-        seconds for exactly that many (on the master)."""
+        seconds for exactly that many (on the master); with ``settled``, for a stop under way to end."""
         params: dict[str, Any] = {"timeout": wait}
         if workers is not None:
             params["workers"] = workers
+        if settled:
+            params["settled"] = 1
         return dict(self._call("/kinesis/status", params=params, wait=wait))
 
     def run(self, job: SwarmJob, *, settle: float = SETTLE_S) -> SwarmResult:
         """Start ``job`` on every connected worker, wait until each has sent its final counts (or is lost), stop the
         swarm, and return the counts. The job's start must leave the workers time to spawn their users."""
+        self.status(settled=True, wait=settle)  # the last job's stop (answered at once) has ended
         started = self._call("/swarm", form={"user_count": job.users, "spawn_rate": job.users,
                                              "kinesis_job": job.to_json()})
         if not started or not started.get("success", False):
@@ -114,7 +118,7 @@ class SwarmMaster:
                     break
                 budget -= piece
         finally:
-            self._call("/stop", form={})
+            self._call("/kinesis/stop", form={})  # answered at once; the stop ends on the master meanwhile
         if not answer.get("done"):
             raise SwarmError(f"the swarm's workers did not send their final counts within {settle:.0f} s of the job's "
                              f"end (workers: {answer.get('workers')})")
