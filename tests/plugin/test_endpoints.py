@@ -250,6 +250,32 @@ def test_other_d():
     assert len(set(workers.values())) == 1, f"the throughput family ran on several workers: {workers}"
 
 
+SCHEDULER_CONFTEST = """
+def pytest_sessionfinish(session):
+    dsession = session.config.pluginmanager.getplugin("dsession")
+    if dsession is not None:
+        with open("scheduler.txt", "w") as out:
+            out.write(type(dsession.sched).__name__)
+"""
+
+
+@pytest.mark.parametrize(("args", "scheduler"), [
+    pytest.param([], "WorkStealingScheduling", id="offline-no-dist"),
+    pytest.param(["--dist", "load"], "LoadScheduling", id="offline-dist-load-given"),
+    pytest.param(["--kinesis-fidelity=off", "--dist=load"], "LoadScheduling", id="plain-moto-dist-load-given"),
+])
+def test_offline_runs_schedule_with_worksteal_unless_a_dist_is_given(pytester: pytest.Pytester, args: list[str],
+                                                                     scheduler: str) -> None:
+    """Offline with the mode -n implies, the plugin schedules with xdist's worksteal (the scale family waits on one
+    worker while the other takes the queue); a --dist the user gave is kept (endpoint and live runs keep xdist's
+    own: _offline_worksteal asks for an offline backend)."""
+    pytester.makeconftest(SCHEDULER_CONFTEST)
+    pytester.makepyfile("def test_a():\n    pass\n\ndef test_b():\n    pass\n")
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", *args)
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    assert (pytester.path / "scheduler.txt").read_text() == scheduler
+
+
 def test_a_delivery_stream_that_never_delivers_fails_the_test_not_its_setup(pytester: pytest.Pytester) -> None:
     """Plain moto's Firehose never reads its source: the fixture's canary never arrives. That is the backend
     breaking a documented behaviour (FAILED, a matrix cell), not a broken test setup (ERROR)."""

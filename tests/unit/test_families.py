@@ -11,7 +11,8 @@ import pytest
 from pytest_kinesis_limits import families
 from pytest_kinesis_limits.families import FAMILIES, Family, family_named, family_of, family_rank
 from pytest_kinesis_limits.live import usage
-from pytest_kinesis_limits.live.scheduling import deal_long_first, first_chunk, scope_of
+from pytest_kinesis_limits.live.scheduling import (deal_into_blocks, deal_long_first, first_chunk, scope_of,
+                                                    worksteal_blocks)
 from pytest_kinesis_limits.reporting import plots, series
 
 TOP = Path(__file__).resolve().parents[2]
@@ -86,3 +87,20 @@ def test_long_tests_are_dealt_over_the_first_chunks_a_family_together() -> None:
     order = deal_long_first([[1], [2], [9]], [0, 3, 4, 7, 8, 10, 11, 12], workers=2, chunk=4, alone=[[5, 6]])
     assert order[:2] == [5, 6] and {1, 2, 9} <= set(order[4:8]) and sorted(order) == list(range(13))
     assert deal_long_first([[1]], [0], workers=1, chunk=4, alone=[[5, 6]])[:3] == [1, 5, 6]
+
+
+def test_worksteal_blocks_are_computed_as_worksteal_scheduling_deals_them() -> None:
+    assert worksteal_blocks(88, 2) == [44, 44] and worksteal_blocks(10, 3) == [3, 3, 4]
+    assert worksteal_blocks(1, 2) == [0, 1] and sum(worksteal_blocks(1013, 4)) == 1013
+
+
+def test_long_tests_head_the_worksteal_blocks_a_wall_clock_family_on_a_block_of_its_own() -> None:
+    """Two workers: the scale family heads the last block alone, the three seed scenarios the first; three workers:
+    the seeds share the two other blocks' heads; one worker: everything in one block, every test exactly once."""
+    order = deal_into_blocks([[1], [2], [9]], [0, 3, 4, 7, 8, 10, 11, 12], workers=2, alone=[[5, 6]])
+    assert sorted(order) == list(range(13)) and order[:3] == [1, 2, 9] and order[6:8] == [5, 6]
+    order = deal_into_blocks([[1], [2], [9]], [0, 3, 4, 7, 8, 10, 11, 12], workers=3, alone=[[5, 6]])
+    blocks = [order[0:4], order[4:8], order[8:13]]
+    assert blocks[2][:2] == [5, 6] and {1, 9} <= set(blocks[0][:2]) and blocks[1][0] == 2
+    assert deal_into_blocks([[1]], [0], workers=1, alone=[[5, 6]]) == [1, 5, 6, 0]
+    assert deal_into_blocks([], [0, 1, 2], workers=2) == [0, 1, 2]

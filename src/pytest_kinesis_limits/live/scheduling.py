@@ -80,6 +80,50 @@ def deal_long_first(groups: Sequence[Sequence[int]], others: Sequence[int], *, w
     return order + rest
 
 
+def worksteal_blocks(items: int, workers: int) -> list[int]:
+    """The sizes of the contiguous blocks in which pytest-xdist's ``worksteal`` scheduling first deals the collection
+    (``WorkStealingScheduling.check_schedule``: the pending tests split evenly over the idle workers, in order)."""
+    sizes: list[int] = []
+    left = items
+    for index in range(max(1, workers)):
+        sizes.append(left // (max(1, workers) - index))
+        left -= sizes[-1]
+    return sizes
+
+
+def deal_into_blocks(groups: Sequence[Sequence[int]], others: Sequence[int], *, workers: int,
+                     alone: Sequence[Sequence[int]] = ()) -> list[int]:
+    """An order of test indices for xdist's ``worksteal`` scheduling (:func:`worksteal_blocks`): each group in
+    ``alone`` (a family whose tests wait on the wall clock) heads a block of its own, from the last, as long as a
+    block is left for the rest; the other groups of long tests head the remaining blocks, largest first, each to the
+    block with the fewest long tests so far; the other tests fill the blocks in their order. A worker that runs dry
+    takes the second half of the longest queue (its tail), so the heads stay where they were dealt, and the short
+    tests behind them even the workers out."""
+    total = sum(map(len, groups)) + sum(map(len, alone)) + len(others)
+    sizes = worksteal_blocks(total, workers)
+    heads: list[list[int]] = [[] for _ in sizes]
+    free = list(range(len(sizes)))
+    overflow: list[int] = []
+    for group in alone:
+        if len(free) > 1 and len(group) <= sizes[free[-1]]:
+            heads[free.pop()].extend(group)
+        else:
+            overflow.extend(group)
+    for group in sorted(groups, key=len, reverse=True):
+        target = min(free, key=lambda block: len(heads[block]))
+        if len(heads[target]) + len(group) <= sizes[target]:
+            heads[target].extend(group)
+        else:
+            overflow.extend(group)  # more long tests than a block holds: they still come early
+    rest = overflow + list(others)
+    order: list[int] = []
+    for head, size in zip(heads, sizes):
+        take = size - len(head)
+        order += head + rest[:take]
+        rest = rest[take:]
+    return order + rest
+
+
 def family_scheduler(config: Any, log: Any, family: str | Sequence[str]) -> Any:
     """An xdist ``LoadGroupScheduling`` whose units are :func:`scope_of` the node ids (``family``: the prefixes of
     the families kept on one worker each)."""

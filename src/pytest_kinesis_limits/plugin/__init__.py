@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 from pytest_kinesis_limits.plugin.clashes import clash_line, our_fixtures
 from pytest_kinesis_limits.plugin.session import (BACKEND_KEY, GATE_LINE_KEY, GATE_OUTPUT, KEEPER_KEY, MEASUREMENTS_KEY,
                                                   METER_KEY, PLAN_BACKEND_KEY, PLAN_KEY, RUN_ID_KEY, RUN_ID_WORKERINPUT,
-                                                  SEARCH_DOMAIN_SKIP, SETTINGS_KEY, USAGE_KEY, is_worker,
+                                                  SEARCH_DOMAIN_SKIP, SETTINGS_KEY, USAGE_KEY, WORKSTEAL_WORKERINPUT,
+                                                  is_worker,
                                                   only_informational, xdist_workers, clock_of, settings_of)
 
 pytest_plugins = ["pytest_kinesis_limits.plugin.fixtures", "pytest_kinesis_limits.plugin.budget_fixtures",
@@ -336,12 +338,14 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
 
 
 def _deal_long_first(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Offline under xdist: order the collection so that ``load`` scheduling starts the long tests first, spread over
+    """Offline under xdist: order the collection so that the scheduling starts the long tests first, spread over
     the workers, a one-worker family's long tests (the scale family's swarm) together on one (every worker orders
-    alike, so their collections still match)."""
-    from pytest_kinesis_limits.live.scheduling import deal_long_first, first_chunk
+    alike, so their collections still match): in the blocks ``worksteal`` deals when the plugin chose it
+    (:func:`_offline_worksteal`), else in the chunks of ``load``."""
+    from pytest_kinesis_limits.live.scheduling import deal_into_blocks, deal_long_first, first_chunk
 
-    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
+    workerinput = getattr(config, "workerinput", {})
+    workers = int(workerinput.get("workercount", 1))
     groups: dict[str, list[int]] = {}
     others: list[int] = []
     for index, item in enumerate(items):
@@ -352,10 +356,13 @@ def _deal_long_first(config: pytest.Config, items: list[pytest.Item]) -> None:
         groups.setdefault(family, []).append(index)
     if not groups:
         return
-    chunk = first_chunk(len(items), workers, config.getoption("maxschedchunk", None))
     # The scale family waits on its swarm (the wall clock) on a worker of its own, while the others use the cores.
     alone = [groups.pop(prefix) for prefix in WALL_CLOCK_GROUPS if prefix in groups]
-    order = deal_long_first(list(groups.values()), others, workers=workers, chunk=chunk, alone=alone)
+    if workerinput.get(WORKSTEAL_WORKERINPUT):
+        order = deal_into_blocks(list(groups.values()), others, workers=workers, alone=alone)
+    else:
+        chunk = first_chunk(len(items), workers, config.getoption("maxschedchunk", None))
+        order = deal_long_first(list(groups.values()), others, workers=workers, chunk=chunk, alone=alone)
     items[:] = [items[i] for i in order]
 
 
@@ -585,12 +592,30 @@ def pytest_configure_node(node: Any) -> None:
     if RUN_ID_KEY not in node.config.stash:
         node.config.stash[RUN_ID_KEY] = new_run_id()
     node.workerinput[RUN_ID_WORKERINPUT] = node.config.stash[RUN_ID_KEY]
+    node.workerinput[WORKSTEAL_WORKERINPUT] = _offline_worksteal(node.config)
+
+
+def _offline_worksteal(config: pytest.Config) -> bool:
+    """Offline under xdist with the mode ``-n`` implies (``load``; no ``--dist`` given anywhere): the plugin schedules
+    with xdist's ``worksteal``. The scale family waits on its swarm for seconds on one worker; with ``load``, the
+    other worker had taken most of the queue by then and ran the end alone (the main job's second core was idle
+    for about 14 s of 20). A ``--dist`` the user gave is left as it is."""
+    if not settings_of(config).offline or config.getvalue("dist") != "load":
+        return False
+    given = [*config.invocation_params.args, *config.getini("addopts"),
+             *shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))]
+    return not any(arg == "-d" or arg.startswith("--dist") for arg in map(str, given))
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """pytest-xdist, live and endpoint runs with ``--dist loadgroup``: the wall-clock family on one worker, decided
-    on the controller from the node ids (xdist's own grouping is lost on pytest 9.2, see scheduling.py)."""
+    on the controller from the node ids (xdist's own grouping is lost on pytest 9.2, see scheduling.py). Offline with
+    the mode ``-n`` implies: ``worksteal`` (:func:`_offline_worksteal`), the collection dealt in its blocks."""
+    if _offline_worksteal(config):
+        from xdist.scheduler import WorkStealingScheduling
+
+        return WorkStealingScheduling(config, log)
     if config.getvalue("dist") != "loadgroup" or settings_of(config).offline:
         return None
     from pytest_kinesis_limits.live.scheduling import family_scheduler

@@ -37,6 +37,9 @@ POOL_SHAPES_KEY = pytest.StashKey["dict[str, list[list[Any]]] | None"]()
 POOL_KEY = pytest.StashKey["tuple[Any, Any] | None"]()
 #: The key under which an xdist controller hands its run id to its workers (``workerinput``).
 RUN_ID_WORKERINPUT = "kinesis_limits_run_id"
+#: Whether the controller schedules with xdist's worksteal (offline, no --dist given): the workers deal their
+#: collection in its blocks (plugin._deal_long_first).
+WORKSTEAL_WORKERINPUT = "kinesis_limits_worksteal"
 
 #: A worker's note to the controller that the moto gate stopped it (fixtures._check_moto); the line it printed.
 GATE_OUTPUT = "kinesis_moto_gate"
