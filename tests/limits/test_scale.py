@@ -19,6 +19,10 @@ reported out, so then the swarm's counts may fall short of the stream, never exc
 
 Offline the swarm writes to ``kinesis_endpoint`` over HTTP, on the wall clock, and the fidelity layer's per-shard
 limits are scaled by ``--kinesis-swarm-layer-scale`` (default 0.1: 100 records/s per shard), which the report records.
+
+Both tests are judged on one swarm run (``scale_part``): a stream of ``--kinesis-swarm-shards`` shards per test the
+session runs, each half offered its own share from the same users at the same time (``kinesis_swarm.run`` with a share
+per shard), each test judging its half alone. The swarm's wait on the wall clock is paid once, not once per test.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_kinesis_limits import limits
+from pytest_kinesis_limits.kinesis.key_spread import open_shard_ranges
 from pytest_kinesis_limits.kinesis.meter import within_tolerance
 from pytest_kinesis_limits.reporting.report import judge
 from pytest_kinesis_limits.reporting.series import swarm as swarm_series
@@ -33,6 +38,43 @@ from pytest_kinesis_limits.reporting.series import swarm as swarm_series
 UNDER_LOAD = 0.8
 OVER_LOAD = 2.0
 LIMIT = limits.SHARD_WRITE_RECORDS_PER_S
+BELOW = "test_scale_below_the_limit_nothing_is_refused"
+ABOVE = "test_scale_above_the_limit_every_shard_takes_the_limit"
+#: Each test's share of the per-shard limit, in the order the stream's shards are dealt to them.
+SIDES = {BELOW: UNDER_LOAD, ABOVE: OVER_LOAD}
+_RUNS = pytest.StashKey[dict]()
+
+
+def _case(item) -> str:
+    callspec = getattr(item, "callspec", None)
+    return callspec.id if callspec is not None else ""
+
+
+@pytest.fixture
+def scale_part(request, make_stream, kinesis_swarm, kinesis_settings, kinesis_client):
+    """This test's half of the session's one swarm run (module doc). The first scale test to run makes the stream
+    and runs the swarm for every scale test of its case the session runs (a parametrized case: those with the same
+    id); the others take their part of that run, or its skip or failure."""
+    name, case = request.node.originalname, _case(request.node)
+    runs = request.config.stash.setdefault(_RUNS, {})
+    if case not in runs:
+        sides = [side for side in SIDES if any(getattr(item, "originalname", None) == side and _case(item) == case
+                                                for item in request.session.items)] or [name]
+        try:
+            n = kinesis_settings.swarm_shards
+            stream = make_stream(shard_count=n * len(sides))
+            shards = sorted(r.shard_id for r in open_shard_ranges(kinesis_client, stream.name))
+            parts = {side: shards[i * n:(i + 1) * n] for i, side in enumerate(sides)}
+            run = kinesis_swarm.run(stream, share={sid: SIDES[side] for side, ids in parts.items() for sid in ids})
+        except BaseException as exc:  # a plan's skip, a swarm that failed: the same for the tests that share the run
+            runs[case] = exc
+            raise
+        runs[case] = (run, parts)
+    done = runs[case]
+    if isinstance(done, BaseException):
+        raise done
+    run, parts = done
+    return run.part(parts[name])
 
 
 def _counts(run) -> tuple[bool, str]:
@@ -48,11 +90,14 @@ def _counts(run) -> tuple[bool, str]:
 def _record(record_measurement, run, verdict: str, detail: str, **extra) -> None:
     m = run.measured
     totals = run.result.tally.totals()
+    loaded = sorted(set(run.result.job.shard_weights.values()))
+    together = f" (of {run.stream.shard_count} loaded at once, in the ratio {':'.join(map(str, loaded))})" \
+        if len(loaded) > 1 else ""
     record_measurement(LIMIT, m.min_sustained() if run.share > 1 else m.max_sustained(), verdict=verdict,
-                       detail=f"{run.stream.shard_count} shards, {run.share:.0%} of {run.limit:,.0f} records/s per "
-                       f"shard (layer scale {run.layer_scale:g}) from {run.result.describe()}; {detail}; "
+                       detail=f"{len(run.shards)} shards{together}, {run.share:.0%} of {run.limit:,.0f} records/s "
+                       f"per shard (layer scale {run.layer_scale:g}) from {run.result.describe()}; {detail}; "
                        f"{run.offer.describe()}",
-                       shards=run.stream.shard_count, load=run.share, layer_scale=run.layer_scale,
+                       shards=len(run.shards), load=run.share, layer_scale=run.layer_scale,
                        limit_in_force=run.limit, window_s=m.window_seconds, workers=len(run.result.workers),
                        lost_workers=len(run.result.lost), counted=totals["accepted"], read=m.records_read,
                        throttled=totals["throttled"], failed=totals["failed"], offered=run.offer.least,
@@ -68,14 +113,13 @@ def _skip_if_inconclusive(run) -> None:
 
 
 @pytest.mark.kinesis_long
-def test_scale_below_the_limit_nothing_is_refused(make_stream, kinesis_swarm, kinesis_settings, record_measurement):
+def test_scale_below_the_limit_nothing_is_refused(scale_part, record_measurement):
     """80 % of the limit to every shard from the whole swarm: no record refused, every record counted is read back."""
-    stream = make_stream(shard_count=kinesis_settings.swarm_shards)
-    run = kinesis_swarm.run(stream, share=UNDER_LOAD)
+    run = scale_part
     tally = run.result.tally
     totals = tally.totals()
     counts_ok, counts = _counts(run)
-    every_shard = len(run.measured.sustained()) == stream.shard_count
+    every_shard = len(run.measured.sustained()) == len(run.shards)
     ok = totals["throttled"] == 0 and totals["failed"] == 0 and counts_ok and every_shard
     # Throttled on shards that took their whole budget in some second: the load arrived in bursts there (workers or
     # the network stalled, then caught up), so the refusals are the shard's due, not a verdict on the limit.
@@ -98,15 +142,13 @@ def test_scale_below_the_limit_nothing_is_refused(make_stream, kinesis_swarm, ki
 
 @pytest.mark.kinesis_long
 @pytest.mark.kinesis_gap("moto-plain", reason="plain moto never throttles writes")
-def test_scale_above_the_limit_every_shard_takes_the_limit(make_stream, kinesis_swarm, kinesis_settings,
-                                                            record_measurement):
+def test_scale_above_the_limit_every_shard_takes_the_limit(scale_part, kinesis_settings, record_measurement):
     """200 % of the limit to every shard: each shard's sustained accepted rate is the limit (within the tolerance
     settings), the stream takes shards x limit, and the excess is refused per record, throttled on every shard."""
-    stream = make_stream(shard_count=kinesis_settings.swarm_shards)
-    run = kinesis_swarm.run(stream, share=OVER_LOAD)
+    run = scale_part
     above, below = kinesis_settings.effective_rate_tolerance, kinesis_settings.effective_rate_tolerance_below
     rates = run.measured.sustained()
-    at_limit = (len(rates) == stream.shard_count and run.measured.window_seconds == run.window_s
+    at_limit = (len(rates) == len(run.shards) and run.measured.window_seconds == run.window_s
                 and all(within_tolerance(rate, run.limit, above=above, below=below) for rate in rates.values()))
     tally = run.result.tally
     throttled_everywhere = all(tally.totals(sid)["throttled"] > 0 for sid in rates)

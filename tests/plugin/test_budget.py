@@ -142,6 +142,6 @@ def test_a_plan_counts_the_swarm_of_the_scale_family_without_starting_one(pytest
                                  "modelled: 2 scale test(s): a swarm's time and PUT payload units counted, not run"])
     assert "skipped live too" not in result.stdout.str()
     plan = _report(pytester, "plan.json")["run"]["plan"]
-    assert plan["totals"]["streams"] == 2 and plan["totals"]["shards"] == 100
-    # 22 s at 80 % and at 200 % of 1,000 records/s on 50 shards, 100-byte records: one unit each
+    assert plan["totals"]["streams"] == 1 and plan["totals"]["shards"] == 100  # both tests' halves in one run
+    # 22 s at 80 % and at 200 % of 1,000 records/s on 50 shards each, 100-byte records: one unit each
     assert plan["totals"]["put_payload_units"] == round(0.8 * 1000 * 50 * 22) + round(2.0 * 1000 * 50 * 22)

@@ -1,24 +1,23 @@
 """The scale family's verdicts fail against a broken backend, and a worker killed mid-run never makes a false verdict.
 
 The family file (tests/limits/test_scale.py) runs unchanged under pytester with a real swarm (a Locust master and
-three worker processes on 127.0.0.1, writing over HTTP to ``kinesis_endpoint``). A conftest runs each family test once
-per scenario of ``SCALE_SCENARIOS`` (its name in the test id), after the swarm fixture has scaled the layer:
-
-- ``no-throttling``: the layer never throttles: 200 % is all accepted, and the over-limit test fails;
+three worker processes on 127.0.0.1, writing over HTTP to ``kinesis_endpoint``). A conftest runs both family tests once
+per scenario (its name in the test id), after the swarm fixture has scaled the layer; the two tests of a scenario are
+judged on one swarm run, each on its half of the stream (80 % and 200 % of the limit at once), as in the main job:
+- ``no-throttling``: the layer never throttles: 200 % is all accepted, and the over-limit test fails (80 % passes);
 - ``strict-bytes``: the layer refuses bytes far below the documented 1 MiB/s (5,000 B/s per shard, scaled: the 80 %
-  case writes 8,000): the below-limit test fails on refusals;
-- ``strict-records``: the layer takes 70 records/s per shard, not the (scaled) 100: the 80 % case is refused in
-  seconds where the shard took less than its documented budget, so the refusals are not bursts: it fails;
+  half writes 8,000): the below-limit test fails on refusals, the over-limit one on a rate far below the limit;
+- ``strict-records``: the layer takes 70 records/s per shard, not the (scaled) 100: the 80 % half is refused in
+  seconds where the shard took less than its documented budget, so the refusals are not bursts: both fail;
 - ``kill-1-at-4s``: one of the three workers is killed (SIGKILL) 4 s after the job's start, near the end of the
   measured window (seconds 1-2 to 4-5 of the job's 5), by a process of its own that waits for the job's start on the
   master. The other two still offer 133 % of the limit in every second and the window as a whole got well over the
-  needed 75 % of the target: the verdict stays ``pass``, with ``lost_workers`` 1 and the swarm's counts at most the
+  needed 75 % of the target: both verdicts stay ``pass``, with ``lost_workers`` 1 and the swarm's counts at most the
   stream's (the dead worker's last half second of counts is lost with it);
 - ``kill-2-at-2s``: two of the three are killed 2 s after the start, at the window's start: the last one offers 67 %
-  of the limit, below the limit in every second: the verdict is ``inconclusive`` (the test is skipped saying so),
-  never ``fail``. (One killed 2.5 s in, mid-window, also gives ``inconclusive``: 133 % for most of the window is less
-  than the 150 % the 200 % case needs, tried by hand.)
-
+  of the limit to the 200 % half and 27 % to the 80 % one: both verdicts are ``inconclusive`` (the tests are skipped
+  saying so), never ``fail``. (One killed 2.5 s in, mid-window, also gives ``inconclusive`` at 200 %: 133 % for most
+  of the window is less than the 150 % it needs, tried by hand.)
 One pytester session: the swarm starts once, and a dead worker is replaced before the next run.
 """
 
@@ -95,29 +94,36 @@ def test_broken_backends_fail_and_lost_workers_never_make_a_false_verdict(pytest
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makeconftest(BREAK_CONFTEST)
     pytester.makepyfile(test_scale_family=FAMILY.read_text(encoding="utf-8"))
-    monkeypatch.setenv("SCALE_SCENARIOS", json.dumps({ABOVE: ["no-throttling", "kill-1-at-4s", "kill-2-at-2s"],
-                                                      BELOW: ["strict-bytes", "strict-records"]}))
-    result = pytester.runpytest("-p", "no:cacheprovider", "--kinesis-report=report.json", "--kinesis-swarm-workers=3")
+    scenarios = ["no-throttling", "strict-bytes", "strict-records", "kill-1-at-4s", "kill-2-at-2s"]
+    monkeypatch.setenv("SCALE_SCENARIOS", json.dumps({ABOVE: scenarios, BELOW: scenarios}))
+    result = pytester.runpytest("-p", "no:cacheprovider", "--kinesis-report=report.json", "--kinesis-swarm-workers=3",
+                                "--durations=0")
     passed, skipped, failed = result.reprec.listoutcomes()
     name = lambda report: report.nodeid.split("::")[-1]  # noqa: E731
     failures = {name(r): str(r.longrepr) for r in failed}
-    assert set(failures) == {f"{ABOVE}[no-throttling]", f"{BELOW}[strict-bytes]", f"{BELOW}[strict-records]"}, \
-        result.stdout.str()[-3000:]
-    assert "sustained accepted rate not within" in failures[f"{ABOVE}[no-throttling]"]
+    assert set(failures) == {f"{ABOVE}[no-throttling]", f"{ABOVE}[strict-bytes]", f"{ABOVE}[strict-records]",
+                             f"{BELOW}[strict-bytes]", f"{BELOW}[strict-records]"}, result.stdout.str()[-3000:]
+    for above in ("no-throttling", "strict-bytes", "strict-records"):
+        assert "sustained accepted rate not within" in failures[f"{ABOVE}[{above}]"]
     for strict in ("strict-bytes", "strict-records"):
         assert "records refused below the limit: {'ProvisionedThroughputExceededException'" in failures[
             f"{BELOW}[{strict}]"]
-    assert {name(r) for r in passed} == {f"{ABOVE}[kill-1-at-4s]"}
-    assert {name(r) for r in skipped} == {f"{ABOVE}[kill-2-at-2s]"}
-    assert "inconclusive: the swarm did not offer the load" in skipped[0].longrepr[2]
+    assert {name(r) for r in passed} == {f"{ABOVE}[kill-1-at-4s]", f"{BELOW}[kill-1-at-4s]", f"{BELOW}[no-throttling]"}
+    assert {name(r) for r in skipped} == {f"{ABOVE}[kill-2-at-2s]", f"{BELOW}[kill-2-at-2s]"}
+    assert all("inconclusive: the swarm did not offer the load" in r.longrepr[2] for r in skipped)
 
     rows = {r["test"].split("::")[-1]: r for r in json.loads((pytester.path / "report.json").read_text())[
         "measurements"]}
     assert {test: row["verdict"] for test, row in rows.items()} == {
-        f"{ABOVE}[no-throttling]": "fail", f"{BELOW}[strict-bytes]": "fail", f"{BELOW}[strict-records]": "fail",
-        f"{ABOVE}[kill-1-at-4s]": "pass",
-        f"{ABOVE}[kill-2-at-2s]": "inconclusive"}
-    one, two = rows[f"{ABOVE}[kill-1-at-4s]"]["extra"], rows[f"{ABOVE}[kill-2-at-2s]"]["extra"]
-    assert (one["lost_workers"], one["workers"], two["lost_workers"]) == (1, 3, 2)
-    assert one["counted"] <= one["read"]  # the dead worker's last counts never reached the master
+        **{f"{test}[{failing}]": "fail" for test, failing in (
+            (ABOVE, "no-throttling"), (ABOVE, "strict-bytes"), (ABOVE, "strict-records"), (BELOW, "strict-bytes"),
+            (BELOW, "strict-records"))},
+        f"{ABOVE}[kill-1-at-4s]": "pass", f"{BELOW}[kill-1-at-4s]": "pass", f"{BELOW}[no-throttling]": "pass",
+        f"{ABOVE}[kill-2-at-2s]": "inconclusive", f"{BELOW}[kill-2-at-2s]": "inconclusive"}
+    for test in (ABOVE, BELOW):
+        one, two = rows[f"{test}[kill-1-at-4s]"]["extra"], rows[f"{test}[kill-2-at-2s]"]["extra"]
+        assert (one["lost_workers"], one["workers"], two["lost_workers"]) == (1, 3, 2)
+        assert one["counted"] <= one["read"]  # the dead worker's last counts never reached the master
+        assert one["shards"] == 4 and "(of 8 loaded at once, in the ratio 2:5)" in rows[f"{test}[kill-1-at-4s]"][
+            "detail"]
     assert rows[f"{ABOVE}[no-throttling]"]["extra"]["throttled"] == 0

@@ -103,6 +103,13 @@ class Measurement:
             return None
         return self.throttled / self.produce.sent
 
+    def only(self, shards: Iterable[str]) -> Measurement:
+        """The series of ``shards`` alone, on the same window (a part of a stream offered different loads)."""
+        kept = {sid: series for sid, series in self.shards.items() if sid in set(shards)}
+        return Measurement(kept, self.window, self.exclude_first_s,
+                           sum(sum(s.records.values()) for s in kept.values()),
+                           sum(sum(s.bytes.values()) for s in kept.values()))
+
     def summary(self) -> str:
         """A readable multi-line summary for failure messages."""
         lines = []

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from typing import Any
 
 import gevent
@@ -41,7 +42,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from pytest_kinesis_limits.kinesis.key_spread import KeySpread, json_payload, open_shard_ranges
 from pytest_kinesis_limits.kinesis.payloads import record_size
 from pytest_kinesis_limits.kinesis.reader import THROTTLED
-from pytest_kinesis_limits.load.tally import SwarmJob, SwarmTally
+from pytest_kinesis_limits.load.tally import SwarmJob, SwarmTally, weighted_order
 
 #: The message a worker sends with its counts since the last one, every REPORT_S seconds while a job runs.
 REPORT_MESSAGE = "kinesis_tally"
@@ -49,8 +50,6 @@ REPORT_MESSAGE = "kinesis_tally"
 FINAL_MESSAGE = "kinesis_tally_final"
 #: How often a worker sends its counts (seconds): what a worker lost mid-run can take with it.
 REPORT_S = 0.5
-#: Locust's states while a stop is under way (a new job waits for them to pass).
-STOPPING = ("stopping", "cleanup")
 #: Where the driver that started this master waits for the line saying it serves (``swarm.LocalSwarm``).
 READY_FD_VARIABLE = "PYTEST_KINESIS_LIMITS_READY_FD"
 #: The process that started this master or worker (``swarm.LocalSwarm``): when it is gone, this one ends too.
@@ -109,15 +108,28 @@ class _Worker:
         return self._clients[key]
 
     def shard_slots(self, job: SwarmJob) -> list[tuple[str, str, str]]:
-        """The job's keys, read once per job from ListShards: the open shards taken in turn."""
+        """The job's keys, read once per job from ListShards: the open shards taken in turn, each as often as its
+        weight in the job (:func:`~pytest_kinesis_limits.load.tally.weighted_order`; all alike without weights)."""
         with self._lock:
             if not self.slots:
                 ranges = open_shard_ranges(self.client(job), job.stream)
                 spread = KeySpread.over_shards(ranges, job.keys_per_shard)
                 count = len(ranges)
-                self.slots = [(pk, hk, ranges[i % count].shard_id)  # type: ignore[misc]
-                              for i, (pk, hk) in enumerate(zip(spread.partition_keys,
-                                                               spread.explicit_hash_keys or ()))]
+                keys: dict[int, list[tuple[str, str]]] = {}
+                for i, pair in enumerate(zip(spread.partition_keys, spread.explicit_hash_keys or ())):
+                    keys.setdefault(i % count, []).append(pair)  # type: ignore[arg-type]
+                weights = {j: job.shard_weights.get(r.shard_id, 0) if job.shard_weights else 1
+                           for j, r in enumerate(ranges)}
+                active = [j for j in range(count) if weights[j] > 0 and keys.get(j)]
+                taken: Counter[int] = Counter()
+                slots = []
+                for _ in range(job.keys_per_shard):
+                    for k in weighted_order([weights[j] for j in active]):
+                        j = active[k]
+                        pk, hk = keys[j][taken[j] % len(keys[j])]
+                        taken[j] += 1
+                        slots.append((pk, hk, ranges[j].shard_id))
+                self.slots = slots
         return self.slots
 
 
@@ -204,7 +216,7 @@ class KinesisRecordsUser(User):
                     tally.mismatched += 1
             else:
                 code = answer.get("ErrorCode") or "Unknown"
-                tally.error(code)
+                tally.error(code, shard=target)
                 if code == THROTTLED:
                     tally.count(target, second, throttled=1)
                 else:
@@ -259,6 +271,7 @@ class _Master:
         self.tally = SwarmTally()
         self.final: set[str] = set()  # the workers whose last counts are in
         self.seen: set[str] = set()  # workers that reported counts of this job or were connected at its start
+        self.stopping: Any = None  # the greenlet of the last /kinesis/stop, until Locust's stop returns
 
     def begin(self, job: SwarmJob, runner: Any) -> None:
         self.job, self.tally, self.final = job, SwarmTally(job.job_id), set()
@@ -348,7 +361,8 @@ def _routes(environment: Any) -> None:
         wanted = request.args.get("workers", type=int)
         settled = request.args.get("settled", default=0, type=int)  # first wait for a stop to end (/kinesis/stop)
         deadline = time.time() + request.args.get("timeout", default=0.0, type=float)
-        while ((wanted is not None and runner.worker_count != wanted) or (settled and runner.state in STOPPING)) \
+        stopping = lambda: MASTER.stopping is not None and not MASTER.stopping.dead  # noqa: E731
+        while ((wanted is not None and runner.worker_count != wanted) or (settled and stopping())) \
                 and time.time() < deadline:
             gevent.sleep(0.05)
         nodes = list(runner.clients.all)
@@ -360,8 +374,9 @@ def _routes(environment: Any) -> None:
     @app.route("/kinesis/stop", methods=["POST"])
     def kinesis_stop() -> Any:
         """Stop the swarm and answer at once: Locust's own stop waits for the workers' users in steps of a whole
-        second. The driver's next job first waits for the stop to end (``/kinesis/status?settled=1``)."""
-        gevent.spawn(runner.stop)
+        second (longer when a worker died: until the master counts it missing). The driver's next job first waits for
+        that stop to return (``/kinesis/status?settled=1``), as it waited for Locust's ``/stop`` before."""
+        MASTER.stopping = gevent.spawn(runner.stop)
         return jsonify({"success": True})
 
     @app.route("/kinesis/tally")

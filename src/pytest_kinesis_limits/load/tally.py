@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -57,10 +57,15 @@ class SwarmJob:
     start_at: float = 0.0
     endpoint_url: str | None = None
     keys_per_shard: int = 4
+    #: Shard id -> its relative share of the records (whole numbers), for a job that offers the shards of one stream
+    #: different loads (the scale family's two sides in one run); empty: every open shard alike.
+    shard_weights: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.job_id or not self.stream:
             raise ValueError("a swarm job needs a job id and a stream")
+        if any(not isinstance(w, int) or w < 1 for w in self.shard_weights.values()):
+            raise ValueError(f"a swarm job's shard weights are whole numbers of 1 or more, got {self.shard_weights!r}")
         if self.records_per_s <= 0 or self.users < 1 or self.batch < 1:
             raise ValueError(f"a swarm job needs a positive rate, users and batch, got {self.records_per_s!r} "
                              f"records/s, {self.users!r} users, batches of {self.batch!r}")
@@ -95,8 +100,24 @@ class SwarmJob:
             raise ValueError(f"not a swarm job: {exc}") from None
 
 
+def weighted_order(weights: list[int]) -> list[int]:
+    """Indices into ``weights``, each ``weights[i]`` times, spread as evenly as can be (smooth weighted round robin):
+    any run of consecutive entries gives each index its share, within one."""
+    total = sum(weights)
+    current = [0] * len(weights)
+    order: list[int] = []
+    for _ in range(total):
+        for index, weight in enumerate(weights):
+            current[index] += weight
+        chosen = max(range(len(weights)), key=current.__getitem__)
+        current[chosen] -= total
+        order.append(chosen)
+    return order
+
+
 def shape_job(*, job_id: str, stream: str, region: str, records_per_s: float, record_size: int, workers: int,
-              seconds: float, lead_s: float = 0.5, endpoint_url: str | None = None) -> SwarmJob:
+              seconds: float, lead_s: float = 0.5, endpoint_url: str | None = None,
+              shard_weights: Mapping[str, int] | None = None) -> SwarmJob:
     """A job offering ``records_per_s`` from ``workers`` worker processes: at least :data:`USERS_PER_WORKER` users
     each, more when batches of PutRecords' maximum (or of its request cap, for large records) at
     :data:`CALLS_PER_USER_S` would not reach the rate; batches as even as the rate allows."""
@@ -108,7 +129,7 @@ def shape_job(*, job_id: str, stream: str, region: str, records_per_s: float, re
     batch = max(1, min(largest, round(records_per_s / (users * CALLS_PER_USER_S))))
     return SwarmJob(job_id=job_id, stream=stream, region=region, records_per_s=records_per_s,
                     record_size=record_size, batch=batch, users=users, seconds=seconds, lead_s=lead_s,
-                    endpoint_url=endpoint_url)
+                    endpoint_url=endpoint_url, shard_weights=dict(shard_weights or {}))
 
 
 @dataclass(frozen=True)
@@ -160,6 +181,8 @@ class SwarmTally:
     seconds: dict[str, dict[int, list[int]]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     mismatched: int = 0
+    #: The refused records by error code per shard their hash key targeted (``errors`` summed over them).
+    shard_errors: dict[str, Counter[str]] = field(default_factory=dict)
 
     def count(self, shard: str, second: int, *, accepted: int = 0, throttled: int = 0, failed: int = 0,
               accepted_bytes: int = 0) -> None:
@@ -169,20 +192,34 @@ class SwarmTally:
         cell[FAILED] += failed
         cell[ACCEPTED_BYTES] += accepted_bytes
 
-    def error(self, code: str, records: int = 1) -> None:
+    def error(self, code: str, records: int = 1, shard: str | None = None) -> None:
         self.errors[code] += records
+        if shard is not None:
+            self.shard_errors.setdefault(shard, Counter())[code] += records
+
+    def only(self, shards: Iterable[str]) -> SwarmTally:
+        """The counts of ``shards`` alone (a part of a job that offered its shards different loads)."""
+        keep = set(shards)
+        part = SwarmTally(self.job_id, {sid: {second: list(cell) for second, cell in cells.items()}
+                                        for sid, cells in self.seconds.items() if sid in keep})
+        for sid, codes in self.shard_errors.items():
+            if sid in keep:
+                for code, records in codes.items():
+                    part.error(code, records, sid)
+        return part
 
     # --- the wire form, as Locust's messaging carries it ---------------------------------------------------
 
     def to_wire(self) -> dict[str, Any]:
         return {"job": self.job_id, "mismatched": self.mismatched, "errors": dict(self.errors),
+                "shard_errors": {shard: dict(codes) for shard, codes in self.shard_errors.items()},
                 "shards": {shard: {str(second): list(cell) for second, cell in cells.items()}
                            for shard, cells in self.seconds.items()}}
 
     def take_delta(self) -> dict[str, Any]:
         """The counts since the last delta, in the wire form; this tally starts again from zero."""
         wire = self.to_wire()
-        self.seconds, self.errors, self.mismatched = {}, Counter(), 0
+        self.seconds, self.errors, self.mismatched, self.shard_errors = {}, Counter(), 0, {}
         return wire
 
     def merge(self, wire: Mapping[str, Any]) -> None:
@@ -191,6 +228,8 @@ class SwarmTally:
             for second, cell in cells.items():
                 self.count(shard, int(second), **dict(zip(COUNTS, cell)))
         self.errors.update(wire.get("errors", {}))
+        for shard, codes in wire.get("shard_errors", {}).items():
+            self.shard_errors.setdefault(shard, Counter()).update(codes)
         self.mismatched += int(wire.get("mismatched", 0))
 
     @classmethod
@@ -235,4 +274,5 @@ class SwarmTally:
         return SwarmOffer(target_per_shard, needed, floor, fractions, weakest, window)
 
 
-__all__ = ["CALLS_PER_USER_S", "COUNTS", "SwarmJob", "SwarmOffer", "SwarmTally", "USERS_PER_WORKER", "shape_job"]
+__all__ = ["CALLS_PER_USER_S", "COUNTS", "SwarmJob", "SwarmOffer", "SwarmTally", "USERS_PER_WORKER", "shape_job",
+           "weighted_order"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -38,38 +39,75 @@ NO_LOCUST = ("the scale tests need Locust, in the extra pytest-kinesis-limits[lo
 
 @dataclass
 class ScaleRun:
-    """One swarm run against a stream, read back and measured.
+    """One swarm run against a stream, read back and measured (or a part of one: :meth:`part`).
 
     ``limit`` is the per-shard write limit in force (records/s: the catalogue's, times ``layer_scale`` offline);
-    ``share`` of it was offered to each shard. ``result`` holds the swarm's counts (workers' clocks); ``measured`` the
-    records read back from the stream, per shard and second of ``ApproximateArrivalTimestamp`` (the service's clock);
-    ``offer`` whether the swarm offered what a verdict needs
-    (:meth:`pytest_kinesis_limits.load.tally.SwarmTally.offer`).
+    ``shares[shard]`` of it was offered to each shard judged (:attr:`share` when they are alike). ``result`` holds the
+    swarm's counts (workers' clocks); ``measured`` the records read back from the stream, per shard and second of
+    ``ApproximateArrivalTimestamp`` (the service's clock); :attr:`offer` whether the swarm offered what a verdict needs
+    (:meth:`pytest_kinesis_limits.load.tally.SwarmTally.offer`) over the window from ``start`` (workers' clocks).
     """
 
     stream: StreamInfo
-    share: float
+    shares: dict[str, float]
     limit: float
     layer_scale: float
     window_s: int
     result: SwarmResult
     measured: Measurement
-    offer: SwarmOffer
+    start: int
+    needed: float
     bytes_limit: float = float(limits.SHARD_WRITE_BYTES_PER_S.value)
+
+    @property
+    def shards(self) -> list[str]:
+        """The shards this run (or part) judges."""
+        return sorted(self.shares)
+
+    @property
+    def share(self) -> float:
+        """The share of the limit every shard judged was offered; a run that offered several is judged by parts."""
+        values = set(self.shares.values())
+        if len(values) != 1:
+            raise ValueError(f"this run offered its shards several shares ({sorted(values)}): judge each part, "
+                             "run.part(shards)")
+        return values.pop()
+
+    @property
+    def offer(self) -> SwarmOffer:
+        """Whether the swarm offered the load: per shard, ``--kinesis-rate-min-offered`` of the target in the window,
+        and over the limit, at least the limit in every second of it."""
+        share = self.share
+        return self.result.tally.offer(target_per_shard=share * self.limit, start=self.start, seconds=self.window_s,
+                                       needed=self.needed, floor=self.limit if share > 1 else None,
+                                       shards=sorted(set(self.measured.shards) & set(self.shares)))
+
+    def part(self, shards: Iterable[str]) -> ScaleRun:
+        """The counts and the measurement of ``shards`` alone, judged on their own share."""
+        from pytest_kinesis_limits.load.swarm import SwarmResult
+
+        keep = sorted(shards)
+        unknown = set(keep) - set(self.shares)
+        if unknown:
+            raise ValueError(f"not shards of this run: {sorted(unknown)}")
+        result = SwarmResult(self.result.job, self.result.tally.only(keep), self.result.workers)
+        return replace(self, shares={sid: self.shares[sid] for sid in keep}, result=result,
+                       measured=self.measured.only(keep))
 
     def full_seconds(self) -> set[str]:
         """The shards that accepted their whole budget (the records/s or the bytes/s limit) in some second of arrival:
         there the load reached the limit within that second, so a refusal in it is the shard's due, whatever the
         swarm meant to offer (a burst after a stall of the workers or the network)."""
-        return {sid for sid, series in self.measured.shards.items()
-                if max(series.records.values(), default=0) >= self.limit
-                or max(series.bytes.values(), default=0) >= self.bytes_limit}
+        return {sid for sid, series in self.measured.shards.items() if sid in self.shares
+                and (max(series.records.values(), default=0) >= self.limit
+                     or max(series.bytes.values(), default=0) >= self.bytes_limit)}
 
     def counted_and_read(self) -> dict[str, tuple[int, int]]:
         """Per shard: (records the swarm counted accepted, records read back from the stream)."""
         read: dict[str, int] = {sid: sum(s.records.values()) for sid, s in self.measured.shards.items()}
         counted = {sid: self.result.tally.totals(sid)["accepted"] for sid in self.result.tally.shards}
-        return {sid: (counted.get(sid, 0), read.get(sid, 0)) for sid in sorted(set(read) | set(counted))}
+        return {sid: (counted.get(sid, 0), read.get(sid, 0)) for sid in sorted((set(read) | set(counted))
+                                                                                & set(self.shares))}
 
 
 class Swarm:
@@ -103,16 +141,21 @@ class Swarm:
         """The local workers' process ids (empty with a master of yours)."""
         return self.local.worker_pids if self.local is not None else []
 
-    def run(self, stream: StreamInfo, *, share: float, record_size: int = 100,
+    def run(self, stream: StreamInfo, *, share: float | Mapping[str, float], record_size: int = 100,
             window_s: int | None = None) -> ScaleRun:
         """Offer ``share`` x the per-shard limit to every shard of ``stream`` from the whole swarm, for the window
-        plus the first (burst) second and the last (partial) one; read the stream back and measure it."""
+        plus the first (burst) second and the last (partial) one; read the stream back and measure it.
+
+        ``share`` may name each open shard's own (``{shard id: share}``): one run then loads several parts of the
+        stream alike in time, each judged on its own with :meth:`ScaleRun.part`."""
         from pytest_kinesis_limits.kinesis.meter import measure_stream
         from pytest_kinesis_limits.load.swarm import SwarmError
         from pytest_kinesis_limits.load.tally import shape_job
 
-        if not share > 0:
-            raise ValueError(f"share is a positive multiple of the limit, such as 0.8 or 2, got {share!r}")
+        shares = dict(share) if isinstance(share, Mapping) else None
+        if not all(s > 0 for s in (shares.values() if shares is not None else [share])) or shares == {}:
+            raise ValueError(f"share is a positive multiple of the limit, such as 0.8 or 2 (or one per shard), got "
+                             f"{share!r}")
         if self.local is not None:
             self.local.ensure_workers()
         window = window_s or self._settings.effective_rate_window
@@ -120,18 +163,21 @@ class Swarm:
             workers = self._settings.swarm_workers
         else:  # a master of the user's: however many workers it has now
             workers = max(1, int(self.master.status().get("workers", 1)))
+        per_shard = list(shares.values()) if shares is not None else [float(share)] * stream.shard_count
         job = shape_job(job_id=f"{self._run_id}-{next(_JOB_NUMBERS)}", stream=stream.name,
-                        region=self._endpoint.region, records_per_s=share * self.limit * stream.shard_count,
+                        region=self._endpoint.region, records_per_s=sum(per_shard) * self.limit,
                         record_size=record_size, workers=workers, seconds=window + 2,
-                        endpoint_url=None if self._endpoint.kind == "live" else self._endpoint.url)
+                        endpoint_url=None if self._endpoint.kind == "live" else self._endpoint.url,
+                        shard_weights=_weights(shares) if shares is not None else None)
         if self.master is None:  # a plan's run: what a live swarm would take, counted, not run
             self._clock.sleep(job.lead_s + job.seconds)
             offered = round(job.records_per_s * job.seconds)
-            accepted = round(min(share, 1.0) * self.limit * stream.shard_count * job.seconds)
+            accepted = round(sum(min(s, 1.0) for s in per_shard) * self.limit * job.seconds)
             if self._meter is not None:
                 self._meter.note_writes(stream.name, offered, record_size, accepted)
+            loads = ", ".join(f"{s:.0%}" for s in sorted(set(per_shard)))
             pytest.skip(f"{SWARM_MODELLED}; its {job.seconds:g} s and {offered:,} records of "
-                        f"{record_size} B ({share:.0%} of the limit on {stream.shard_count} shards) are counted")
+                        f"{record_size} B ({loads} of the limit on {len(per_shard)} shards) are counted")
         try:
             result = self.master.run(job)
         except SwarmError as exc:
@@ -143,11 +189,18 @@ class Swarm:
                                     record_size, totals["accepted"])
         measured = measure_stream(self._client, stream.name, clock=self._clock, exclude_first_s=1, window_s=window)
         start = math.ceil(result.job.start_at) + 1  # the workers' clock: leave the first (burst) second out too
-        offer = result.tally.offer(target_per_shard=share * self.limit, start=start, seconds=window,
-                                   needed=self._settings.effective_rate_min_offered,
-                                   floor=self.limit if share > 1 else None, shards=sorted(measured.shards))
-        return ScaleRun(stream, share, self.limit, self.layer_scale, window, result, measured, offer,
-                        self.bytes_limit)
+        judged = shares if shares is not None else dict.fromkeys(measured.shards, float(share))  # type: ignore
+        return ScaleRun(stream, judged, self.limit, self.layer_scale, window, result, measured, start,
+                        self._settings.effective_rate_min_offered, self.bytes_limit)
+
+
+def _weights(shares: Mapping[str, float]) -> dict[str, int]:
+    """Whole-number weights in the ratio of ``shares`` (to a hundredth), as small as they can be."""
+    fractions = {sid: Fraction(s).limit_denominator(100) for sid, s in shares.items()}
+    scale = math.lcm(*(f.denominator for f in fractions.values()))
+    whole = {sid: int(f * scale) for sid, f in fractions.items()}
+    common = math.gcd(*whole.values())
+    return {sid: w // common for sid, w in whole.items()}
 
 
 @pytest.fixture(scope="session")
