@@ -44,18 +44,18 @@ def _seventh(raw):
     return isinstance(payload, dict) and 7 in (payload.get("id"), payload.get("test"))
 
 
-def _drop(self, domain, config, key, raw, arrival, when):
-    return True if _seventh(raw) else REAL_INDEX_ONE(self, domain, config, key, raw, arrival, when)
+def _drop(self, domain, key, raw, *rest):
+    return True if _seventh(raw) else REAL_INDEX_ONE(self, domain, key, raw, *rest)
 
 
-def _twice(self, domain, config, key, raw, arrival, when):
-    REAL_INDEX_ONE(self, domain, config, key, raw, arrival, when)
-    return REAL_INDEX_ONE(self, domain, config, key, raw, arrival, when)
+def _twice(self, *args):
+    REAL_INDEX_ONE(self, *args)
+    return REAL_INDEX_ONE(self, *args)
 
 
-def _backup_drop(self, key, stream, raw, arrival):
+def _backup_drop(self, key, stream, raw, *rest):
     if not _seventh(raw):
-        REAL_BACK_UP(self, key, stream, raw, arrival)
+        REAL_BACK_UP(self, key, stream, raw, *rest)
 
 
 def _drop_both(mp):

@@ -373,10 +373,12 @@ class FirehoseSimulator:
             return
         self.reads[key] += 1
         next_iterator, records = answer[0], answer[1]
+        size_limit, _ = _hints(config)
+        delimiter = _delimiter(config)  # the config cannot change within one read: looked up once, not per record
         for record in records:
             data = _record_data(record)
             for piece in kpl.user_records(data) if self.deaggregate_kpl else (data,):
-                self._buffer(delivery, config, piece, read_at)
+                self._buffer(delivery, piece + delimiter, size_limit, read_at)
         shard = source.shards.get(cursor.shard_id)
         closed = shard is not None and not shard.is_open
         # End of a closed shard: AWS returns a null NextShardIterator (a fidelity layer may too); on plain moto,
@@ -402,9 +404,8 @@ class FirehoseSimulator:
                 started.append(cursor)
         return started
 
-    def _buffer(self, delivery: _Delivery, config: dict[str, Any], data: bytes, at: float) -> None:
-        size_limit, _ = _hints(config)
-        piece = data + _delimiter(config)
+    def _buffer(self, delivery: _Delivery, piece: bytes, size_limit: int, at: float) -> None:
+        """Add one record (its delimiter appended) to the buffer, flushing it when the size hint is reached."""
         if delivery.buffer and delivery.buffer_bytes + len(piece) > size_limit:
             self._flush(delivery, at)
         delivery.buffer.append(piece)

@@ -23,7 +23,7 @@ import itertools
 import json
 import threading
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import unquote
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -38,7 +38,6 @@ if TYPE_CHECKING:  # search_index starts this data plane: types only, so that im
 MAX_RESULT_WINDOW = 10_000
 DEFAULT_SIZE = 10
 _SHARDS = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
-_NOTHING = SimpleNamespace(id="", source={})
 
 
 class _Error(Exception):
@@ -51,46 +50,76 @@ class _Error(Exception):
         return {"error": {"root_cause": [cause], **cause}, "status": self.status}
 
 
-def _field(source: Any, path: str) -> Any:
-    path = path[:-len(".keyword")] if path.endswith(".keyword") else path
-    for part in path.split("."):
-        if not isinstance(source, dict) or part not in source:
-            return None
-        source = source[part]
-    return source
+def _getter(path: str) -> Callable[[Any], Any]:
+    """A field's value in a ``_source`` (``a.b`` nested, ``.keyword`` the same value), or ``None`` if absent."""
+    parts = (path[:-len(".keyword")] if path.endswith(".keyword") else path).split(".")
+
+    def get(source: Any) -> Any:
+        for part in parts:
+            if not isinstance(source, dict) or part not in source:
+                return None
+            source = source[part]
+        return source
+    return get
 
 
-def matches(doc: StoredDocument | SimpleNamespace, query: dict[str, Any] | None) -> bool:
-    """Whether ``doc`` matches the (small) subset of the query DSL the stand-in understands."""
+Predicate = Callable[[Any], bool]
+
+
+def compile_query(query: dict[str, Any] | None) -> Predicate:
+    """The (small) subset of the query DSL the stand-in understands, parsed once into a test of one document (a
+    :class:`StoredDocument` or anything with ``id`` and ``source``). Like OpenSearch, the whole query is parsed
+    before any document is looked at: an unsupported or malformed clause is refused even where an earlier clause
+    would have decided. Parsing once, not per document, is what makes ``_count`` over the seed's 55,000 documents
+    cheap (issue 23)."""
     if not query:
-        return True
+        return _always
     if len(query) != 1:
         raise _Error(400, "parsing_exception", f"one query clause expected, got {sorted(query)}")
     (kind, spec), = query.items()
     if kind == "match_all":
-        return True
+        return _always
     if kind == "exists":
-        return _field(doc.source, spec["field"]) is not None
+        get = _getter(spec["field"])
+        return lambda doc: get(doc.source) is not None
     if kind == "ids":
-        return doc.id in spec.get("values", [])
+        values = spec.get("values", [])
+        return lambda doc: doc.id in values
     if kind in ("term", "terms"):
         (name, wanted), = spec.items()
-        value = _field(doc.source, name) if name != "_id" else doc.id
         if kind == "term":
-            return value == (wanted.get("value") if isinstance(wanted, dict) else wanted)
-        return value in wanted
+            wanted = wanted.get("value") if isinstance(wanted, dict) else wanted
+        test = (lambda value: value == wanted) if kind == "term" else (lambda value: value in wanted)
+        if name == "_id":
+            return lambda doc: test(doc.id)
+        get = _getter(name)
+        return lambda doc: test(get(doc.source))
     if kind == "bool":
-        def clauses(name: str) -> list[dict[str, Any]]:
+        def clauses(name: str) -> list[Predicate]:
             value = spec.get(name, [])
-            return value if isinstance(value, list) else [value]
-        if not all(matches(doc, q) for q in clauses("must") + clauses("filter")):
-            return False
-        if any(matches(doc, q) for q in clauses("must_not")):
-            return False
-        should = clauses("should")
-        return not should or any(matches(doc, q) for q in should)
+            return [compile_query(q) for q in (value if isinstance(value, list) else [value])]
+        every, none, some = clauses("must") + clauses("filter"), clauses("must_not"), clauses("should")
+
+        def boolean(doc: Any) -> bool:
+            for p in every:
+                if not p(doc):
+                    return False
+            for p in none:
+                if p(doc):
+                    return False
+            return not some or any(p(doc) for p in some)
+        return boolean
     raise _Error(400, "parsing_exception", f"the stand-in does not support the [{kind}] query (supported: "
                  "match_all, term, terms, ids, exists, bool)")
+
+
+def _always(doc: Any) -> bool:
+    return True
+
+
+def matches(doc: StoredDocument | SimpleNamespace, query: dict[str, Any] | None) -> bool:
+    """Whether ``doc`` matches ``query`` (:func:`compile_query`)."""
+    return compile_query(query)(doc)
 
 
 class DataPlane:
@@ -145,8 +174,8 @@ class DataPlane:
             if parts[1] == "_refresh":
                 return 200, {"_shards": _SHARDS}
             body = request.get_json(silent=True) or {}
-            matches(_NOTHING, body.get("query"))  # OpenSearch parses the query even when nothing matches it
-            docs = [d for n in names for d in domain.indexes[n].values() if matches(d, body.get("query"))]
+            wanted = compile_query(body.get("query"))  # parsed even when no index matches, as OpenSearch does
+            docs = [d for n in names for d in domain.indexes[n].values() if wanted(d)]
             if parts[1] == "_count":
                 return 200, {"count": len(docs), "_shards": _SHARDS}
             return self.search(docs, body, args)
@@ -233,4 +262,4 @@ def start_data_plane(store: SearchIndexStandIn, host: str = "127.0.0.1") -> str:
         return address
 
 
-__all__ = ["DataPlane", "MAX_RESULT_WINDOW", "matches", "start_data_plane"]
+__all__ = ["DataPlane", "MAX_RESULT_WINDOW", "compile_query", "matches", "start_data_plane"]
