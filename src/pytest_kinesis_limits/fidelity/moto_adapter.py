@@ -301,6 +301,8 @@ class RecordCodec:
     # Data -------------------------------------------------------------------------------------------------
     def size(self, value: object) -> int:
         """Bytes of data in ``value`` (moto's form of a record's ``Data``; None or empty: 0)."""
+        if type(value) is bytes and not self.base64_data:  # the common case first: every stored record's data
+            return len(value)
         if value is None or value == "" or value == b"":
             return 0
         if self.base64_data:
@@ -315,6 +317,8 @@ class RecordCodec:
 
     def to_bytes(self, value: object) -> bytes:
         """The data's bytes."""
+        if type(value) is bytes and not self.base64_data:  # already the bytes (immutable): no check, no copy
+            return value
         if value is None or value == "" or value == b"":
             return b""
         self.size(value)  # the type check
