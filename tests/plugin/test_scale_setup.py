@@ -97,3 +97,26 @@ def _running(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:  # a zombie (ended, not yet reaped by init) is gone
         return stat.read().split(") ", 1)[1][0] != "Z"
+
+
+def test_a_stopped_swarm_leaves_no_process_and_stops_once(tmp_path) -> None:
+    """stop() ends the master and every worker (SIGKILL, reaped: no zombie left to the test process); a second stop
+    finds nothing to do."""
+    import importlib.util
+
+    from pytest_kinesis_limits.load.swarm import LocalSwarm
+
+    if importlib.util.find_spec("locust") is None:  # never imported here: it patches the process with gevent
+        pytest.skip("Locust is not installed (the 'scale' extra)")
+
+    swarm = LocalSwarm(2, env={"AWS_REGION": "us-east-1"}, log_dir=tmp_path)
+    swarm.start()
+    processes = [swarm.master_process, *swarm.worker_processes]
+    try:
+        assert all(p.poll() is None for p in processes)
+    finally:
+        swarm.stop()
+    assert all(p.returncode is not None for p in processes)
+    assert not any(_running(p.pid) for p in processes)
+    assert swarm.master is None and swarm.worker_pids == []
+    swarm.stop()
