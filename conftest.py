@@ -19,11 +19,6 @@ from collections.abc import Iterator
 sys.dont_write_bytecode = False
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
-# Imported here, before any test runs: pytester's in-process runs drop the modules first imported inside
-# them when they end, and a boto3 imported afresh after that would not be moto's patched one (a Kinesis
-# test could then reach real AWS). Modules loaded before a pytester run are kept.
-import boto3  # noqa: F401
-import moto  # noqa: F401
 import pytest
 
 import pytest_kinesis_limits
@@ -34,12 +29,16 @@ import pytest_kinesis_limits
 NOT_UP_FRONT = ("__main__", "firehose_delivery", "firehose_provision", "locustfile")
 
 
-def _import_the_package() -> None:
-    """Every module of the package, imported before any test runs, for the same reason as boto3 above: a module
-    first imported inside an in-process pytester run is dropped when that run ends, and imported afresh by the next
-    one, so a test that patches it (the can-fail conftests patch ``fidelity.firehose``) would patch a copy the
-    layer does not use (seen with -n 2: tests/unit beside test_firehose_can_fail.py, whose breaks then did
-    nothing)."""
+def _import_up_front() -> None:
+    """boto3, moto and every module of the package, imported before any test runs when an in-process pytester run
+    is among them: such a run drops the modules first imported inside it when it ends. A boto3 imported afresh after
+    that would not be moto's patched one (a Kinesis test could then reach real AWS), and a module of the package
+    imported afresh by the next run would be a copy that a test's patch misses (the can-fail conftests patch
+    ``fidelity.firehose``; seen with -n 2: tests/unit beside test_firehose_can_fail.py, whose breaks then did
+    nothing). Modules loaded before a pytester run are kept."""
+    import boto3  # noqa: F401
+    import moto  # noqa: F401
+
     for module in pkgutil.walk_packages(pytest_kinesis_limits.__path__, "pytest_kinesis_limits."):
         if module.name.rsplit(".", 1)[-1] in NOT_UP_FRONT:
             continue
@@ -47,9 +46,6 @@ def _import_the_package() -> None:
             importlib.import_module(module.name)
         except ImportError:  # an optional extra that is not installed (plots, opensearch)
             pass
-
-
-_import_the_package()
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
@@ -63,6 +59,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                         "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    import moto
+
     with moto.mock_aws():
         yield
 
@@ -78,5 +76,11 @@ LONGEST_FIRST = ("tests/plugin/test_real_clients.py", "tests/plugin/test_scale_c
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest first (:data:`LONGEST_FIRST`), the rest in their order."""
+    """The longest first (:data:`LONGEST_FIRST`), the rest in their order; the imports a pytester run needs before
+    it (:func:`_import_up_front`), only in a process that will run one. The main job (``pytest tests/limits``) runs
+    none: its xdist controller, which runs no test, no longer imports boto3, moto and the whole package before it
+    starts its workers (about 0.75 s of its start, paid before any worker exists), and its workers import only what
+    their tests use."""
     items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
+    if any("pytester" in getattr(item, "fixturenames", ()) for item in items):
+        _import_up_front()
