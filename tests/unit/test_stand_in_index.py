@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from pytest_kinesis_limits.fidelity.search_http import _Error, compile_query, matches
-from pytest_kinesis_limits.fidelity.search_index import uuid4_text
+from pytest_kinesis_limits.firehose.objects import uuid4_text
 from pytest_kinesis_limits.firehose.handover import CANARY_FIELD
 from pytest_kinesis_limits.firehose.search import NOT_CANARY
 

@@ -45,7 +45,6 @@ import inspect
 import math
 import random
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -54,7 +53,7 @@ from typing import Any
 
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
-from pytest_kinesis_limits.firehose.objects import NEWLINE_DELIMITER, format_key
+from pytest_kinesis_limits.firehose.objects import NEWLINE_DELIMITER, format_key, uuid4_text
 from pytest_kinesis_limits.kinesis import kpl
 from pytest_kinesis_limits.fidelity.firehose_roles import RolePropagation, role_arns, track_roles
 from pytest_kinesis_limits.fidelity.moto_adapter import (BaseResponse, FirehoseBackend, InvalidArgumentException,
@@ -436,7 +435,7 @@ class FirehoseSimulator:
         written_at = datetime.fromtimestamp(when, timezone.utc)
         oldest = datetime.fromtimestamp(delivery.buffer_start if delivery.buffer_start is not None else when,
                                         timezone.utc)
-        random_part = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        random_part = uuid4_text(self._rng.getrandbits(128))
         key = format_key(delivery.name, int(stream.version_id), written_at, random_part,
                          prefix=config.get("Prefix") or None, oldest_arrival=oldest)
         body = b"".join(delivery.buffer)

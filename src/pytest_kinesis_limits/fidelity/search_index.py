@@ -30,7 +30,6 @@ import json
 import random
 import re
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,7 +38,7 @@ from typing import Any
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
 from pytest_kinesis_limits.firehose.destinations import FAILED_FOLDERS, index_name
-from pytest_kinesis_limits.firehose.objects import format_key
+from pytest_kinesis_limits.firehose.objects import format_key, uuid4_text
 from pytest_kinesis_limits.fidelity.moto_adapter import (ActionResult, FirehoseResponse, InvalidArgumentException,
                                                          OpenSearchDomain, OpenSearchServiceBackend,
                                                          ValidationException, firehose_backends, get_partition,
@@ -181,17 +180,6 @@ def error_record(failure: _Failure, config: dict[str, Any], ending_ms: int) -> d
             "errorCode": NOT_JSON_CODE, "errorMessage": NOT_JSON_MESSAGE, "attemptEndingTimestamp": ending_ms,
             "esDocumentId": failure.doc_id, "esIndexName": failure.index, "esTypeName": config.get("TypeName", ""),
             "rawData": base64.b64encode(failure.raw).decode("ascii")}
-
-
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
-
-
-def uuid4_text(n: int) -> str:
-    """``str(uuid.UUID(int=n, version=4))`` without building a UUID (a third of the cost of indexing a document:
-    the seed's 55,000 documents each get one): the version and variant bits set, the hex in 8-4-4-4-12 groups."""
-    h = "%032x" % ((n & _UUID4_CLEAR) | _UUID4_SET)
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class SearchIndexStandIn:
@@ -372,7 +360,7 @@ class SearchIndexStandIn:
         bucket = _bucket(config)
         written_at = datetime.fromtimestamp(when, timezone.utc)
         object_key = format_key(name, int(stream.version_id), written_at,
-                                str(uuid.UUID(int=self._rng.getrandbits(128), version=4)), prefix=prefix,
+                                uuid4_text(self._rng.getrandbits(128)), prefix=prefix,
                                 oldest_arrival=datetime.fromtimestamp(oldest, timezone.utc))
         try:
             fake = s3_backends[account_id][get_partition(region)].put_object(bucket, object_key, body)
