@@ -149,3 +149,40 @@ def test_kinesis_again(kinesis_client):
     assert gc.get_threshold() == (10 ** 6, 9, 8)
 """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=4)
+
+
+def test_the_offline_backends_objects_are_frozen_once_and_the_collector_left_as_it_was(
+        pytester: pytest.Pytester) -> None:
+    """The offline backend's start (boto3, botocore and moto imported, moto checked) runs with the collector paused
+    and ends with its objects frozen (no later full collection walks them), once per process; a collector the user
+    turned off stays off, and one left on is on again. Against the unchanged start, test_kinesis fails: nothing
+    is frozen."""
+    pytester.makepyfile("""
+import gc
+import sys
+
+FROZEN = []
+
+def test_before():
+    assert "moto" not in sys.modules and gc.get_freeze_count() == 0
+
+def test_kinesis(kinesis_client):
+    assert gc.isenabled()
+    FROZEN.append(gc.get_freeze_count())
+    assert FROZEN[0] > 50_000  # botocore's models and moto's backends: about 130,000 objects
+
+def test_a_later_session_in_this_process_freezes_nothing(pytester):
+    pytester.makepyfile("def test_k(kinesis_client):\\n    pass\\n")
+    before = gc.get_freeze_count()
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert gc.get_freeze_count() <= before  # nothing new (frozen objects freed by reference counts may leave)
+""")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "pytester").assert_outcomes(passed=3)
+    pytester.makepyfile(test_off="""
+import gc
+
+def test_off_stays_off(kinesis_client):
+    assert not gc.isenabled() and gc.get_freeze_count() > 0
+""")
+    pytester.makeconftest("import gc\n\ndef pytest_configure(config):\n    gc.disable()\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_off.py").assert_outcomes(passed=1)

@@ -98,13 +98,14 @@ def kinesis_backend(request: pytest.FixtureRequest, pytestconfig: pytest.Config,
         assert backend is not None, "the live preflight did not run"
         yield backend
         return
-    from pytest_kinesis_limits.backends import offline_backend
-    from pytest_kinesis_limits.fidelity.shared_mock import SharedMock
+    with gc_paused_then_frozen():  # boto3's, botocore's and moto's objects: made once, kept for the process
+        from pytest_kinesis_limits.backends import offline_backend
+        from pytest_kinesis_limits.fidelity.shared_mock import SharedMock
 
-    if kinesis_settings.fidelity == "on":
-        _check_moto(request.session)
-    shared = SharedMock(busy=_plugin_resources_in_use)
-    shared.start()
+        if kinesis_settings.fidelity == "on":
+            _check_moto(request.session)
+        shared = SharedMock(busy=_plugin_resources_in_use)
+        shared.start()
     _SHARED_MOCK.append(shared)
     try:
         yield offline_backend(kinesis_settings)
@@ -179,6 +180,36 @@ def gc_headroom(threshold0: int = OFFLINE_GC_THRESHOLD0) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+@contextlib.contextmanager
+def gc_paused_then_frozen() -> Iterator[None]:
+    """Run the block with the cyclic collector paused (unless it was already off), then move every object alive to
+    the collector's permanent generation (``gc.freeze``), where no later collection walks it again.
+
+    The offline backend's start imports boto3, botocore and moto, loads their service models and checks moto: about
+    130,000 objects that live as long as the process. Collected as they were made, they cost about 0.1 s; walked
+    again by every full collection afterwards (pytest runs two at its end, Python one at exit, and a 50,000-record
+    scenario several), about 0.07 s each: a pytest process with one Kinesis test took 1.8 s of CPU, 1.3 s frozen
+    (issue 23; docs/benchmarks.md). Frozen objects that later become garbage in a cycle are not freed: the
+    process's modules, models and session state, which nothing drops. Once per process: a later session in it (an
+    in-process ``pytester`` run) imports nothing new, and freezing again would keep the earlier sessions' garbage
+    for good. ``gc.unfreeze()`` in a fixture of yours undoes it (docs/fixtures.md)."""
+    if _FROZEN:
+        yield
+        return
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
+    _FROZEN.append(True)
+
+
+_FROZEN: list[bool] = []  # gc_paused_then_frozen has frozen this process's objects
 
 
 @pytest.fixture
