@@ -189,3 +189,21 @@ def test_a_moto_that_grows_subscribe_to_shard_or_loses_its_streaming_stubber_is_
     monkeypatch.delattr(KinesisResponse, "subscribe_to_shard")
     monkeypatch.delattr(botocore_stubber, "MockRawResponse")
     assert "MockRawResponse (with stream()) is missing" in moto_adapter.target_problems()[0]
+
+
+@pytest.mark.parametrize("base64_data", [True, False], ids=["base64-text", "bytes"])
+def test_records_written_as_one_text_are_the_records_json_would_write(base64_data: bool) -> None:
+    """GetRecords' answer writes its records directly (RecordCodec.json_records): the same JSON as each record's
+    dict through json, whatever the partition key holds (quotes, backslashes, control and non-ASCII characters) and
+    the data (empty, binary); and ASCII, as json.dumps writes it."""
+    import json
+
+    codec = RecordCodec(base64_data=base64_data, datetime_arrival=not base64_data)
+    keys = ["k", 'a "quoted" key', "back\\slash", "tab\tnew\nline\x01", "ünïcödé ✓ 😀", ""]
+    datas = [b"", b"\x00\xff" * 7, b'{"id": 1}', bytes(range(256))]
+    records = [codec.new_record(key, codec.from_bytes(data), 49_000_000 + n, None, codec.stamp(1_700_000_000.125 + n))
+               for n, (key, data) in enumerate((k, d) for k in keys for d in datas)]
+    text = codec.json_records(records)
+    assert text.isascii()
+    assert json.loads(text) == [codec.json_record(r) for r in records]
+    assert json.loads(codec.json_records([])) == []

@@ -22,12 +22,14 @@ docs/fidelity.md ("Which moto") says which releases are supported and how to add
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import copy
 import datetime
 import functools
 import inspect
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -389,6 +391,23 @@ class RecordCodec:
         the timestamp as epoch seconds."""
         return {"Data": self.to_base64(record.data), "PartitionKey": record.partition_key,
                 "SequenceNumber": str(record.sequence_number), "ApproximateArrivalTimestamp": self.arrival(record)}
+
+    def json_records(self, records: Iterable[Record]) -> str:
+        """The records as a JSON array, each as :meth:`json_record` gives it, written directly (ASCII, as json.dumps
+        writes it). A GetRecords answer carries up to 10,000: JSON's encoder walking a dict made for each was a
+        fifth of a 50,000-record scenario's read (issue 23)."""
+        quote, arrival = json.encoder.encode_basestring_ascii, self.arrival
+        if self.base64_data:
+            data = self.to_base64
+        else:
+            def data(value: object) -> str:
+                if type(value) is bytes:  # every stored record's data: no type check, no copy
+                    return binascii.b2a_base64(value, newline=False).decode("ascii")
+                return self.to_base64(value)
+        return "[" + ",".join([
+            f'{{"Data":"{data(r.data)}","PartitionKey":{quote(r.partition_key)},'
+            f'"SequenceNumber":"{r.sequence_number}","ApproximateArrivalTimestamp":{arrival(r)!r}}}'
+            for r in records]) + "]"
 
     def record_size(self, record: Record) -> int:
         """Data + partition key bytes of a stored record (the size every Kinesis limit counts)."""
