@@ -22,30 +22,34 @@ from typing import Any
 def _serve(args: argparse.Namespace) -> int:
     import contextlib
 
-    from pytest_kinesis_limits.clock import RealClock
-    from pytest_kinesis_limits.fidelity.endpoint_server import EndpointServer
-    from pytest_kinesis_limits.fidelity.moto_adapter import IncompatibleMoto
+    from pytest_kinesis_limits.gc_tuning import gc_paused_then_frozen
 
-    if args.fidelity == "on":  # refuse a moto the layer cannot drive before anything starts
-        from pytest_kinesis_limits.fidelity import MotoGateError, check_moto
+    with gc_paused_then_frozen():  # moto's and botocore's objects, kept for the server's life
+        from pytest_kinesis_limits.clock import RealClock
+        from pytest_kinesis_limits.fidelity.endpoint_server import EndpointServer
+        from pytest_kinesis_limits.fidelity.moto_adapter import IncompatibleMoto
 
+        if args.fidelity == "on":  # refuse a moto the layer cannot drive before anything starts
+            from pytest_kinesis_limits.fidelity import MotoGateError, check_moto
+
+            try:
+                check_moto()
+            except MotoGateError as exc:
+                print(exc.line, file=sys.stderr)
+                return 4
+        problem = _cannot_listen(args.host, args.port)
+        if problem:
+            print(f"pytest-kinesis-limits serve: cannot listen on {args.host}:{args.port}: {problem}. Fix: another "
+                  "--port (0: any free one), and a --host address of this machine (default 127.0.0.1)",
+                  file=sys.stderr)
+            return 1
         try:
-            check_moto()
-        except MotoGateError as exc:
-            print(exc.line, file=sys.stderr)
+            server = EndpointServer(args.host, args.port).start()
+        except IncompatibleMoto as exc:
+            print(f"pytest-kinesis-limits serve: this moto's server cannot be served: {exc}. Fix: pip install "
+                  "'moto[server]' in the range pytest-kinesis-limits supports (docs/fidelity.md, 'Which moto')",
+                  file=sys.stderr)
             return 4
-    problem = _cannot_listen(args.host, args.port)
-    if problem:
-        print(f"pytest-kinesis-limits serve: cannot listen on {args.host}:{args.port}: {problem}. Fix: another "
-              "--port (0: any free one), and a --host address of this machine (default 127.0.0.1)", file=sys.stderr)
-        return 1
-    try:
-        server = EndpointServer(args.host, args.port).start()
-    except IncompatibleMoto as exc:
-        print(f"pytest-kinesis-limits serve: this moto's server cannot be served: {exc}. Fix: pip install "
-              "'moto[server]' in the range pytest-kinesis-limits supports (docs/fidelity.md, 'Which moto')",
-              file=sys.stderr)
-        return 4
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

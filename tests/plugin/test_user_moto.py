@@ -138,7 +138,7 @@ def test_before():
     gc.set_threshold(650, 9, 8)
 
 def test_kinesis(kinesis_client):
-    from pytest_kinesis_limits.plugin.fixtures import OFFLINE_GC_THRESHOLD0
+    from pytest_kinesis_limits.gc_tuning import OFFLINE_GC_THRESHOLD0
     assert gc.get_threshold() == (OFFLINE_GC_THRESHOLD0, 9, 8)
 
 def test_after():
@@ -186,3 +186,17 @@ def test_off_stays_off(kinesis_client):
 """)
     pytester.makeconftest("import gc\n\ndef pytest_configure(config):\n    gc.disable()\n")
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_off.py").assert_outcomes(passed=1)
+
+
+def test_against_an_endpoint_the_preflights_objects_are_frozen(pytester: pytest.Pytester,
+                                                              moto_server_url: str) -> None:
+    """Against an endpoint (and live) the preflight imports boto3 and botocore: it ends with them frozen, the
+    collector on. Against a preflight that does not freeze, the test fails (nothing frozen)."""
+    pytester.makepyfile("""
+import gc
+
+def test_endpoint(kinesis_client):
+    assert gc.isenabled() and gc.get_freeze_count() > 20_000  # botocore's loaded models among them
+""")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--aws-endpoint-url={moto_server_url}",
+                                  "--aws-region", "us-east-1").assert_outcomes(passed=1)

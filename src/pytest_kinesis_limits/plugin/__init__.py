@@ -136,12 +136,15 @@ def pytest_configure(config: pytest.Config) -> None:
             "before a live run, and this run is offline. Fix: add --live (or --aws-endpoint-url), or drop it.")
     if settings.offline or only_informational(config):
         return
-    from pytest_kinesis_limits.backends import PreflightError, preflight
+    from pytest_kinesis_limits.gc_tuning import gc_paused_then_frozen
 
-    try:
-        config.stash[BACKEND_KEY] = backend = preflight(settings)
-    except PreflightError as exc:
-        raise pytest.UsageError(f"pytest-kinesis-limits {settings.backend_kind} preflight: {exc}") from None
+    with gc_paused_then_frozen():  # boto3's and botocore's objects, as the offline backend's start does
+        from pytest_kinesis_limits.backends import PreflightError, preflight
+
+        try:
+            config.stash[BACKEND_KEY] = backend = preflight(settings)
+        except PreflightError as exc:
+            raise pytest.UsageError(f"pytest-kinesis-limits {settings.backend_kind} preflight: {exc}") from None
     if settings.check_permissions and not is_worker(config):
         _check_permissions(backend, settings)
 

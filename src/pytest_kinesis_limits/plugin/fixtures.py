@@ -12,7 +12,6 @@ when a deletion fails.
 from __future__ import annotations
 
 import contextlib
-import gc
 import math
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from pytest_kinesis_limits.settings import Settings
 from pytest_kinesis_limits.plugin.session import (BACKEND_KEY, GATE_OUTPUT, METER_KEY, POOL_KEY, RUN_ID_KEY,
                                                   RUN_ID_WORKERINPUT, clock_of, settings_of)
 from pytest_kinesis_limits.families import KINESIS_FIXTURES
+from pytest_kinesis_limits.gc_tuning import gc_headroom, gc_paused_then_frozen
 
 if TYPE_CHECKING:
     import boto3
@@ -160,56 +160,6 @@ def _kinesis_fidelity_layer(request: pytest.FixtureRequest, kinesis_settings: Se
 
         config = FidelityConfig().scale_lifecycle(kinesis_settings.lifecycle_scale)
         yield stack.enter_context(activate_all(clock, config))
-
-
-#: Allocations between two young-generation collections while an offline Kinesis test runs (CPython's default is 700).
-#: Such a test makes and keeps hundreds of thousands of small containers (botocore's parsed records, moto's, the
-#: layer's and the continuity check's), and at 700 the collector walked them again and again: 15-25 % of the main
-#: job's CPU, and the seed's 50,000-record scenarios ran 18 % faster at 20,000 (issue 23; docs/benchmarks.md).
-#: The threshold is the test's only: the user's own value is back at teardown.
-OFFLINE_GC_THRESHOLD0 = 20_000
-
-
-@contextlib.contextmanager
-def gc_headroom(threshold0: int = OFFLINE_GC_THRESHOLD0) -> Iterator[None]:
-    """Collect the young generation every ``threshold0`` allocations (never more often than the process's own
-    setting) while the block runs; the process's thresholds are restored after it."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(threshold0, before[0]), *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-
-
-@contextlib.contextmanager
-def gc_paused_then_frozen() -> Iterator[None]:
-    """Run the block with the cyclic collector paused (unless it was already off), then move every object alive to
-    the collector's permanent generation (``gc.freeze``), where no later collection walks it again.
-
-    The offline backend's start imports boto3, botocore and moto, loads their service models and checks moto: about
-    130,000 objects that live as long as the process. Collected as they were made, they cost about 0.1 s; walked
-    again by every full collection afterwards (pytest runs two at its end, Python one at exit, and a 50,000-record
-    scenario several), about 0.07 s each: a pytest process with one Kinesis test took 1.8 s of CPU, 1.3 s frozen
-    (issue 23; docs/benchmarks.md). Frozen objects that later become garbage in a cycle are not freed: the
-    process's modules, models and session state, which nothing drops. Once per process: a later session in it (an
-    in-process ``pytester`` run) imports nothing new, and freezing again would keep the earlier sessions' garbage
-    for good. ``gc.unfreeze()`` in a fixture of yours undoes it (docs/fixtures.md)."""
-    if _FROZEN:
-        yield
-        return
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-    gc.freeze()
-    _FROZEN.append(True)
-
-
-_FROZEN: list[bool] = []  # gc_paused_then_frozen has frozen this process's objects
 
 
 @pytest.fixture
