@@ -97,6 +97,19 @@ def test_the_footer_says_when_some_tests_measured_nothing() -> None:
 
     ms = [m(limits.PUT_RECORDS_MAX_RECORDS, 500, test="t.py::a"), m(limits.PUT_RECORDS_MAX_RECORDS, 500, test="t.py::b")]
     rows = summarize(ms)
-    assert footer(ms, rows, 0, tests_run=3).startswith("2 measurements of 1 limit in 2 of the 3 tests run: 2 pass")
-    assert footer(ms, rows, 0, tests_run=2).startswith("2 measurements of 1 limit in 2 tests: 2 pass")
-    assert footer(ms, rows, 1).startswith("2 measurements of 1 limit in 2 tests: 2 pass")
+    assert footer(ms, rows, 0, tests_run=3)[0].startswith("2 measurements of 1 limit in 2 of the 3 tests run: 2 pass")
+    assert footer(ms, rows, 0, tests_run=2)[0].startswith("2 measurements of 1 limit in 2 tests: 2 pass")
+    assert footer(ms, rows, 1) == ["2 measurements of 1 limit in 2 tests: 2 pass"]
+
+
+def test_the_footer_fits_100_columns_whatever_the_verdicts() -> None:
+    """The main job under load once had an inconclusive scale test, and its footer took 113 columns: it wraps."""
+    from pytest_kinesis_limits.reporting.report import VERDICTS
+    from pytest_kinesis_limits.reporting.summary import WIDTH, footer
+
+    ms = [m(RECORDS, 1000, verdict=verdict, test=f"t.py::{verdict}{i}") for verdict in VERDICTS for i in range(250)]
+    lines = footer(ms, summarize(ms), 0, tests_run=2000)
+    assert len(lines) > 1 and all(len(line) <= WIDTH for line in lines), lines
+    text = " ".join(line.strip() for line in lines)
+    assert text == ("1250 measurements of 1 limit in 1250 of the 2000 tests run: 250 pass, 250 fail, "
+                    "250 inconclusive, 250 unsupported, 250 info; -v: one row per test")

@@ -502,7 +502,8 @@ class MeasurementCollector:
         for line in format_limits(rows):
             terminalreporter.write_line(line, red=line.lstrip().startswith("FAIL:"))
         if self.measurements:
-            terminalreporter.write_line(footer(self.measurements, rows, verbosity, self.tests_run))
+            for line in footer(self.measurements, rows, verbosity, self.tests_run):
+                terminalreporter.write_line(line)
         if verbosity > 0 and self.measurements:
             terminalreporter.write_sep("-", "kinesis limits: per test" + ("" if verbosity > 1 else " (-vv: details)"))
             for line in format_tests(self.measurements, details=verbosity > 1):

@@ -118,15 +118,18 @@ def counted(n: int, word: str) -> str:
 
 
 def footer(measurements: Sequence[Measurement], rows: Sequence[LimitRow], verbose: int,
-           tests_run: int | None = None) -> str:
+           tests_run: int | None = None, width: int = WIDTH) -> list[str]:
     """``88 measurements of 30 limits in 62 tests: 71 pass, 17 info`` and where the rest is; with ``tests_run`` (the
-    session's count) ``in 77 of the 78 tests run`` when some tests measured nothing (pytest's count is then 78)."""
+    session's count) ``in 77 of the 78 tests run`` when some tests measured nothing (pytest's count is then 78).
+    Wrapped to ``width`` columns: a run with every verdict has a long line (an inconclusive scale test under load
+    made the main job's 113 columns)."""
     hint = "" if verbose > 0 else "; -v: one row per test"
     measured = len({m.test for m in measurements})
     where = (f"{measured} of the {tests_run} tests run" if tests_run and tests_run > measured
              else counted(measured, "test"))
-    return (f"{counted(len(measurements), 'measurement')} of {counted(len({r.limit for r in rows}), 'limit')} in "
-            f"{where}: {summary_line(measurements)}{hint}")
+    return textwrap.wrap(f"{counted(len(measurements), 'measurement')} of "
+                         f"{counted(len({r.limit for r in rows}), 'limit')} in {where}: "
+                         f"{summary_line(measurements)}{hint}", width, subsequent_indent="  ")
 
 
 def format_tests(measurements: Sequence[Measurement], *, details: bool = False, width: int = WIDTH) -> list[str]:
