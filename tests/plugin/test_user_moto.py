@@ -128,9 +128,9 @@ def _no_guard(monkeypatch):
 
 
 def test_the_collectors_headroom_is_the_kinesis_tests_only(pytester: pytest.Pytester) -> None:
-    """An offline Kinesis test runs with the young generation collected every OFFLINE_GC_THRESHOLD0 allocations; a
-    user's test before and after it keeps the process's own thresholds, and a process that already collects less
-    often keeps its value."""
+    """An offline Kinesis test runs with the young generation collected every OFFLINE_GC_THRESHOLD0 allocations and
+    the middle one every OFFLINE_GC_THRESHOLD1 young collections; a user's test before and after it keeps the
+    process's own thresholds, and a process that already collects less often keeps its values."""
     pytester.makepyfile("""
 import gc
 
@@ -138,15 +138,15 @@ def test_before():
     gc.set_threshold(650, 9, 8)
 
 def test_kinesis(kinesis_client):
-    from pytest_kinesis_limits.gc_tuning import OFFLINE_GC_THRESHOLD0
-    assert gc.get_threshold() == (OFFLINE_GC_THRESHOLD0, 9, 8)
+    from pytest_kinesis_limits.gc_tuning import OFFLINE_GC_THRESHOLD0, OFFLINE_GC_THRESHOLD1
+    assert gc.get_threshold() == (OFFLINE_GC_THRESHOLD0, OFFLINE_GC_THRESHOLD1, 8)
 
 def test_after():
     assert gc.get_threshold() == (650, 9, 8)
-    gc.set_threshold(10 ** 6, 9, 8)
+    gc.set_threshold(10 ** 6, 1000, 8)
 
 def test_kinesis_again(kinesis_client):
-    assert gc.get_threshold() == (10 ** 6, 9, 8)
+    assert gc.get_threshold() == (10 ** 6, 1000, 8)
 """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=4)
 

@@ -135,7 +135,7 @@ def _kinesis_fidelity_layer(request: pytest.FixtureRequest, kinesis_settings: Se
 
     Per test rather than per session, so that other tests in the same process (unit tests with their own
     ``moto.mock_aws``) still meet plain moto; the patches cost microseconds to apply. The test also runs with
-    :func:`gc_headroom` (the collector's young generation larger), fidelity on or off. In a test that uses
+    :func:`.gc_tuning.gc_headroom` (the collector's younger generations larger), fidelity on or off. In a test that uses
     ``kinesis_endpoint`` the simulated clock also moves with the wall clock (``SimulatedClock.flowing``), fidelity on
     or off: a client in another process cannot move it by sleeping.
     """
