@@ -28,6 +28,8 @@ from pytest_kinesis_limits.kinesis.meter import within_tolerance
 from pytest_kinesis_limits.reporting.report import SERIES_PROPERTY_NAME, load_report, validate
 from pytest_kinesis_limits.reporting.summary import WIDTH
 
+ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"  # where the summary shortens a limit key that does not fit
+
 LIMITS = Path(__file__).parents[1] / "limits"
 # Every kind of series, small cases only, run once in one process (the plots, the page and junitxml are written from
 # it): 200 % of both write limits on one and two shards, a split and a merge, Firehose with latencies (seed, interval
@@ -78,6 +80,16 @@ def table_rows(lines: list[str]) -> list[str]:
     return [line for line in lines[start:end] if not line.startswith(" ")]
 
 
+def limit_of(cell: str, keys: list[str]) -> str:
+    """The limit key a row's first cell names: the key itself, or the one key it shortens in the middle (the table
+    gives way when its verdict column is wide: an inconclusive scale test under CI's load did it)."""
+    if ELLIPSIS not in cell:
+        return cell
+    head, tail = cell.split(ELLIPSIS)
+    found = [key for key in keys if key.startswith(head) and key.endswith(tail) and len(key) > len(cell)]
+    return found[0] if len(found) == 1 else cell
+
+
 @dataclass
 class MainJob:
     """One run of the README's main job (its output lines, its report, its GitHub step summary)."""
@@ -122,7 +134,7 @@ def test_the_main_job_prints_one_row_per_limit_within_100_columns(main_job: Main
     report = main_job.report
     keys = sorted({m["limit"] for m in report["measurements"]})
     rows = table_rows(main_job.outlines)
-    assert sorted(row.split()[0] for row in rows) == keys, "\n".join(rows)
+    assert sorted(limit_of(row.split()[0], keys) for row in rows) == keys, "\n".join(rows)
     assert len(report["measurements"]) > len(keys), "several cases per limit, one row each"
 
     run = report["run"]
