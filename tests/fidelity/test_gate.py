@@ -169,10 +169,35 @@ def test_moto_server_for_the_endpoint_is_checked_and_refused_by_name(monkeypatch
     from pytest_kinesis_limits.fidelity import moto_adapter
 
     assert moto_adapter.server_problems() == []
-    monkeypatch.delattr(werkzeug_app, "MotoRequestHandler")
-    assert moto_adapter.server_problems() == ["moto.moto_server.werkzeug_app.MotoRequestHandler is missing"]
-    with pytest.raises(moto_adapter.IncompatibleMoto, match="MotoRequestHandler is missing"):
+    monkeypatch.delattr(werkzeug_app, "DomainDispatcherApplication")
+    assert moto_adapter.server_problems() == ["moto.moto_server.werkzeug_app.DomainDispatcherApplication is missing"]
+    with pytest.raises(moto_adapter.IncompatibleMoto, match="DomainDispatcherApplication is missing"):
         moto_adapter.wsgi_server("127.0.0.1", 0)
+
+
+def test_a_moto_server_without_its_request_handler_is_served_with_werkzeugs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto 5.2.3's server has no MotoRequestHandler (it keeps S3's underscored metadata headers in later releases)
+    and uses werkzeug's own: so does the endpoint there, and it answers."""
+    import threading
+    import urllib.request
+
+    from moto.moto_server import werkzeug_app
+    from werkzeug.serving import WSGIRequestHandler
+
+    from pytest_kinesis_limits.fidelity import moto_adapter
+
+    monkeypatch.delattr(werkzeug_app, "MotoRequestHandler", raising=False)
+    assert moto_adapter.server_problems() == []
+    server = moto_adapter.wsgi_server("127.0.0.1", 0)
+    try:
+        assert issubclass(server.RequestHandlerClass, WSGIRequestHandler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/moto-api/data.json", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_moto_that_grows_subscribe_to_shard_or_loses_its_streaming_stubber_is_refused(

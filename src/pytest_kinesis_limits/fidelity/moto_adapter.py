@@ -489,10 +489,11 @@ def in_memory_answer(request: Any, service_url: str) -> Any:
 
 # --------------------------------------------------------------------------------------- moto's server, privately
 #: What the offline endpoint takes from moto's server (``moto.moto_server.werkzeug_app``): the application that
-#: answers every service moto has, routed by each request's signature, and the request handler that keeps S3's
-#: underscored metadata headers. ``ThreadedMotoServer`` (public) is built from the same three, but logs every
-#: request to standard error and cannot be stopped from answering (``shutdown`` only).
-_SERVER_NAMES = ("DomainDispatcherApplication", "create_backend_app", "MotoRequestHandler")
+#: answers every service moto has, routed by each request's signature, and (moto 5.2.4 and later) the request handler
+#: that keeps S3's underscored metadata headers; moto 5.2.3's server uses werkzeug's own handler, and so does the
+#: endpoint on it. ``ThreadedMotoServer`` (public) is built from the same, but logs every request to standard error
+#: and cannot be stopped from answering (``shutdown`` only).
+_SERVER_NAMES = ("DomainDispatcherApplication", "create_backend_app")
 
 
 def server_problems() -> list[str]:
@@ -506,11 +507,19 @@ def server_problems() -> list[str]:
     if not problems:
         from werkzeug.serving import WSGIRequestHandler
 
-        if not issubclass(werkzeug_app.MotoRequestHandler, WSGIRequestHandler):
+        if not issubclass(_request_handler(), WSGIRequestHandler):
             problems.append("moto's MotoRequestHandler is no longer a werkzeug WSGIRequestHandler")
         if tuple(inspect.signature(werkzeug_app.DomainDispatcherApplication).parameters)[:1] != ("create_app",):
             problems.append("moto's DomainDispatcherApplication no longer takes create_app first")
     return problems
+
+
+def _request_handler() -> type:
+    """moto's request handler for its server (5.2.4 and later), else werkzeug's, which moto 5.2.3's server uses."""
+    from moto.moto_server import werkzeug_app
+    from werkzeug.serving import WSGIRequestHandler
+
+    return getattr(werkzeug_app, "MotoRequestHandler", WSGIRequestHandler)  # type: ignore[no-any-return]
 
 
 def wsgi_server(host: str, port: int) -> Any:
@@ -520,9 +529,9 @@ def wsgi_server(host: str, port: int) -> Any:
     if problems:
         raise IncompatibleMoto("; ".join(problems))
     from werkzeug.serving import make_server
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    class QuietHandler(MotoRequestHandler):  # type: ignore[misc, valid-type]
+    class QuietHandler(_request_handler()):  # type: ignore[misc]
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             pass  # werkzeug logs every request at INFO: a throughput test would print thousands of lines
 
