@@ -168,8 +168,8 @@ def describe(layer: FidelityLayer, original: Callable[..., Consumer], backend: K
 def list_consumers(layer: FidelityLayer, original: Callable[..., Any], backend: KinesisBackend,
                    stream_arn: str, **paging: Any) -> Any:
     """ListStreamConsumers, without the consumers whose DELETING window is over. ``paging``: what moto's response
-    hands its backend beside the stream (moto 5.2.3 to 5.2.5 paginate in the backend: ``limit``, ``next_token``;
-    5.2.6 in the response: nothing), passed on as it came."""
+    hands its backend beside the stream (moto 5.2.3 paginates in the backend: ``limit``, ``next_token``; 5.2.6 in
+    the response: nothing), passed on as it came."""
     _settle(layer, backend.describe_stream(stream_arn=stream_arn, stream_name=None))
     return original(backend, stream_arn=stream_arn, **paging)
 

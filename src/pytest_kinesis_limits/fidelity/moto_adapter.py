@@ -489,7 +489,7 @@ def in_memory_answer(request: Any, service_url: str) -> Any:
 
 # --------------------------------------------------------------------------------------- moto's server, privately
 #: What the offline endpoint takes from moto's server (``moto.moto_server.werkzeug_app``): the application that
-#: answers every service moto has, routed by each request's signature, and (moto 5.2.4 and later) the request handler
+#: answers every service moto has, routed by each request's signature, and (moto 5.2.6; not 5.2.3) the request handler
 #: that keeps S3's underscored metadata headers; moto 5.2.3's server uses werkzeug's own handler, and so does the
 #: endpoint on it. ``ThreadedMotoServer`` (public) is built from the same, but logs every request to standard error
 #: and cannot be stopped from answering (``shutdown`` only).
@@ -515,7 +515,8 @@ def server_problems() -> list[str]:
 
 
 def _request_handler() -> type:
-    """moto's request handler for its server (5.2.4 and later), else werkzeug's, which moto 5.2.3's server uses."""
+    """moto's request handler for its server where it has one (5.2.6), else werkzeug's, which moto 5.2.3's server
+    uses."""
     from moto.moto_server import werkzeug_app
     from werkzeug.serving import WSGIRequestHandler
 
