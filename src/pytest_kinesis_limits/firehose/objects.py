@@ -28,7 +28,6 @@ NEWLINE_DELIMITER = b"\n"
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _STAMP = r"\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}"
-
 _HOUR_DIRS = re.compile(r"(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/(?P<h>\d{2})/")
 _EXPRESSION = re.compile(r"!\{(?P<ns>[A-Za-z]+):(?P<value>[^}]*)\}")
 
