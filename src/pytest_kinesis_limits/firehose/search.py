@@ -35,8 +35,13 @@ SCROLL_PAGE = 5000
 NOT_CANARY = {"bool": {"must_not": [{"exists": {"field": CANARY_FIELD}}]}}
 
 
+#: What to run when the installed opensearch-py cannot be imported: the extra's bound in the package metadata skips
+#: the releases known to fail (2.4.0 imports aiohttp, which it does not require).
+UPGRADE = "pip install --upgrade 'pytest-kinesis-limits[opensearch]'"
+
+
 class OpenSearchExtraMissing(ImportError):
-    """opensearch-py is not installed; the message names the extra that brings it."""
+    """opensearch-py is not installed, or cannot be imported; the message says which, and what to install."""
 
 
 def opensearchpy_module() -> ModuleType:
@@ -44,10 +49,27 @@ def opensearchpy_module() -> ModuleType:
     try:
         import opensearchpy  # the optional extra: imported only where a search destination is used
     except ImportError as exc:
+        missing = exc.name or ""
+        if missing and missing != "opensearchpy" and not missing.startswith("opensearchpy."):
+            # Installed, but a module it imports is not: a release the extra's bound does not admit, or a broken venv.
+            raise OpenSearchExtraMissing(
+                f"the search destination queries its index with opensearch-py, which is installed "
+                f"({_installed('opensearch-py')}) but cannot be imported: it needs {missing!r}, which is not "
+                f"installed ({exc}). Fix: {UPGRADE}") from None
         raise OpenSearchExtraMissing(
             f"the search destination queries its index with opensearch-py, which is not installed ({exc}). "
             f"Fix: {EXTRA}") from None
     return opensearchpy
+
+
+def _installed(distribution: str) -> str:
+    """``"<name> <version>"`` of an installed distribution, or ``"<name>, version unknown"``."""
+    import importlib.metadata  # only on this error's path: it is not free at start-up
+
+    try:
+        return f"{distribution} {importlib.metadata.version(distribution)}"
+    except importlib.metadata.PackageNotFoundError:
+        return f"{distribution}, version unknown"
 
 
 def opensearch_client(endpoint_url: str, *, credentials: Any = None, region: str | None = None,
