@@ -28,11 +28,15 @@ def test_configuration_page_lists_every_setting() -> None:
 def _public_fixtures() -> list[str]:
     from pytest_kinesis_limits import plugin
 
+    # How a @pytest.fixture function is marked is pytest's own detail: 8.4 made it a FixtureFunctionDefinition with
+    # _fixture_function_marker, 8.3 (the lowest the metadata admits) sets _pytestfixturefunction on the function.
+    # A pytest with neither finds no fixture: test_fixtures_page_lists_every_fixture then fails, loudly.
+    markers = ("_fixture_function_marker", "_pytestfixturefunction")
     names = []
     for module_name in plugin.pytest_plugins:
         module = importlib.import_module(module_name)
         names += [name for name, value in vars(module).items()
-                  if not name.startswith("_") and hasattr(value, "_fixture_function_marker")]
+                  if not name.startswith("_") and any(hasattr(value, marker) for marker in markers)]
     return names
 
 
