@@ -313,6 +313,23 @@ def test_buffering_hints_are_checked_against_the_catalogue(mib: int, seconds: in
             fh.validate_buffering_hints(mib, seconds)
 
 
+DEFAULT_MIB, DEFAULT_SECONDS = limits.FIREHOSE_BUFFER_MIB_DEFAULT.value, limits.FIREHOSE_BUFFER_SECONDS_DEFAULT.value
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({}, (DEFAULT_MIB, DEFAULT_SECONDS)),
+    ({"BufferingHints": None}, (DEFAULT_MIB, DEFAULT_SECONDS)),
+    ({"BufferingHints": {"IntervalInSeconds": 0}}, (DEFAULT_MIB, 0)),
+    ({"BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 900}}, (64, 900)),
+], ids=["omitted", "null", "interval-only", "both"])
+def test_s3_buffering_hints_default_from_the_catalogue_where_left_out(config: dict[str, Any],
+                                                                     expected: tuple[int, int]) -> None:
+    """One reading of an S3 configuration's hints, for the offline S3 delivery, the search backup and
+    UpdateDestination (a hint left out is Firehose's default, never zero)."""
+    from pytest_kinesis_limits.firehose.provision import s3_buffering_hints
+
+    assert s3_buffering_hints(config) == expected
+
 def client_error(code: str, message: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, "CreateDeliveryStream")
 

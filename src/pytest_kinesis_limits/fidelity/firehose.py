@@ -54,6 +54,7 @@ from typing import Any
 from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
 from pytest_kinesis_limits.firehose.objects import NEWLINE_DELIMITER, format_key, uuid4_text
+from pytest_kinesis_limits.firehose.provision import s3_buffering_hints
 from pytest_kinesis_limits.kinesis import kpl
 from pytest_kinesis_limits.fidelity.firehose_roles import RolePropagation, role_arns, track_roles
 from pytest_kinesis_limits.fidelity.moto_adapter import (BaseResponse, FirehoseBackend, InvalidArgumentException,
@@ -122,10 +123,9 @@ def _destination(delivery_stream: Any) -> dict[str, Any]:
 
 
 def _hints(config: dict[str, Any]) -> tuple[int, int]:
-    hints = config.get("BufferingHints") or {}
-    size = int(hints.get("SizeInMBs", limits.FIREHOSE_BUFFER_MIB_DEFAULT.value))
-    interval = int(hints.get("IntervalInSeconds", limits.FIREHOSE_BUFFER_SECONDS_DEFAULT.value))
-    return size * limits.MIB, interval
+    """The S3 destination's buffering hints as (bytes, seconds); the can-fail proofs replace this one name."""
+    mib, seconds = s3_buffering_hints(config)
+    return mib * limits.MIB, seconds
 
 
 def _delimiter(config: dict[str, Any]) -> bytes:

@@ -39,6 +39,7 @@ from pytest_kinesis_limits import limits
 from pytest_kinesis_limits.clock import Clock
 from pytest_kinesis_limits.firehose.destinations import FAILED_FOLDERS, index_name
 from pytest_kinesis_limits.firehose.objects import format_key, uuid4_text
+from pytest_kinesis_limits.firehose.provision import s3_buffering_hints
 from pytest_kinesis_limits.fidelity.moto_adapter import (ActionResult, FirehoseResponse, InvalidArgumentException,
                                                          OpenSearchDomain, OpenSearchServiceBackend,
                                                          ValidationException, firehose_backends, get_partition,
@@ -166,7 +167,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     s3.setdefault("BufferingHints", {"SizeInMBs": limits.FIREHOSE_BUFFER_MIB_DEFAULT.value,
                                      "IntervalInSeconds": limits.FIREHOSE_BUFFER_SECONDS_DEFAULT.value})
     s3.setdefault("CompressionFormat", "UNCOMPRESSED")
-    backup_interval = int(s3["BufferingHints"].get("IntervalInSeconds", limits.FIREHOSE_BUFFER_SECONDS_DEFAULT.value))
+    _, backup_interval = s3_buffering_hints(s3)
     if backup_interval < limits.FIREHOSE_S3_BACKUP_BUFFER_SECONDS_MIN.value:
         raise InvalidArgumentException(
             f"S3Configuration.BufferingHints.IntervalInSeconds {backup_interval}: zero buffering is not available for "
@@ -267,8 +268,7 @@ class SearchIndexStandIn:
             self.bulk_requests.append(BulkRequest(name, domain.name, when, len(pieces), sum(map(len, pieces)),
                                                   failed))
             if config.get("S3BackupMode") == "AllDocuments":
-                hints = _s3_config(config).get("BufferingHints") or {}
-                size_limit = int(hints.get("SizeInMBs", limits.FIREHOSE_BUFFER_MIB_DEFAULT.value)) * limits.MIB
+                size_limit = s3_buffering_hints(_s3_config(config))[0] * limits.MIB
                 for raw, arrival in zip(pieces, arrivals):
                     self._back_up(key, stream, raw, arrival, size_limit)
             self._give_up(when)
@@ -298,8 +298,7 @@ class SearchIndexStandIn:
                 stream = self._stream(key)
                 if stream is None or backup.start is None:
                     continue
-                interval = int((_s3_config(stream.destinations[0][DESTINATION_KEY]).get("BufferingHints") or {})
-                               .get("IntervalInSeconds", limits.FIREHOSE_BUFFER_SECONDS_DEFAULT.value))
+                _, interval = s3_buffering_hints(_s3_config(stream.destinations[0][DESTINATION_KEY]))
                 if backup.start + interval <= now:
                     self._write_backup(key, stream, backup.start + interval)
 

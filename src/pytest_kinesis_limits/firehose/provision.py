@@ -190,6 +190,14 @@ def validate_buffering_hints(buffer_mib: int, buffer_seconds: int) -> None:
                          f"from {lo_s.value} to {hi_s.value} s ({lo_s.source})")
 
 
+def s3_buffering_hints(s3_config: Mapping[str, Any]) -> tuple[int, int]:
+    """An S3 destination's (or a search destination's S3 backup's) buffering hints as (MiB, seconds), each the
+    catalogue's default where ``BufferingHints`` leaves it out (as Firehose does)."""
+    hints = s3_config.get("BufferingHints") or {}
+    return (int(hints.get("SizeInMBs", limits.FIREHOSE_BUFFER_MIB_DEFAULT.value)),
+            int(hints.get("IntervalInSeconds", limits.FIREHOSE_BUFFER_SECONDS_DEFAULT.value)))
+
+
 def s3_destination_config(role_arn: str, bucket_arn: str, buffer_mib: int, buffer_seconds: int,
                           prefix: str | None = None, *, append_delimiter: bool = False) -> dict[str, Any]:
     """The ExtendedS3DestinationConfiguration: uncompressed, the given hints, optional prefix and delimiter."""
@@ -338,13 +346,9 @@ def update_destination(firehose_client: Any, name: str, *, buffer_mib: int | Non
     description = firehose_client.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
     destination = description["Destinations"][0]
     current = destination.get("ExtendedS3DestinationDescription") or destination.get("S3DestinationDescription", {})
-    hints = dict(current.get("BufferingHints") or {})
-    hints.setdefault("SizeInMBs", limits.FIREHOSE_BUFFER_MIB_DEFAULT.value)
-    hints.setdefault("IntervalInSeconds", limits.FIREHOSE_BUFFER_SECONDS_DEFAULT.value)
-    if buffer_mib is not None:
-        hints["SizeInMBs"] = buffer_mib
-    if buffer_seconds is not None:
-        hints["IntervalInSeconds"] = buffer_seconds
+    current_mib, current_seconds = s3_buffering_hints(current)
+    hints = {"SizeInMBs": current_mib if buffer_mib is None else buffer_mib,
+             "IntervalInSeconds": current_seconds if buffer_seconds is None else buffer_seconds}
     validate_buffering_hints(hints["SizeInMBs"], hints["IntervalInSeconds"])
     update: dict[str, Any] = {"BufferingHints": hints}
     if prefix is not None:
