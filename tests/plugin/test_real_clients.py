@@ -60,7 +60,8 @@ def _clients_venv(source: Path) -> Iterator[Path]:
     """The clients' venv, kept between runs under the user's cache for as long as what it resolves from is the same
     (constraints-clients.txt and the package's dependencies): the one install command runs whenever they change (a
     conflict can only come from them), and otherwise only this package is reinstalled into it (seconds instead of
-    30). Locked while in use: two runs at once take turns."""
+    30). Locked while in use: two runs at once take turns. Building a new one prunes the older ones
+    (:func:`_prune_clients_venvs`)."""
     import fcntl
     import hashlib
 
@@ -72,9 +73,11 @@ def _clients_venv(source: Path) -> Iterator[Path]:
     with open(root / "clients-venv.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (venv / "resolved").exists():
+            _prune_clients_venvs(root, keep=venv)
             _one_install(venv, source)
             (venv / "resolved").write_text("the one install command passed with these constraints\n")
         else:
+            (venv / "resolved").touch()  # used now: the newest of the others is the one pruning keeps
             pip = _run([str(venv / "bin" / "pip"), "install", "-q", "--no-compile", "--no-deps", "--force-reinstall",
                         str(source)], cwd=source)
             assert pip.returncode == 0, pip.stderr[-3000:]
@@ -82,6 +85,44 @@ def _clients_venv(source: Path) -> Iterator[Path]:
         assert check.returncode == 0, check.stdout
         yield venv
 
+
+#: Clients' venvs kept in the user's cache besides the one being built (250-350 MB each): a new one is built whenever
+#: pyproject.toml or constraints-clients.txt changes, and without pruning a developer's cache held one per change
+#: (four, 1.1 GB, on 2026-12-07). One other is kept so that two checkouts used in turn do not rebuild every time.
+OTHER_CLIENTS_VENVS_KEPT = 1
+
+
+def _prune_clients_venvs(root: Path, keep: Path) -> list[Path]:
+    """Delete the clients' venvs under ``root`` but ``keep`` and the most recently used others; called with the lock
+    held, so no run is using one. Returns what was deleted."""
+    others = sorted((path for path in root.glob("clients-venv-*") if path.is_dir() and path != keep),
+                    key=lambda path: (path / "resolved").stat().st_mtime if (path / "resolved").exists() else 0.0,
+                    reverse=True)
+    doomed = others[OTHER_CLIENTS_VENVS_KEPT:]
+    for path in doomed:
+        shutil.rmtree(path, ignore_errors=True)
+    return doomed
+
+
+def test_an_outdated_clients_venv_is_pruned_and_the_last_used_other_kept(tmp_path: Path) -> None:
+    """The cache keeps the venv being built and the most recently used other; older ones (or half-built ones, never
+    marked resolved) go."""
+    ages = {"old": 300.0, "recent": 10.0, "older": 600.0}
+    for name, age in ages.items():
+        venv = tmp_path / f"clients-venv-{name}"
+        (venv / "bin").mkdir(parents=True)
+        (venv / "resolved").write_text("")
+        os.utime(venv / "resolved", (1_000_000 - age, 1_000_000 - age))
+    (tmp_path / "clients-venv-half-built" / "bin").mkdir(parents=True)
+    (tmp_path / "clients-venv.lock").write_text("")
+    (tmp_path / "emulators").mkdir()
+    current = tmp_path / "clients-venv-current"
+
+    deleted = _prune_clients_venvs(tmp_path, keep=current)
+
+    assert sorted(path.name for path in deleted) == [
+        "clients-venv-half-built", "clients-venv-old", "clients-venv-older"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["clients-venv-recent", "clients-venv.lock", "emulators"]
 
 def test_real_clients_installed_beside_the_plugin(tmp_path: Path) -> None:
     """One test (one venv), so that xdist never builds it twice."""
