@@ -124,6 +124,7 @@ def test_an_outdated_clients_venv_is_pruned_and_the_last_used_other_kept(tmp_pat
         "clients-venv-half-built", "clients-venv-old", "clients-venv-older"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["clients-venv-recent", "clients-venv.lock", "emulators"]
 
+
 def test_real_clients_installed_beside_the_plugin(tmp_path: Path) -> None:
     """One test (one venv), so that xdist never builds it twice."""
     (tmp_path / "package").mkdir()

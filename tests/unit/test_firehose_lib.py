@@ -330,6 +330,7 @@ def test_s3_buffering_hints_default_from_the_catalogue_where_left_out(config: di
 
     assert s3_buffering_hints(config) == expected
 
+
 def client_error(code: str, message: str) -> ClientError:
     return ClientError({"Error": {"Code": code, "Message": message}}, "CreateDeliveryStream")
 

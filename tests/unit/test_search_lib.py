@@ -98,7 +98,6 @@ def test_without_opensearch_py_the_error_names_the_extra(monkeypatch: pytest.Mon
         opensearchpy_module()
 
 
-
 def test_an_opensearch_py_that_cannot_be_imported_is_named_with_what_it_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
     """opensearch-py 2.4.0 imports aiohttp without requiring it: installed, yet "not installed" would send the user
     to install what they have. The message says it is installed, what it lacks, and to upgrade within the extra."""
@@ -116,6 +115,7 @@ def test_an_opensearch_py_that_cannot_be_imported_is_named_with_what_it_lacks(mo
     assert "opensearch-py, which is installed (opensearch-py " in message
     assert "it needs 'aiohttp', which is not installed" in message
     assert message.endswith("Fix: pip install --upgrade 'pytest-kinesis-limits[opensearch]'")
+
 
 def test_the_sweep_finds_and_deletes_only_tagged_search_domains(monkeypatch: pytest.MonkeyPatch) -> None:
     """A domain left by a killed run costs money by the hour: the sweep knows the kind."""
