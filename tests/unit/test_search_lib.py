@@ -85,15 +85,21 @@ def test_error_records_are_checked_against_the_documented_fields() -> None:
     assert json.dumps(record)  # plain data
 
 
-def test_without_opensearch_py_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def _importing_opensearchpy_fails(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    """``import opensearchpy`` raises ModuleNotFoundError naming ``missing`` (opensearchpy itself: not installed;
+    another module: installed, lacking it); every other import goes through."""
     real_import = builtins.__import__
 
-    def no_opensearchpy(name: str, *args, **kwargs):
+    def failing(name: str, *args, **kwargs):
         if name == "opensearchpy":
-            raise ModuleNotFoundError("No module named 'opensearchpy'", name="opensearchpy")
+            raise ModuleNotFoundError(f"No module named {missing!r}", name=missing)
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", no_opensearchpy)
+    monkeypatch.setattr(builtins, "__import__", failing)
+
+
+def test_without_opensearch_py_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    _importing_opensearchpy_fails(monkeypatch, "opensearchpy")
     with pytest.raises(fh.OpenSearchExtraMissing, match=r"pip install 'pytest-kinesis-limits\[opensearch\]'"):
         opensearchpy_module()
 
@@ -101,14 +107,7 @@ def test_without_opensearch_py_the_error_names_the_extra(monkeypatch: pytest.Mon
 def test_an_opensearch_py_that_cannot_be_imported_is_named_with_what_it_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
     """opensearch-py 2.4.0 imports aiohttp without requiring it: installed, yet "not installed" would send the user
     to install what they have. The message says it is installed, what it lacks, and to upgrade within the extra."""
-    real_import = builtins.__import__
-
-    def lacks_aiohttp(name: str, *args, **kwargs):
-        if name == "opensearchpy":
-            raise ModuleNotFoundError("No module named 'aiohttp'", name="aiohttp")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", lacks_aiohttp)
+    _importing_opensearchpy_fails(monkeypatch, "aiohttp")
     with pytest.raises(fh.OpenSearchExtraMissing) as caught:
         opensearchpy_module()
     message = str(caught.value)
